@@ -1,0 +1,165 @@
+package config
+
+import "time"
+
+// Mode is the performance mode: it chooses the filesystem-wide mount options
+// and the sysctl drop-in.
+type Mode string
+
+// The performance modes.
+const (
+	ModeBalanced       Mode = "balanced"
+	ModeIOOptimized    Mode = "io-optimized"
+	ModeSpaceOptimized Mode = "space-optimized"
+)
+
+// Modes lists the valid modes.
+var Modes = []Mode{ModeBalanced, ModeIOOptimized, ModeSpaceOptimized}
+
+// Class says what happens to a subvolume at boot.
+type Class string
+
+// The subvolume classes.
+const (
+	// Permanent subvolumes keep their content across boots.
+	Permanent Class = "permanent"
+	// Ephemeral subvolumes are reset from their blank at every boot.
+	Ephemeral Class = "ephemeral"
+)
+
+// Compression algorithms that may be set per subvolume (btrfs property
+// "compression"). The level is filesystem-wide and comes from the mode.
+var Compressions = []string{"zstd", "lzo", "zlib", "none"}
+
+// Config is the merged, validated configuration.
+type Config struct {
+	// Device is the btrfs filesystem, as a stable /dev path.
+	Device      string
+	Mode        Mode
+	Archive     Archive
+	Persist     Persist
+	Subvolumes  []Subvolume
+	Snapshots   Snapshots
+	Cleanup     Schedule
+	Maintenance Maintenance
+	Exporter    Exporter
+
+	// Files are the files the configuration was read from, in merge order.
+	Files []string
+
+	origins map[string]Pos
+}
+
+// Archive is where previous states of ephemeral subvolumes are kept.
+type Archive struct {
+	// Dir is a plain directory in the top-level subvolume (subvolid 5).
+	Dir      string
+	KeepDays int
+	// KeepMin archives per subvolume are never pruned.
+	KeepMin int
+}
+
+// Persist lists the paths kept on the persist subvolume and bind-mounted
+// into the ephemeral root.
+type Persist struct {
+	Subvolume   string
+	Directories []PersistPath
+	Files       []PersistPath
+}
+
+// PersistPath is one persisted directory or file. User, Group and Mode apply
+// when the path is first created on the persist subvolume; empty means
+// "copy from the live path if it exists, else root:root 0755 (0644 for files)".
+type PersistPath struct {
+	Path  string
+	User  string
+	Group string
+	Mode  string // octal, e.g. "0700"
+}
+
+// Subvolume is one [[subvolume]] entry.
+type Subvolume struct {
+	// Name is the subvolume path relative to the top level.
+	Name       string
+	Mountpoint string
+	Class      Class
+	// Compression is an algorithm (zstd, lzo, zlib, none) or "" to inherit
+	// the filesystem-wide mount option.
+	Compression string
+	// CoW false means NoCoW (FS_NOCOW_FL on the empty subvolume root).
+	CoW      bool
+	Snapshot bool
+	// Blank is the read-only pristine snapshot an ephemeral subvolume is
+	// reset from; "" resets to an empty subvolume.
+	Blank string
+	// Archive keeps the previous state of an ephemeral subvolume in the
+	// archive dir instead of deleting it.
+	Archive bool
+}
+
+// Snapshots configures scheduled read-only snapshots.
+type Snapshots struct {
+	// Dir is the snapshots subvolume, mounted at /.snapshots.
+	Dir       string
+	Schedule  string
+	Retention Retention
+}
+
+// SnapshotsMountpoint is where the snapshots subvolume is mounted.
+const SnapshotsMountpoint = "/.snapshots"
+
+// Retention is the snapshot retention policy.
+type Retention struct {
+	Hourly, Daily, Weekly, Monthly, Yearly int
+	// KeepMin newest snapshots are always kept.
+	KeepMin int
+	// MinAge: snapshots younger than this are always kept.
+	MinAge time.Duration
+}
+
+// Schedule is a job with an OnCalendar= schedule.
+type Schedule struct {
+	Schedule string
+}
+
+// Maintenance configures balance and scrub.
+type Maintenance struct {
+	Schedule             string
+	BalanceDataUsage     []int
+	BalanceMetadataUsage []int
+	Scrub                bool
+}
+
+// Exporter configures the Prometheus exporter.
+type Exporter struct {
+	// Listen is host:port for HTTP /metrics.
+	Listen string
+	// TextfileDir is node_exporter's textfile collector directory.
+	TextfileDir string
+}
+
+// Origin returns where the value at a canonical key path was set, e.g.
+// Origin("mode") or Origin(`subvolume["@nix"].compression`). The zero Pos
+// means the built-in default applied.
+func (c *Config) Origin(key string) Pos { return c.origins[key] }
+
+// Subvolume returns the subvolume with the given name.
+func (c *Config) Subvolume(name string) (Subvolume, bool) {
+	for _, s := range c.Subvolumes {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Subvolume{}, false
+}
+
+// Ephemeral returns the ephemeral subvolumes in configuration order.
+func (c *Config) Ephemeral() []Subvolume {
+	var out []Subvolume
+	for _, s := range c.Subvolumes {
+		if s.Class == Ephemeral {
+			out = append(out, s)
+		}
+	}
+	return out
+}

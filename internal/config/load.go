@@ -1,0 +1,143 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/server-impermanence/server-impermanence/internal/timespan"
+)
+
+// Default locations.
+const (
+	DefaultPath      = "/etc/server-impermanence/config.toml"
+	DropInDirName    = "config.d"
+	maxFileSize      = 1 << 20
+	dropInSuffix     = ".toml"
+	defaultSourceTag = "<built-in default>"
+)
+
+// ErrNoConfig is returned by Load when the main configuration file does not
+// exist: the system is not configured, which is not an error for the
+// generator (it emits nothing).
+var ErrNoConfig = errors.New("no configuration file")
+
+// Source is one configuration document.
+type Source struct {
+	Name string // file name used in errors
+	Data []byte
+}
+
+// Load reads path and the drop-ins in config.d/*.toml next to it (lexical
+// order, later wins), then merges and validates them.
+func Load(path string) (*Config, error) {
+	srcs, err := ReadSources(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(srcs...)
+}
+
+// ReadSources reads path and its drop-ins without parsing them.
+func ReadSources(path string) ([]Source, error) {
+	main, err := readFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read config %s: %w", path, ErrNoConfig)
+	}
+	if err != nil {
+		return nil, err
+	}
+	srcs := []Source{{Name: path, Data: main}}
+	dir := filepath.Join(filepath.Dir(path), DropInDirName)
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read drop-in dir %s: %w", dir, err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		// Hidden files are editor and package-manager leftovers.
+		if strings.HasSuffix(e.Name(), dropInSuffix) && !strings.HasPrefix(e.Name(), ".") && !e.IsDir() {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p := filepath.Join(dir, n)
+		data, err := readFile(p)
+		if err != nil {
+			return nil, err
+		}
+		srcs = append(srcs, Source{Name: p, Data: data})
+	}
+	return srcs, nil
+}
+
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read config %s: not a regular file", path)
+	}
+	if st.Size() > maxFileSize {
+		return nil, fmt.Errorf("read config %s: larger than %d bytes", path, maxFileSize)
+	}
+	buf := make([]byte, st.Size())
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && n != len(buf) {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	return buf, nil
+}
+
+// Parse merges and validates documents in order: the first is the main file,
+// the rest are drop-ins. It returns every problem found as Errors.
+func Parse(srcs ...Source) (*Config, error) {
+	if len(srcs) == 0 {
+		return nil, ErrNoConfig
+	}
+	c := &collector{}
+	layers := make([]*layer, 0, len(srcs))
+	files := make([]string, 0, len(srcs))
+	for i, s := range srcs {
+		files = append(files, s.Name)
+		if len(s.Data) > maxFileSize {
+			c.add(Pos{seq: i, File: s.Name}, "larger than %d bytes", maxFileSize)
+			continue
+		}
+		if tree := parseTree(s.Name, i, s.Data, c); tree != nil {
+			layers = append(layers, decodeLayer(tree, c))
+		}
+	}
+	if err := c.err(); err != nil {
+		// Do not validate a partial document: every later message would be
+		// about keys the parse dropped.
+		return nil, err
+	}
+	m := merge(layers, srcs[0].Name)
+	minAgeStr := m.str("snapshots.retention.min_age")
+	minAge, err := timespan.Parse(minAgeStr)
+	if err != nil {
+		c.add(m.pos("snapshots.retention.min_age"), "%v", err)
+	}
+	cfg := m.build(files, time.Duration(minAge))
+	(&validator{m: m, c: cfg, e: c}).run()
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}

@@ -1,0 +1,359 @@
+package provision
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/server-impermanence/server-impermanence/internal/config"
+)
+
+// TempSuffix marks a subvolume that provision is still building.
+const TempSuffix = ".provisioning"
+
+// Kind is what was found at a path.
+type Kind int
+
+// What a path can be.
+const (
+	Missing Kind = iota
+	Directory
+	Subvolume
+	Other // a file, symlink or device
+)
+
+func (k Kind) String() string {
+	return [...]string{"missing", "a directory", "a subvolume", "not a directory"}[k]
+}
+
+// Entry is what was observed at a path relative to the top level.
+type Entry struct {
+	Kind        Kind
+	ReadOnly    bool
+	NoCoW       bool
+	Compression string // the btrfs compression property, "" when unset
+	Mode        fs.FileMode
+	UID, GID    uint32
+	Empty       bool // a subvolume or directory with no entries
+}
+
+// Observed maps paths relative to the top level to what is there. A path
+// that is absent from the map is missing.
+type Observed map[string]Entry
+
+// Options change what Plan does.
+type Options struct {
+	// BlankFrom is where the root's blank is captured from: a subvolume
+	// path relative to the top level, or an absolute directory (an installed
+	// root) that is copied. Empty: blanks start as empty subvolumes.
+	BlankFrom string
+}
+
+// Op names a step of a plan.
+type Op string
+
+// The steps.
+const (
+	// OpRemoveLeftover deletes a subvolume an interrupted run left under
+	// its temporary name.
+	OpRemoveLeftover Op = "remove-leftover"
+	// OpCreate creates an empty subvolume, sets NoCoW and compression while
+	// it is empty, optionally makes it read-only, then renames it into place.
+	OpCreate Op = "create-subvolume"
+	// OpSnapshot snapshots an existing subvolume into place.
+	OpSnapshot Op = "snapshot"
+	// OpCapture copies a directory tree into a new subvolume, makes it
+	// read-only and renames it into place.
+	OpCapture Op = "capture"
+	// OpMkdir creates a plain directory.
+	OpMkdir Op = "mkdir"
+)
+
+// Action is one step of a plan.
+type Action struct {
+	Op          Op          `json:"op"`
+	Path        string      `json:"path"`
+	From        string      `json:"from,omitempty"`
+	ReadOnly    bool        `json:"read_only,omitempty"`
+	NoCoW       bool        `json:"nocow,omitempty"`
+	Compression string      `json:"compression,omitempty"`
+	Mode        fs.FileMode `json:"mode,omitempty"`
+	Why         string      `json:"why"`
+}
+
+func (a Action) String() string {
+	var b strings.Builder
+	switch a.Op {
+	case OpRemoveLeftover:
+		fmt.Fprintf(&b, "remove leftover subvolume %s", a.Path)
+	case OpCreate:
+		fmt.Fprintf(&b, "create subvolume %s", a.Path)
+	case OpSnapshot:
+		fmt.Fprintf(&b, "snapshot %s to %s", a.From, a.Path)
+	case OpCapture:
+		fmt.Fprintf(&b, "capture %s into subvolume %s", a.From, a.Path)
+	case OpMkdir:
+		fmt.Fprintf(&b, "create directory %s (mode %04o)", a.Path, a.Mode.Perm())
+	}
+	var props []string
+	if a.NoCoW {
+		props = append(props, "nocow")
+	}
+	if a.Compression != "" {
+		props = append(props, "compression="+a.Compression)
+	}
+	if a.ReadOnly {
+		props = append(props, "read-only")
+	}
+	if a.Op == OpCreate && a.Mode != 0 {
+		props = append(props, fmt.Sprintf("mode %04o", a.Mode.Perm()))
+	}
+	if len(props) > 0 {
+		fmt.Fprintf(&b, " [%s]", strings.Join(props, ", "))
+	}
+	if a.Why != "" {
+		fmt.Fprintf(&b, ": %s", a.Why)
+	}
+	return b.String()
+}
+
+// Mismatch is something that exists but differs from the configuration.
+// Provision never changes it; the operator decides.
+type Mismatch struct {
+	Path string `json:"path"`
+	Want string `json:"want"`
+	Got  string `json:"got"`
+	Fix  string `json:"fix,omitempty"`
+}
+
+func (m Mismatch) String() string {
+	s := fmt.Sprintf("%s: want %s, found %s", m.Path, m.Want, m.Got)
+	if m.Fix != "" {
+		s += " (" + m.Fix + ")"
+	}
+	return s
+}
+
+// Result is a plan: the actions in order, what differs, and warnings.
+type Result struct {
+	Actions    []Action   `json:"actions"`
+	Mismatches []Mismatch `json:"mismatches"`
+	Warnings   []string   `json:"warnings"`
+}
+
+// want describes one subvolume the configuration needs.
+type want struct {
+	path        string
+	readOnly    bool
+	nocow       bool
+	compression string // property to set; "" for none
+	mode        fs.FileMode
+	why         string
+	// blank: properties are advisory (a captured or snapshotted blank has
+	// its source's); only read-only is required.
+	blank bool
+}
+
+// Paths returns every path Plan looks at, so the caller observes only those.
+func Paths(cfg *config.Config) []string {
+	set := map[string]bool{cfg.Snapshots.Dir: true, cfg.Archive.Dir: true}
+	for _, s := range cfg.Subvolumes {
+		set[s.Name] = true
+		if s.Class == config.Ephemeral {
+			if s.Blank != "" {
+				set[s.Blank] = true
+			}
+			if s.Archive {
+				set[path.Join(cfg.Archive.Dir, s.Name)] = true
+			}
+		}
+	}
+	for p := range set {
+		set[p+TempSuffix] = true
+	}
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// property returns the compression property a subvolume gets: none for
+// NoCoW (the kernel refuses any compression property on NoCoW inodes, and
+// NoCoW data is never compressed).
+func property(s config.Subvolume) string {
+	if !s.CoW {
+		return ""
+	}
+	return s.Compression
+}
+
+// Plan decides what to create and what to report. It is pure.
+func Plan(cfg *config.Config, obs Observed, opt Options) Result {
+	var r Result
+	// Leftovers of an interrupted run go first, so their names are free.
+	for _, p := range Paths(cfg) {
+		if strings.HasSuffix(p, TempSuffix) && obs[p].Kind == Subvolume {
+			r.Actions = append(r.Actions, Action{Op: OpRemoveLeftover, Path: p, Why: "left by an interrupted run"})
+		}
+	}
+	root := rootBlankOwner(cfg)
+	if opt.BlankFrom != "" && root == "" {
+		r.Warnings = append(r.Warnings, "--blank-from given but no ephemeral subvolume has a blank; ignored")
+	}
+	// Blanks, then the subvolumes (an ephemeral one starts as a snapshot of
+	// its blank), then the snapshots subvolume and the archive directories.
+	for _, s := range cfg.Ephemeral() {
+		if s.Blank == "" {
+			continue
+		}
+		w := want{path: s.Blank, readOnly: true, nocow: !s.CoW, compression: property(s), blank: true,
+			why: fmt.Sprintf("read-only blank of ephemeral %s", s.Name)}
+		e, ok := obs[s.Blank]
+		switch {
+		case ok && e.Kind != Missing:
+			r.check(w, e)
+		case s.Name == root && opt.BlankFrom != "":
+			r.Actions = append(r.Actions, r.capture(w, opt.BlankFrom, obs))
+		default:
+			r.Actions = append(r.Actions, create(w))
+			if s.Mountpoint == "/" {
+				r.Warnings = append(r.Warnings, fmt.Sprintf(
+					"blank %s of the root is created empty: a rollback to it would not boot; capture an installed root with --blank-from before enabling the rollback", s.Blank))
+			}
+		}
+	}
+	for _, s := range cfg.Subvolumes {
+		w := want{path: s.Name, nocow: !s.CoW, compression: property(s), why: string(s.Class) + " subvolume mounted at " + s.Mountpoint}
+		if s.Name == cfg.Snapshots.Dir {
+			w.mode = 0o700
+		}
+		if e, ok := obs[s.Name]; ok && e.Kind != Missing {
+			r.check(w, e)
+			continue
+		}
+		if s.Class == config.Ephemeral && s.Blank != "" {
+			r.Actions = append(r.Actions, Action{Op: OpSnapshot, Path: s.Name, From: s.Blank,
+				Why: "ephemeral subvolume starts from its blank"})
+			continue
+		}
+		r.Actions = append(r.Actions, create(w))
+	}
+	if _, listed := cfg.Subvolume(cfg.Snapshots.Dir); !listed {
+		w := want{path: cfg.Snapshots.Dir, mode: 0o700, why: "snapshots subvolume, mounted at " + config.SnapshotsMountpoint}
+		if e, ok := obs[w.path]; ok && e.Kind != Missing {
+			r.check(w, e)
+		} else {
+			r.Actions = append(r.Actions, create(w))
+		}
+	}
+	dirs := []string{cfg.Archive.Dir}
+	for _, s := range cfg.Ephemeral() {
+		if s.Archive {
+			dirs = append(dirs, path.Join(cfg.Archive.Dir, s.Name))
+		}
+	}
+	for _, d := range dirs {
+		e, ok := obs[d]
+		switch {
+		case !ok || e.Kind == Missing:
+			r.Actions = append(r.Actions, Action{Op: OpMkdir, Path: d, Mode: 0o700, Why: "archive of previous states"})
+		case e.Kind != Directory:
+			fix := ""
+			if e.Kind == Subvolume {
+				fix = "archives moved into a subvolume would be nested in it; move its content out and delete it"
+			}
+			r.Mismatches = append(r.Mismatches, Mismatch{Path: d, Want: "a plain directory", Got: e.Kind.String(), Fix: fix})
+		case e.Mode.Perm() != 0o700 || e.UID != 0 || e.GID != 0:
+			r.Mismatches = append(r.Mismatches, Mismatch{Path: d, Want: "root:root 0700",
+				Got: fmt.Sprintf("%d:%d %04o", e.UID, e.GID, e.Mode.Perm()), Fix: "chown root:root and chmod 0700 it"})
+		}
+	}
+	return r
+}
+
+// rootBlankOwner returns the ephemeral subvolume whose blank --blank-from
+// fills: the one mounted at /, else the only ephemeral one with a blank.
+func rootBlankOwner(cfg *config.Config) string {
+	var withBlank []string
+	for _, s := range cfg.Ephemeral() {
+		if s.Blank == "" {
+			continue
+		}
+		if s.Mountpoint == "/" {
+			return s.Name
+		}
+		withBlank = append(withBlank, s.Name)
+	}
+	if len(withBlank) == 1 {
+		return withBlank[0]
+	}
+	return ""
+}
+
+func create(w want) Action {
+	return Action{Op: OpCreate, Path: w.path, ReadOnly: w.readOnly, NoCoW: w.nocow,
+		Compression: w.compression, Mode: w.mode, Why: w.why}
+}
+
+func (r *Result) capture(w want, from string, obs Observed) Action {
+	a := Action{Path: w.path, From: from, ReadOnly: true, NoCoW: w.nocow, Compression: w.compression, Why: w.why}
+	if strings.HasPrefix(from, "/") {
+		a.Op = OpCapture
+		return a
+	}
+	// A subvolume of this filesystem: a read-only snapshot of it. Its
+	// properties are its own; say so when they differ from the config.
+	a.Op, a.NoCoW, a.Compression = OpSnapshot, false, ""
+	if e := obs[from]; e.Kind == Subvolume && (e.NoCoW != w.nocow || e.Compression != w.compression) {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("blank %s inherits the properties of %s (nocow=%t, compression=%q), not the configured ones",
+			w.path, from, e.NoCoW, e.Compression))
+	}
+	return a
+}
+
+// check reports how an existing entry differs from what is wanted.
+func (r *Result) check(w want, e Entry) {
+	add := func(want, got, fix string) {
+		r.Mismatches = append(r.Mismatches, Mismatch{Path: w.path, Want: want, Got: got, Fix: fix})
+	}
+	if e.Kind != Subvolume {
+		add("a subvolume", e.Kind.String(), "move it aside and run provision again")
+		return
+	}
+	switch {
+	case w.readOnly && !e.ReadOnly:
+		add("read-only", "writable", fmt.Sprintf("check its content, then: btrfs property set -ts %s ro true", w.path))
+	case !w.readOnly && e.ReadOnly:
+		add("writable", "read-only", fmt.Sprintf("btrfs property set -ts %s ro false", w.path))
+	}
+	if w.blank {
+		if w.nocow != e.NoCoW || w.compression != e.Compression {
+			r.Warnings = append(r.Warnings, fmt.Sprintf("blank %s has nocow=%t compression=%q; the configuration says nocow=%t compression=%q (the rollback applies the configured ones where it can)",
+				w.path, e.NoCoW, e.Compression, w.nocow, w.compression))
+		}
+		return
+	}
+	if w.nocow != e.NoCoW {
+		add(fmt.Sprintf("nocow=%t", w.nocow), fmt.Sprintf("nocow=%t", e.NoCoW),
+			"NoCoW can only be set on an empty subvolume: recreate it and copy the data")
+	}
+	if w.compression != e.Compression {
+		add(fmt.Sprintf("compression property %q", w.compression), fmt.Sprintf("%q", e.Compression),
+			"btrfs property set "+w.path+" compression "+orNone(w.compression)+" (affects new writes only)")
+	}
+	if w.mode != 0 && (e.Mode.Perm() != w.mode || e.UID != 0 || e.GID != 0) {
+		add(fmt.Sprintf("root:root %04o", w.mode), fmt.Sprintf("%d:%d %04o", e.UID, e.GID, e.Mode.Perm()),
+			fmt.Sprintf("chown root:root and chmod %04o it", w.mode))
+	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return s
+}

@@ -1,0 +1,160 @@
+package provision
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/server-impermanence/server-impermanence/internal/config"
+)
+
+// complete is what a fully provisioned default layout looks like.
+func complete(cfg *config.Config) Observed {
+	obs := Observed{}
+	for _, s := range cfg.Subvolumes {
+		obs[s.Name] = Entry{Kind: Subvolume, NoCoW: !s.CoW, Compression: property(s), Mode: 0o755}
+		if s.Class == config.Ephemeral && s.Blank != "" {
+			obs[s.Blank] = Entry{Kind: Subvolume, ReadOnly: true, NoCoW: !s.CoW, Compression: property(s), Mode: 0o755}
+		}
+		if s.Class == config.Ephemeral && s.Archive {
+			obs[cfg.Archive.Dir+"/"+s.Name] = Entry{Kind: Directory, Mode: 0o700}
+		}
+	}
+	obs[cfg.Snapshots.Dir] = Entry{Kind: Subvolume, Mode: 0o700}
+	obs[cfg.Archive.Dir] = Entry{Kind: Directory, Mode: 0o700}
+	return obs
+}
+
+func ops(r Result) []string {
+	var out []string
+	for _, a := range r.Actions {
+		out = append(out, string(a.Op)+" "+a.Path)
+	}
+	return out
+}
+
+func TestPlanFromEmpty(t *testing.T) {
+	cfg := config.Default()
+	r := Plan(cfg, Observed{}, Options{})
+	want := []string{
+		"create-subvolume @root-blank",
+		"snapshot @root",
+		"create-subvolume @var-cache",
+		"create-subvolume @var-tmp",
+		"create-subvolume @nix",
+		"create-subvolume @persist",
+		"create-subvolume @var-log",
+		"create-subvolume @var-lib-services",
+		"create-subvolume @var-lib-caddy",
+		"create-subvolume @var-backup",
+		"create-subvolume @var-lib-containers",
+		"create-subvolume @snapshots",
+		"mkdir old_roots",
+		"mkdir old_roots/@root",
+	}
+	if diff := cmp.Diff(want, ops(r)); diff != "" {
+		t.Errorf("Plan(default, empty fs) actions (-want +got):\n%s", diff)
+	}
+	if len(r.Mismatches) != 0 {
+		t.Errorf("Plan(default, empty fs) mismatches = %v, want none", r.Mismatches)
+	}
+	byPath := map[string]Action{}
+	for _, a := range r.Actions {
+		byPath[a.Path] = a
+	}
+	for path, wantA := range map[string]Action{
+		"@root-blank":         {Op: OpCreate, ReadOnly: true, Compression: "zstd"},
+		"@var-tmp":            {Op: OpCreate, NoCoW: true},
+		"@var-lib-containers": {Op: OpCreate, NoCoW: true},
+		"@nix":                {Op: OpCreate, Compression: "zstd"},
+		"@snapshots":          {Op: OpCreate, Mode: 0o700},
+	} {
+		a := byPath[path]
+		got := Action{Op: a.Op, ReadOnly: a.ReadOnly, NoCoW: a.NoCoW, Compression: a.Compression, Mode: a.Mode}
+		if got != wantA {
+			t.Errorf("action for %s = %+v, want %+v", path, got, wantA)
+		}
+	}
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "@root-blank") {
+		t.Errorf("warnings = %q, want one about the empty root blank", r.Warnings)
+	}
+}
+
+func TestPlanIsIdempotent(t *testing.T) {
+	cfg := config.Default()
+	r := Plan(cfg, complete(cfg), Options{BlankFrom: "/"})
+	if len(r.Actions) != 0 || len(r.Mismatches) != 0 || len(r.Warnings) != 0 {
+		t.Errorf("Plan(default, provisioned fs) = %+v, want nothing to do", r)
+	}
+}
+
+func TestPlanPartialLayout(t *testing.T) {
+	cfg := config.Default()
+	obs := complete(cfg)
+	delete(obs, "@nix")
+	delete(obs, "@root") // a blank exists: the root starts from it
+	delete(obs, "old_roots/@root")
+	obs["@persist"+TempSuffix] = Entry{Kind: Subvolume}
+	r := Plan(cfg, obs, Options{})
+	want := []string{"remove-leftover @persist.provisioning", "snapshot @root", "create-subvolume @nix", "mkdir old_roots/@root"}
+	if diff := cmp.Diff(want, ops(r)); diff != "" {
+		t.Errorf("Plan(partial) actions (-want +got):\n%s", diff)
+	}
+}
+
+func TestPlanReportsMismatches(t *testing.T) {
+	cfg := config.Default()
+	tests := []struct {
+		name  string
+		path  string
+		entry Entry
+		want  string
+	}{
+		{"writable blank", "@root-blank", Entry{Kind: Subvolume, Compression: "zstd"}, "@root-blank: want read-only, found writable"},
+		{"directory where a subvolume belongs", "@nix", Entry{Kind: Directory}, "@nix: want a subvolume, found a directory"},
+		{"file where a subvolume belongs", "@var-log", Entry{Kind: Other}, "@var-log: want a subvolume, found not a directory"},
+		{"read-only subvolume", "@nix", Entry{Kind: Subvolume, ReadOnly: true, Compression: "zstd"}, "@nix: want writable, found read-only"},
+		{"missing nocow", "@var-lib-containers", Entry{Kind: Subvolume}, "@var-lib-containers: want nocow=true, found nocow=false"},
+		{"other compression", "@nix", Entry{Kind: Subvolume, Compression: "lzo"}, `@nix: want compression property "zstd", found "lzo"`},
+		{"open snapshots dir", "@snapshots", Entry{Kind: Subvolume, Mode: 0o755}, "@snapshots: want root:root 0700, found 0:0 0755"},
+		{"subvolume where the archive dir belongs", "old_roots", Entry{Kind: Subvolume}, "old_roots: want a plain directory, found a subvolume"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			obs := complete(cfg)
+			obs[tt.path] = tt.entry
+			r := Plan(cfg, obs, Options{})
+			if len(r.Actions) != 0 {
+				t.Errorf("actions = %v, want none (existing things are never changed)", ops(r))
+			}
+			if len(r.Mismatches) != 1 || !strings.HasPrefix(r.Mismatches[0].String(), tt.want) {
+				t.Errorf("mismatches = %v, want one starting %q", r.Mismatches, tt.want)
+			}
+		})
+	}
+}
+
+func TestPlanBlankFrom(t *testing.T) {
+	cfg := config.Default()
+	tests := []struct {
+		from   string
+		wantOp Op
+	}{
+		{"/mnt/installed-root", OpCapture},
+		{"@installed", OpSnapshot},
+	}
+	for _, tt := range tests {
+		obs := Observed{"@installed": {Kind: Subvolume}}
+		r := Plan(cfg, obs, Options{BlankFrom: tt.from})
+		a := r.Actions[0]
+		if a.Op != tt.wantOp || a.Path != "@root-blank" || a.From != tt.from || !a.ReadOnly {
+			t.Errorf("Plan(--blank-from %s) first action = %+v, want %s of %s into read-only @root-blank", tt.from, a, tt.wantOp, tt.from)
+		}
+		for _, w := range r.Warnings {
+			if strings.Contains(w, "created empty") {
+				t.Errorf("Plan(--blank-from %s) warns %q", tt.from, w)
+			}
+		}
+	}
+}

@@ -1,0 +1,313 @@
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"text/tabwriter"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
+	"github.com/server-impermanence/server-impermanence/internal/config"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitFailure  = 1
+	ExitUsage    = 2
+	ExitMismatch = 3
+)
+
+const program = "impermanence-provision"
+
+// Env is what Run needs from the host; tests point it at their own files.
+type Env struct {
+	Stdout, Stderr io.Writer
+	// RunDir holds the private top-level mount; default /run/server-impermanence.
+	RunDir string
+	// Mountinfo is /proc/self/mountinfo.
+	Mountinfo string
+}
+
+const usage = `Usage: impermanence-provision [options]
+
+Creates on the configured btrfs filesystem everything the configuration
+describes and that is missing: subvolumes (NoCoW and compression set while
+empty), each ephemeral subvolume's read-only blank, the snapshots subvolume
+(root:root 0700) and the archive directory. Idempotent: what exists is never
+changed; where it differs from the configuration it is reported.
+
+Options:
+`
+
+const exitHelp = `
+Exit status: 0 done (or nothing to do), 1 failure, 2 usage error,
+3 the existing layout differs from the configuration (see the mismatches).
+`
+
+// Run is the whole program; main only calls it.
+func Run(ctx context.Context, args []string, env Env) int {
+	flags := flag.NewFlagSet(program, flag.ContinueOnError)
+	flags.SetOutput(env.Stderr)
+	var (
+		cfgPath   = flags.String("config", config.DefaultPath, "configuration `file` (drop-ins are read from config.d/ next to it)")
+		builtin   = flags.Bool("default", false, "use the built-in default configuration instead of --config")
+		device    = flags.String("device", "", "btrfs `device` to provision (default: device from the configuration)")
+		mount     = flags.String("mount", "", "use this already mounted top level (subvolid=5) `dir` instead of mounting the device")
+		blankFrom = flags.String("blank-from", "", "capture the root's blank from a `path` (absolute directory, copied) or subvolume (relative to the top level, snapshotted)")
+		dryRun    = flags.Bool("dry-run", false, "print what would be done and change nothing")
+		asJSON    = flags.Bool("json", false, "print the plan and the layout as JSON")
+		version   = flags.Bool("version", false, "print the version and exit")
+	)
+	flags.Usage = func() {
+		fmt.Fprint(env.Stderr, usage)
+		flags.PrintDefaults()
+		fmt.Fprint(env.Stderr, exitHelp)
+	}
+	if err := flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if flags.NArg() > 0 {
+		fmt.Fprintf(env.Stderr, "%s: unexpected argument %q\n", program, flags.Arg(0))
+		return ExitUsage
+	}
+	if *version {
+		fmt.Fprintln(env.Stdout, buildinfo.String(program))
+		return ExitOK
+	}
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	cfg, err := loadConfig(*cfgPath, *builtin)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+		return ExitFailure
+	}
+	dev := cfg.Device
+	if *device != "" {
+		dev = *device
+	}
+	top := *mount
+	if top == "" {
+		var unmount func() error
+		top, unmount, err = mountTopLevel(dev, env.runDir(), *dryRun)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+			return ExitFailure
+		}
+		defer func() {
+			if err := unmount(); err != nil {
+				fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+			}
+		}()
+	}
+	var opts []btrfs.Option
+	if env.Mountinfo != "" {
+		opts = append(opts, btrfs.WithMountinfo(env.Mountinfo))
+	}
+	fsys, err := btrfs.Open(top, opts...)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+		return ExitFailure
+	}
+	defer fsys.Close()
+
+	obs, err := Observe(fsys, Paths(cfg))
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+		return ExitFailure
+	}
+	plan := Plan(cfg, obs, Options{BlankFrom: *blankFrom})
+	out := report{Device: dev, DryRun: *dryRun, Result: plan}
+	code := ExitOK
+	if !*dryRun {
+		out.Done, err = Apply(ctx, fsys, plan.Actions, log)
+		if err != nil {
+			out.Error = err.Error()
+			code = ExitFailure
+		}
+		if out.Layout, err = Layout(cfg, fsys); err != nil {
+			fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+			code = ExitFailure
+		}
+	}
+	if code == ExitOK && len(plan.Mismatches) > 0 {
+		code = ExitMismatch
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return ExitFailure
+		}
+	} else {
+		out.print(env.Stdout)
+	}
+	if out.Error != "" {
+		fmt.Fprintf(env.Stderr, "%s: %s (%d of %d steps done; run again to finish)\n", program, out.Error, out.Done, len(plan.Actions))
+	}
+	return code
+}
+
+func (e Env) runDir() string {
+	if e.RunDir != "" {
+		return e.RunDir
+	}
+	return "/run/server-impermanence"
+}
+
+func loadConfig(path string, builtin bool) (*config.Config, error) {
+	if builtin {
+		return config.Default(), nil
+	}
+	cfg, err := config.Load(path)
+	if errors.Is(err, config.ErrNoConfig) {
+		return nil, fmt.Errorf("%w (write one, or use --default for the built-in layout)", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+// mountTopLevel mounts the top level (subvolid=5) of device on a private
+// directory under runDir, read-only for a dry run.
+func mountTopLevel(device, runDir string, readOnly bool) (string, func() error, error) {
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		return "", nil, fmt.Errorf("create %s: %w", runDir, err)
+	}
+	dir, err := os.MkdirTemp(runDir, "provision-")
+	if err != nil {
+		return "", nil, fmt.Errorf("create mount dir: %w", err)
+	}
+	var flags uintptr = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if readOnly {
+		flags |= unix.MS_RDONLY
+	}
+	if err := unix.Mount(device, dir, "btrfs", flags, "subvolid=5"); err != nil {
+		os.Remove(dir)
+		return "", nil, fmt.Errorf("mount top level of %s: %w", device, err)
+	}
+	return dir, func() error {
+		err := unix.Unmount(dir, 0)
+		if err != nil {
+			err = unix.Unmount(dir, unix.MNT_DETACH)
+		}
+		if err != nil {
+			return fmt.Errorf("unmount %s: %w", dir, err)
+		}
+		return os.Remove(dir)
+	}, nil
+}
+
+// LayoutRow is one configured subvolume as it is on disk.
+type LayoutRow struct {
+	Path        string `json:"path"`
+	ID          uint64 `json:"id"`
+	Role        string `json:"role"`
+	Mountpoint  string `json:"mountpoint,omitempty"`
+	ReadOnly    bool   `json:"read_only"`
+	NoCoW       bool   `json:"nocow"`
+	Compression string `json:"compression"`
+}
+
+// Layout lists the configured subvolumes, blanks and the snapshots
+// subvolume as they exist on fsys.
+func Layout(cfg *config.Config, fsys *btrfs.FS) ([]LayoutRow, error) {
+	subs, err := fsys.List()
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]uint64{}
+	for _, s := range subs {
+		ids[s.Path] = s.ID
+	}
+	roles := map[string]LayoutRow{cfg.Snapshots.Dir: {Role: "snapshots", Mountpoint: config.SnapshotsMountpoint}}
+	for _, s := range cfg.Subvolumes {
+		roles[s.Name] = LayoutRow{Role: string(s.Class), Mountpoint: s.Mountpoint}
+		if s.Class == config.Ephemeral && s.Blank != "" {
+			roles[s.Blank] = LayoutRow{Role: "blank of " + s.Name}
+		}
+	}
+	var rows []LayoutRow
+	for p, r := range roles {
+		id, ok := ids[p]
+		if !ok {
+			continue
+		}
+		e, err := observe(fsys, p)
+		if err != nil {
+			return nil, err
+		}
+		r.Path, r.ID, r.ReadOnly, r.NoCoW, r.Compression = p, id, e.ReadOnly, e.NoCoW, e.Compression
+		rows = append(rows, r)
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+	return rows, nil
+}
+
+type report struct {
+	Device string `json:"device"`
+	DryRun bool   `json:"dry_run"`
+	Result
+	Done   int         `json:"done"`
+	Error  string      `json:"error,omitempty"`
+	Layout []LayoutRow `json:"layout,omitempty"`
+}
+
+func (r report) print(w io.Writer) {
+	verb := "provision"
+	if r.DryRun {
+		verb = "would provision (dry run)"
+	}
+	if len(r.Actions) == 0 {
+		fmt.Fprintf(w, "%s: nothing to create on %s\n", program, r.Device)
+	} else {
+		fmt.Fprintf(w, "%s: %s %d item(s) on %s:\n", program, verb, len(r.Actions), r.Device)
+		for _, a := range r.Actions {
+			fmt.Fprintf(w, "  %s\n", a)
+		}
+	}
+	for _, m := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", m)
+	}
+	for _, m := range r.Mismatches {
+		fmt.Fprintf(w, "mismatch: %s\n", m)
+	}
+	if len(r.Layout) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "layout:")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ID\tSUBVOLUME\tROLE\tMOUNTPOINT\tRO\tNOCOW\tCOMPRESSION")
+	for _, l := range r.Layout {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", l.ID, l.Path, l.Role, dash(l.Mountpoint),
+			yesNo(l.ReadOnly), yesNo(l.NoCoW), dash(l.Compression))
+	}
+	tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
