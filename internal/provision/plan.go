@@ -236,6 +236,10 @@ func Plan(cfg *config.Config, obs Observed, opt Options) Result {
 			continue
 		}
 		if s.Class == config.Ephemeral && s.Blank != "" {
+			if r.mismatched(s.Blank) {
+				r.Warnings = append(r.Warnings, fmt.Sprintf("%s not created: its blank %s does not match the configuration", s.Name, s.Blank))
+				continue
+			}
 			r.Actions = append(r.Actions, Action{Op: OpSnapshot, Path: s.Name, From: s.Blank,
 				Why: "ephemeral subvolume starts from its blank"})
 			continue
@@ -256,8 +260,11 @@ func Plan(cfg *config.Config, obs Observed, opt Options) Result {
 			dirs = append(dirs, path.Join(cfg.Archive.Dir, s.Name))
 		}
 	}
-	for _, d := range dirs {
+	for i, d := range dirs {
 		e, ok := obs[d]
+		if i > 0 && r.mismatched(dirs[0]) {
+			break // never create anything inside a wrong archive dir
+		}
 		switch {
 		case !ok || e.Kind == Missing:
 			r.Actions = append(r.Actions, Action{Op: OpMkdir, Path: d, Mode: 0o700, Why: "archive of previous states"})
@@ -313,6 +320,15 @@ func (r *Result) capture(w want, from string, obs Observed) Action {
 			w.path, from, e.NoCoW, e.Compression))
 	}
 	return a
+}
+
+func (r *Result) mismatched(path string) bool {
+	for _, m := range r.Mismatches {
+		if m.Path == path {
+			return true
+		}
+	}
+	return false
 }
 
 // check reports how an existing entry differs from what is wanted.
