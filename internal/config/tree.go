@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -73,7 +74,7 @@ func parseTree(file string, seq int, data []byte, c *collector) *node {
 	p.Reset(data)
 	root := newTable(Pos{seq: seq, File: file, Line: 1, Col: 1})
 	root.explicit = true
-	b := &treeBuilder{p: p, file: file, seq: seq, c: c, root: root, cur: root}
+	b := &treeBuilder{p: p, file: file, seq: seq, c: c, root: root, cur: root, lines: lineStarts(data)}
 	for p.NextExpression() {
 		b.expression(p.Expression())
 	}
@@ -102,11 +103,26 @@ type treeBuilder struct {
 	cur  *node
 	// curPath is the key path of cur, as written ("subvolume[2]").
 	curPath string
+	// lines holds the offset at which each line starts.
+	lines []int
 }
 
+// pos converts a range to a position: line and byte column, 1-based, as
+// go-toml counts them (its own Shape rescans the document on every call).
 func (b *treeBuilder) pos(r unstable.Range, key string) Pos {
-	s := b.p.Shape(r)
-	return Pos{seq: b.seq, File: b.file, Line: s.Start.Line, Col: s.Start.Column, Key: key}
+	off := int(r.Offset)
+	line := sort.Search(len(b.lines), func(i int) bool { return b.lines[i] > off })
+	return Pos{seq: b.seq, File: b.file, Line: line, Col: off - b.lines[line-1] + 1, Key: key}
+}
+
+func lineStarts(data []byte) []int {
+	starts := []int{0}
+	for i, c := range data {
+		if c == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	return starts
 }
 
 // keyParts returns the parts of a (dotted) key and the range of its first part.
