@@ -45,8 +45,8 @@ for s in @root-blank @snapshots; do
 	printf '%-22s ro=%s\n' "$s" "$(btrfs property get -ts "$work/top/$s" ro | cut -d= -f2)"
 done
 for s in @var-tmp @var-lib-containers @nix; do
-	printf '%-22s attrs=%s %s\n' "$s" "$(lsattr -d "$work/top/$s" | cut -d' ' -f1)" \
-		"$(btrfs property get "$work/top/$s" compression 2>/dev/null || echo 'compression=(none)')"
+	c=$(btrfs property get "$work/top/$s" compression 2>/dev/null || true)
+	printf '%-22s attrs=%s %s\n' "$s" "$(lsattr -d "$work/top/$s" | cut -d' ' -f1)" "${c:-compression=(no property)}"
 done
 stat -c '%-22n %U:%G %a' "$work/top/@snapshots" "$work/top/old_roots" | sed "s|$work/top/||"
 umount "$work/top"
