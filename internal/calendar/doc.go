@@ -31,9 +31,10 @@
 // ZoneinfoDir (default /usr/share/zoneinfo) holds a regular file of that
 // name starting with the TZif magic; the name may only contain ASCII
 // letters, digits, "-", "_", "+" and single "/". So the answer depends on
-// the tzdata installed where Validate runs, just as systemd's does: run it
-// in the root whose systemd will load the timer (an initrd without tzdata
-// rejects "daily Europe/Berlin", and so would the initrd's systemd).
+// the tzdata installed where Validate runs, just as systemd's does. One
+// exception: where ZoneinfoDir does not exist at all (an initrd without
+// tzdata, which loads no timers) a plausible name is accepted, so that the
+// initrd never rejects a configuration the host accepts; the host checks it.
 //
 // Known differences, all on the side of rejecting:
 //

@@ -260,3 +260,22 @@ func TestValidatorZoneinfoDir(t *testing.T) {
 		}
 	}
 }
+
+// In an initrd without tzdata the zone cannot be looked up: a plausible
+// name is accepted so that the initrd never rejects what the host accepts.
+func TestValidatorWithoutZoneinfo(t *testing.T) {
+	v := Validator{ZoneinfoDir: t.TempDir() + "/absent"}
+	for _, tc := range []struct {
+		expr  string
+		valid bool
+	}{
+		{"daily Europe/Berlin", true},
+		{"daily Europe//Berlin", false},
+		{"daily Europe/Ber.lin", false},
+		{"hourlyy Europe/Berlin", false},
+	} {
+		if err := v.Validate(tc.expr); (err == nil) != tc.valid {
+			t.Errorf("Validator{no zoneinfo}.Validate(%q) = %v, want valid=%v", tc.expr, err, tc.valid)
+		}
+	}
+}
