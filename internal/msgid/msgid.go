@@ -1,0 +1,51 @@
+// Package msgid holds the journal MESSAGE_IDs of every event kind the suite
+// logs. units/server-impermanence.catalog explains each one (journalctl -x);
+// a test keeps the two in step. The values are contracts: never change one.
+package msgid
+
+// MESSAGE_IDs (128-bit, as journalctl --new-id128 prints them).
+const (
+	// RollbackDone: rollback done: ephemeral subvolumes reset from their blanks.
+	RollbackDone = "e35428361cfb4c9d9e94e81fdd9f6956"
+	// RollbackFailed: rollback failed: the previous root was left in place.
+	RollbackFailed = "74eceb03a02d4295843f9531dda3518e"
+	// RollbackSkipped: rollback skipped (emergency switch, hibernation resume, invalid config).
+	RollbackSkipped = "bc23e08778034bee96c89554b67280ac"
+	// ArchivePruned: an archived previous state was deleted by retention.
+	ArchivePruned = "5e4657a8a85c452aa060aea1db21ad1c"
+	// SnapshotCreated: a scheduled or manual snapshot was created.
+	SnapshotCreated = "ef210ec1ee6a46d6b0e4e42257f2f149"
+	// SnapshotFailed: a snapshot could not be created.
+	SnapshotFailed = "f0beacfd5f9f47728f9e2a855e345f27"
+	// SnapshotDeleted: a snapshot was deleted by retention.
+	SnapshotDeleted = "f219b81007174275a171f67c74263ceb"
+	// PruneDone: snapshot retention run finished.
+	PruneDone = "2cc9ec06f7e242ad934374459834f9e6"
+	// ScrubResult: scrub finished, with its error counters.
+	ScrubResult = "953217f3fe064971a6c4bad87027f538"
+	// BalanceResult: balance finished, with the chunks relocated.
+	BalanceResult = "fd3cfdb7b7124485af2d7c84149cd97f"
+	// ConfigInvalid: the configuration is invalid; destructive units were not generated.
+	ConfigInvalid = "6a6b271752de419b92150800d65c7f52"
+	// RestoreDone: a subvolume or path was restored from a snapshot.
+	RestoreDone = "7001e805c9c540fea4166158149fbd9f"
+	// SpaceLow: free space on the filesystem is under the threshold.
+	SpaceLow = "bdc36c29161d405f95e47dc681429aca"
+)
+
+// All lists every MESSAGE_ID with its name, for the catalog test.
+var All = map[string]string{
+	"RollbackDone":    RollbackDone,
+	"RollbackFailed":  RollbackFailed,
+	"RollbackSkipped": RollbackSkipped,
+	"ArchivePruned":   ArchivePruned,
+	"SnapshotCreated": SnapshotCreated,
+	"SnapshotFailed":  SnapshotFailed,
+	"SnapshotDeleted": SnapshotDeleted,
+	"PruneDone":       PruneDone,
+	"ScrubResult":     ScrubResult,
+	"BalanceResult":   BalanceResult,
+	"ConfigInvalid":   ConfigInvalid,
+	"RestoreDone":     RestoreDone,
+	"SpaceLow":        SpaceLow,
+}
