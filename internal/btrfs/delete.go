@@ -1,0 +1,203 @@
+package btrfs
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// Delete deletes the subvolume id (SNAP_DESTROY_V2 by id). It refuses with
+// ErrMounted when the subvolume is mounted anywhere (the kernel would allow
+// it and leave an empty "//deleted" mount), and with ErrProtected for the top
+// level and the default subvolume. A subvolume that contains others fails
+// with ErrNotEmpty; see DeleteRecursive. Deletion is asynchronous: the space
+// comes back once the cleaner has run, see WaitDeleted.
+func (fs *FS) Delete(id uint64) error {
+	err := fs.checkDeletable([]uint64{id})
+	if err == nil {
+		err = fs.destroy(id)
+	}
+	if err != nil {
+		return fmt.Errorf("delete subvolume %d: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteRecursive deletes the subvolume at path and every subvolume nested
+// in it, deepest first, by id, and returns the ids deleted in that order
+// (on an error, those deleted before it). If any of them is mounted or
+// protected it deletes nothing.
+func (fs *FS) DeleteRecursive(path string) ([]uint64, error) {
+	ids, err := fs.tree(path)
+	if err == nil {
+		err = fs.checkDeletable(ids)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delete subvolume %s recursively: %w", path, err)
+	}
+	for i, id := range ids {
+		if err := fs.destroy(id); err != nil {
+			return ids[:i], fmt.Errorf("delete subvolume %s recursively: subvolume %d: %w", path, id, err)
+		}
+	}
+	return ids, nil
+}
+
+// tree returns the id of the subvolume at path and of all subvolumes nested
+// in it, deepest level first and by id within a level.
+func (fs *FS) tree(path string) ([]uint64, error) {
+	root, err := fs.Info(path)
+	if err != nil {
+		return nil, err
+	}
+	var levels [][]uint64
+	for level := []uint64{root.ID}; len(level) > 0; {
+		levels = append(levels, level)
+		var next []uint64
+		for _, id := range level {
+			kids, err := fs.children(id)
+			if err != nil {
+				return nil, err
+			}
+			next = append(next, kids...)
+		}
+		slices.Sort(next)
+		level = next
+	}
+	slices.Reverse(levels)
+	return slices.Concat(levels...), nil
+}
+
+// children returns the ids of the subvolumes directly inside subvolume id,
+// from its ROOT_REF items.
+func (fs *FS) children(id uint64) ([]uint64, error) {
+	var ids []uint64
+	err := fs.search(rootTreeID, key{id, rootRefKey, 0}, key{id, rootRefKey, math.MaxUint64},
+		func(k key, _ []byte) error {
+			ids = append(ids, k.Offset)
+			return nil
+		})
+	return ids, err
+}
+
+// checkDeletable refuses ids that include the top level, the default
+// subvolume or a mounted subvolume.
+func (fs *FS) checkDeletable(ids []uint64) error {
+	def, err := fs.DefaultSubvolume()
+	if err != nil {
+		return err
+	}
+	mounted, err := fs.MountedSubvolumes()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		switch {
+		case id == topLevelID:
+			return fmt.Errorf("%w: %d is the top level", ErrProtected, id)
+		case id == def:
+			return fmt.Errorf("%w: %d is the default subvolume", ErrProtected, id)
+		case len(mounted[id]) > 0:
+			var at []string
+			for _, m := range mounted[id] {
+				at = append(at, m.Mountpoint)
+			}
+			return fmt.Errorf("%w at %s (id %d)", ErrMounted, strings.Join(at, ", "), id)
+		}
+	}
+	return nil
+}
+
+func (fs *FS) destroy(id uint64) error {
+	args := volArgsV2{Flags: subvolSpecByID}
+	ne.PutUint64(args.Name[:], id) // the union's subvolid member
+	err := ioctl(fs.top, iocSnapDestroyV2, unsafe.Pointer(&args))
+	if errors.Is(err, ErrNotEmpty) {
+		return fmt.Errorf("it contains subvolumes: %w", err)
+	}
+	return err
+}
+
+// DefaultSubvolume returns the id of the default subvolume, the one mounted
+// when no subvol= option is given (5 unless changed with set-default).
+func (fs *FS) DefaultSubvolume() (uint64, error) {
+	def := uint64(topLevelID)
+	err := fs.search(rootTreeID, key{rootTreeDirID, dirItemKey, 0}, key{rootTreeDirID, dirItemKey, math.MaxUint64},
+		func(_ key, data []byte) error {
+			loc, name, err := decodeDirItem(data)
+			if err == nil && string(name) == "default" {
+				def = loc
+			}
+			return err
+		})
+	if err != nil {
+		return 0, fmt.Errorf("default subvolume: %w", err)
+	}
+	return def, nil
+}
+
+// Commit flushes dirty data and commits the current transaction
+// (BTRFS_IOC_SYNC, as `btrfs filesystem sync`), which also wakes the
+// cleaner. Renames are durable only after a commit.
+func (fs *FS) Commit() error {
+	if err := ioctl(fs.top, iocSync, nil); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// DefaultPoll is WaitDeleted's polling interval when it is given 0.
+const DefaultPoll = 20 * time.Millisecond
+
+// WaitDeleted commits, so that the cleaner starts at once, then polls every
+// poll until the deleted subvolumes ids are gone from the root tree, i.e.
+// their space is freed. It fails for an id that is not deleted.
+func (fs *FS) WaitDeleted(ctx context.Context, ids []uint64, poll time.Duration) error {
+	if poll <= 0 {
+		poll = DefaultPoll
+	}
+	if err := fs.Commit(); err != nil {
+		return err
+	}
+	pending := slices.Clone(ids)
+	for {
+		var err error
+		pending = slices.DeleteFunc(pending, func(id uint64) bool {
+			gone, e := fs.cleaned(id)
+			err = cmp.Or(err, e)
+			return gone
+		})
+		if err != nil {
+			return fmt.Errorf("wait for deleted subvolumes: %w", err)
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for deleted subvolumes %v: %w", pending, ctx.Err())
+		case <-time.After(poll):
+		}
+	}
+}
+
+// cleaned reports whether subvolume id no longer has a ROOT_ITEM. A ROOT_BACKREF
+// means the subvolume still exists.
+func (fs *FS) cleaned(id uint64) (bool, error) {
+	gone := true
+	err := fs.search(rootTreeID, key{id, rootItemKey, 0}, key{id, rootBackrefKey, math.MaxUint64},
+		func(k key, _ []byte) error {
+			gone = false
+			if k.Type == rootBackrefKey {
+				return fmt.Errorf("subvolume %d is not deleted", id)
+			}
+			return nil
+		})
+	return gone, err
+}

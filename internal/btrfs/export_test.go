@@ -1,0 +1,45 @@
+package btrfs
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Test helpers shared with the real-kernel tests of package btrfs_test.
+
+// ParseProgsUsage returns the "Overall" byte figures of `btrfs filesystem
+// usage -b` that Usage also reports, keyed by their label.
+func ParseProgsUsage(tb testing.TB, out string) map[string]uint64 {
+	tb.Helper()
+	want := map[string]bool{"Device size": true, "Device allocated": true, "Device unallocated": true,
+		"Used": true, "Free (estimated)": true, "Global reserve": true}
+	m := map[string]uint64{}
+	for line := range strings.Lines(out) {
+		label, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !want[label] {
+			continue
+		}
+		v, err := strconv.ParseUint(strings.Fields(rest)[0], 10, 64)
+		if err != nil {
+			tb.Fatalf("btrfs filesystem usage -b: %q: %v", line, err)
+		}
+		m[label] = v
+	}
+	if len(m) != len(want) {
+		tb.Fatalf("btrfs filesystem usage -b: found %v in:\n%s", m, out)
+	}
+	return m
+}
+
+// ProgsView returns u's figures under the labels of ParseProgsUsage.
+func ProgsView(u Usage) map[string]uint64 {
+	return map[string]uint64{
+		"Device size":        u.Size,
+		"Device allocated":   u.Allocated,
+		"Device unallocated": u.Unallocated,
+		"Used":               u.Used,
+		"Free (estimated)":   u.FreeEstimate,
+		"Global reserve":     u.GlobalReserve,
+	}
+}
