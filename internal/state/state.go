@@ -1,0 +1,149 @@
+// Package state records the last result of each job in a small JSON file
+// per job, written atomically (temporary file in the same directory with a
+// name readers ignore, fsync, rename, fsync of the directory), so a reader
+// (the exporter) sees either the previous record or the new one, never a
+// torn one, even across a power cut.
+//
+// The host jobs write under /var/lib/server-impermanence/; the initrd
+// rollback writes under /run/server-impermanence/, which survives the switch
+// to the host root, where the exporter picks it up.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Default directories.
+const (
+	DefaultDir = "/var/lib/server-impermanence"
+	RunDir     = "/run/server-impermanence"
+)
+
+// Results.
+const (
+	ResultSuccess = "success"
+	ResultFailure = "failure"
+	ResultSkipped = "skipped"
+	ResultRefused = "refused"
+)
+
+// Record is the last result of a job.
+type Record struct {
+	Job         string    `json:"job"`
+	LastRun     time.Time `json:"last_run"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	// Duration of the last run, in seconds.
+	Duration float64 `json:"duration"`
+	Result   string  `json:"result"`
+	Error    string  `json:"error,omitempty"`
+	// Runs counts runs by result, over the life of the record.
+	Runs     map[string]int64 `json:"runs,omitempty"`
+	Counters map[string]int64 `json:"counters,omitempty"`
+	// ConfigSHA256 is the hash of the configuration the run used.
+	ConfigSHA256 string `json:"config_sha256,omitempty"`
+	// Details is job-specific.
+	Details json.RawMessage `json:"details,omitempty"`
+}
+
+// Path returns the record file of job in dir.
+func Path(dir, job string) string { return filepath.Join(dir, job+".json") }
+
+// Read returns the record of job in dir; a missing record is fs.ErrNotExist.
+func Read(dir, job string) (Record, error) {
+	b, err := os.ReadFile(Path(dir, job))
+	if err != nil {
+		return Record{}, err
+	}
+	var r Record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Record{}, fmt.Errorf("read state %s: %w", Path(dir, job), err)
+	}
+	return r, nil
+}
+
+// Finish completes r from the previous record of its job in dir (LastSuccess
+// and the run counts carry over) and writes it. now is the time the run
+// started.
+func Finish(dir string, r Record, now time.Time) error {
+	prev, err := Read(dir, r.Job)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		prev = Record{} // a damaged record is replaced
+	}
+	r.LastRun = now.UTC()
+	r.LastSuccess = prev.LastSuccess
+	if r.Result == ResultSuccess {
+		r.LastSuccess = r.LastRun
+	}
+	r.Runs = map[string]int64{}
+	for k, v := range prev.Runs {
+		r.Runs[k] = v
+	}
+	r.Runs[r.Result]++
+	return Write(dir, r)
+}
+
+// Write writes r atomically as the record of r.Job in dir, creating dir
+// (0755) if needed.
+func Write(dir string, r Record) error {
+	if r.Job == "" || strings.ContainsAny(r.Job, "/\x00") || strings.HasPrefix(r.Job, ".") {
+		return fmt.Errorf("write state: invalid job name %q", r.Job)
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write state of %s: %w", r.Job, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write state of %s: %w", r.Job, err)
+	}
+	if err := WriteFileAtomic(Path(dir, r.Job), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write state of %s: %w", r.Job, err)
+	}
+	return nil
+}
+
+// WriteFileAtomic replaces path with data: a temporary file named
+// ".<name>.tmp-*" in the same directory (readers ignore dot files), fsync,
+// rename over path, fsync of the directory.
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	dir, name := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(perm)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
