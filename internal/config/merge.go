@@ -171,6 +171,9 @@ func (m *merged) build(files []string, minAge time.Duration) *Config {
 		s.Snapshot, _ = sv("snapshot").(bool)
 		s.Blank, _ = sv("blank").(string)
 		s.Archive, _ = sv("archive").(bool)
+		if s.Class != Ephemeral {
+			s.Blank, s.Archive = "", false // meaningless for permanent subvolumes
+		}
 		c.Subvolumes = append(c.Subvolumes, s)
 	}
 	for _, e := range m.dirs {
