@@ -1,0 +1,106 @@
+package rollback
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Archive is one archived previous state of an ephemeral subvolume.
+type Archive struct {
+	Subvolume string
+	Name      string // <time>-<boot id>[-n]
+	Path      string
+	ID        uint64
+	OTime     time.Time
+	Mounted   []string // mountpoints of it or of a subvolume nested in it
+	New       bool     // created by this run
+}
+
+// Decision is the retention verdict on one archive.
+type Decision struct {
+	Subvolume string    `json:"subvolume"`
+	Path      string    `json:"path"`
+	ID        uint64    `json:"id,omitempty"`
+	Time      time.Time `json:"time,omitzero"`
+	Delete    bool      `json:"delete"`
+	Reason    string    `json:"reason"`
+}
+
+// otimeSlack is how far an archive's otime may lie after the time in its
+// name before the two are reported as inconsistent. A previous state is
+// always created before it is archived.
+const otimeSlack = time.Minute
+
+// Select decides which archives of one subvolume to delete: those whose
+// name's time is more than keepDays before now, except the keepMin newest,
+// anything mounted, anything made by this run and names it does not know.
+// It reports an otime later than the name's time, and prunes nothing when the
+// clock is behind the newest archive (a wrong initrd clock must not delete).
+// Decisions are sorted newest first.
+func Select(archives []Archive, keepDays, keepMin int, now time.Time) ([]Decision, []string) {
+	type item struct {
+		Archive
+		t  time.Time
+		ok bool
+	}
+	items := make([]item, 0, len(archives))
+	var warnings []string
+	newest := time.Time{}
+	for _, a := range archives {
+		t, ok := ParseArchiveName(a.Name)
+		if a.New {
+			t, ok = now, true
+		}
+		items = append(items, item{a, t, ok})
+		if ok && t.After(newest) {
+			newest = t
+		}
+		if ok && !a.New && !a.OTime.IsZero() && a.OTime.After(t.Add(otimeSlack)) {
+			warnings = append(warnings, fmt.Sprintf("%s: created %s, after the time in its name: a clock was wrong; retention uses the name",
+				a.Path, a.OTime.UTC().Format(time.RFC3339)))
+		}
+	}
+	slices.SortFunc(items, func(x, y item) int {
+		return cmp.Or(y.t.Compare(x.t), strings.Compare(y.Name, x.Name))
+	})
+	clockBehind := newest.After(now.Add(otimeSlack))
+	if clockBehind {
+		warnings = append(warnings, fmt.Sprintf("the clock (%s) is behind the newest archive (%s): not pruning",
+			now.UTC().Format(time.RFC3339), newest.UTC().Format(time.RFC3339)))
+	}
+	limit := time.Duration(keepDays) * 24 * time.Hour
+	kept := 0
+	out := make([]Decision, 0, len(items))
+	for _, it := range items {
+		d := Decision{Subvolume: it.Subvolume, Path: it.Path, ID: it.ID, Time: it.t}
+		switch {
+		case !it.ok:
+			d.Reason = "name not made by impermanence-rollback: kept"
+			warnings = append(warnings, fmt.Sprintf("%s: unrecognised archive name, never pruned", it.Path))
+		case it.New:
+			d.Reason = "created by this run"
+			kept++
+		case kept < keepMin:
+			d.Reason = fmt.Sprintf("one of the %d newest (keep_min)", keepMin)
+			kept++
+		case clockBehind:
+			d.Reason = "clock behind the newest archive"
+			kept++
+		case now.Sub(it.t) <= limit:
+			d.Reason = fmt.Sprintf("younger than %d days", keepDays)
+			kept++
+		case len(it.Mounted) > 0:
+			d.Reason = "expired but mounted at " + strings.Join(it.Mounted, ", ")
+			warnings = append(warnings, fmt.Sprintf("%s: expired but mounted at %s: kept", it.Path, strings.Join(it.Mounted, ", ")))
+			kept++
+		default:
+			d.Delete = true
+			d.Reason = fmt.Sprintf("older than %d days", keepDays)
+		}
+		out = append(out, d)
+	}
+	return out, warnings
+}
