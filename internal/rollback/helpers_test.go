@@ -21,11 +21,15 @@ import (
 
 // host is a fake root for /proc/cmdline, the boot id and /sys/power/resume.
 func host(t testing.TB, cmdline string) string {
+	return hostBoot(t, cmdline, "0123abcd-4567-89ef-0123-456789abcdef")
+}
+
+func hostBoot(t testing.TB, cmdline, bootID string) string {
 	t.Helper()
 	root := t.TempDir()
 	for p, c := range map[string]string{
 		"proc/cmdline":                   cmdline + "\n",
-		"proc/sys/kernel/random/boot_id": "0123abcd-4567-89ef-0123-456789abcdef\n",
+		"proc/sys/kernel/random/boot_id": bootID + "\n",
 		"sys/power/resume":               "0:0\n",
 	} {
 		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755); err != nil {
@@ -51,9 +55,11 @@ func layout(t testing.TB, opts ...btrfstest.Option) *btrfstest.FS {
 }
 
 type runOpts struct {
-	root string
-	now  time.Time
-	stop func(string) bool
+	root      string
+	now       time.Time
+	stop      func(string) bool
+	auditLog  string
+	noDefault bool // do not pass --default (the test gives --config)
 }
 
 // rollback runs the program against tfs and returns exit code and output.
@@ -66,12 +72,15 @@ func rollback(t testing.TB, tfs *btrfstest.FS, o runOpts, args ...string) (int, 
 		o.now = time.Date(2026, 11, 25, 20, 40, 23, 0, time.UTC)
 	}
 	var out bytes.Buffer
-	base := []string{"--default"}
+	var base []string
+	if !o.noDefault {
+		base = append(base, "--default")
+	}
 	if tfs != nil {
 		base = append(base, "--mount", tfs.Mount)
 	}
 	env := Env{Stdout: &out, Stderr: &out, Root: o.root, Now: func() time.Time { return o.now },
-		JournalEnabled: func() bool { return false }, Stop: o.stop}
+		JournalEnabled: func() bool { return false }, Stop: o.stop, AuditLog: o.auditLog}
 	code := Run(context.Background(), append(base, args...), env)
 	return code, out.String()
 }
