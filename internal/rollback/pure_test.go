@@ -1,0 +1,174 @@
+package rollback
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/config"
+)
+
+func TestArchiveName(t *testing.T) {
+	now := time.Date(2026, 11, 25, 20, 40, 23, 0, time.FixedZone("CET", 3600))
+	taken := map[string]bool{"20261125T194023Z-0123abcd": true, "20261125T194023Z-0123abcd-2": true}
+	if got := ArchiveName(now, "0123abcd", func(n string) bool { return taken[n] }); got != "20261125T194023Z-0123abcd-3" {
+		t.Errorf("ArchiveName = %q, want the -3 suffix", got)
+	}
+	for name, ok := range map[string]bool{"20261125T194023Z-0123abcd": true, "20261125T194023Z-0123abcd-12": true,
+		"20261125T194023Z-0123abcd-1": false, "20261125T194023Z": false, "x": false, "20261325T194023Z-0123abcd": false} {
+		if _, got := ParseArchiveName(name); got != ok {
+			t.Errorf("ParseArchiveName(%q) ok = %t, want %t", name, got, ok)
+		}
+	}
+}
+
+func TestSelect(t *testing.T) {
+	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	arch := func(days int, extra ...string) Archive {
+		a := Archive{Name: now.Add(-time.Duration(days)*24*time.Hour).Format(TimeFormat) + "-00000000"}
+		a.Path = a.Name
+		a.Mounted = extra
+		return a
+	}
+	del := func(as []Archive, keepDays, keepMin int, at time.Time) []string {
+		ds, _ := Select(as, keepDays, keepMin, at)
+		var out []string
+		for _, d := range ds {
+			if d.Delete {
+				out = append(out, d.Path)
+			}
+		}
+		return out
+	}
+	old := []Archive{arch(40), arch(50), arch(60)}
+	// keep_min keeps the newest even when all expired.
+	if got := del(old, 30, 1, now); !cmp.Equal(got, []string{old[1].Path, old[2].Path}) {
+		t.Errorf("keep_min 1: delete %v", got)
+	}
+	// Mounted ones are kept; unknown names are kept.
+	withMounted := []Archive{arch(1), arch(40, "/mnt"), arch(45), {Name: "manual", Path: "manual"}}
+	if got := del(withMounted, 30, 1, now); !cmp.Equal(got, []string{withMounted[2].Path}) {
+		t.Errorf("mounted: delete %v", got)
+	}
+	// A clock behind the newest archive prunes nothing.
+	if got := del(old, 30, 0, now.Add(-100*24*time.Hour)); len(got) != 0 {
+		t.Errorf("clock behind: delete %v", got)
+	}
+	// An otime after the name's time is reported.
+	a := arch(40)
+	a.OTime = now
+	if _, w := Select([]Archive{a}, 30, 0, now); len(w) != 1 || !strings.Contains(w[0], "after the time in its name") {
+		t.Errorf("otime warnings = %v", w)
+	}
+}
+
+func TestBuildRecognisesInterruptedStates(t *testing.T) {
+	cfg := config.Default()
+	now := time.Date(2026, 11, 25, 20, 40, 23, 0, time.UTC)
+	sv := func(id uint64, p string) btrfs.Subvolume { return btrfs.Subvolume{ID: id, Path: p} }
+	base := map[string]btrfs.Subvolume{"@root-blank": {ID: 256, Path: "@root-blank", ReadOnly: true},
+		"@var-cache": sv(300, "@var-cache"), "@var-tmp": sv(301, "@var-tmp")}
+	for _, tc := range []struct {
+		name  string
+		extra []btrfs.Subvolume
+		want  []string // first steps for @root
+	}{
+		{"normal", []btrfs.Subvolume{sv(257, "@root")},
+			[]string{"snapshot @root-blank → @root.new", "set compression=zstd on @root.new", "exchange @root.new ⇄ @root",
+				"rename @root.new → old_roots/@root/20261125T204023Z-0123abcd"}},
+		{"fresh S.new not swapped in", []btrfs.Subvolume{sv(257, "@root"), sv(400, "@root.new")},
+			[]string{"delete subvolume 400 (@root.new)", "snapshot @root-blank → @root.new"}},
+		{"old state swapped out", []btrfs.Subvolume{sv(400, "@root"), sv(257, "@root.new"), sv(258, "@root.new/var/lib/machines")},
+			[]string{"rename @root.new → old_roots/@root/20261125T204023Z-0123abcd", "snapshot @root-blank → @root.new"}},
+		{"S missing", []btrfs.Subvolume{sv(257, "@root.new")},
+			[]string{"rename @root.new → @root", "snapshot @root-blank → @root.new"}},
+		{"nothing", nil, []string{"snapshot @root-blank → @root.new", "set compression=zstd on @root.new", "rename @root.new → @root"}},
+	} {
+		subs := map[string]btrfs.Subvolume{}
+		for k, v := range base {
+			subs[k] = v
+		}
+		for _, s := range tc.extra {
+			subs[s.Path] = s
+		}
+		p := Build(cfg, Observed{Subvolumes: subs, Entries: map[string][]string{"old_roots/@root": nil}},
+			Options{Now: now, BootID: "0123abcd"})
+		var got []string
+		for _, s := range p.Steps[:len(tc.want)] {
+			got = append(got, s.String())
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s: steps (-want +got):\n%s", tc.name, diff)
+		}
+	}
+	// archive = false: the old state and its nested subvolumes are deleted deepest first.
+	subs := map[string]btrfs.Subvolume{"@root-blank": {ID: 256, Path: "@root-blank", ReadOnly: true},
+		"@root": sv(257, "@root"), "@var-cache": sv(300, "@var-cache"), "@var-cache/a": sv(302, "@var-cache/a"),
+		"@var-cache/a/b": sv(303, "@var-cache/a/b"), "@var-tmp": sv(301, "@var-tmp")}
+	p := Build(cfg, Observed{Subvolumes: subs, Entries: map[string][]string{"old_roots/@root": nil}}, Options{Now: now, BootID: "0123abcd"})
+	var dels []string
+	for _, s := range p.Steps {
+		if s.Op == OpDelete && s.Subvolume == "@var-cache" {
+			dels = append(dels, s.String())
+		}
+	}
+	want := []string{"delete subvolume 303 (@var-cache.new/a/b)", "delete subvolume 302 (@var-cache.new/a)", "delete subvolume 300 (@var-cache.new)"}
+	if diff := cmp.Diff(want, dels); diff != "" {
+		t.Errorf("deletes (-want +got):\n%s", diff)
+	}
+}
+
+func TestCmdline(t *testing.T) {
+	for cmdline, want := range map[string]bool{
+		"": false, "server-impermanence.rollback=0": true, "server-impermanence.rollback=off quiet": true,
+		"server-impermanence.rollback=0 server-impermanence.rollback=1": false,
+		`x="a b" server-impermanence.rollback=no`:                       true, "server-impermanence.rollback=1": false,
+	} {
+		if got := RollbackDisabled(cmdline); got != want {
+			t.Errorf("RollbackDisabled(%q) = %t, want %t", cmdline, got, want)
+		}
+	}
+}
+
+func TestResumeDevice(t *testing.T) {
+	page := int64(os.Getpagesize())
+	for _, tc := range []struct {
+		cmdline, sys, dev string
+		off               int64
+	}{
+		{"quiet", "0:0", "", 0},
+		{"resume=UUID=ab", "0:0", "/r/dev/disk/by-uuid/ab", 0},
+		{"resume=/dev/sda2 resume_offset=10", "", "/r/dev/sda2", 10 * page},
+		{"resume=/dev/sda2", "8:2\n", "/r/dev/block/8:2", 0},
+		{"resume=/dev/sda2 noresume", "8:2", "", 0},
+		{"resume=PARTLABEL=swap", "0:0", "/r/dev/disk/by-partlabel/swap", 0},
+	} {
+		dev, off, err := ResumeDevice("/r", tc.cmdline, tc.sys)
+		if err != nil || dev != tc.dev || off != tc.off {
+			t.Errorf("ResumeDevice(%q, %q) = %q, %d, %v; want %q, %d", tc.cmdline, tc.sys, dev, off, err, tc.dev, tc.off)
+		}
+	}
+	// A configured but missing device: skip (cannot rule an image out).
+	if yes, why := Resuming(t.TempDir(), "resume=UUID=gone"); !yes || !strings.Contains(why, "unreadable") {
+		t.Errorf("Resuming with a missing device = %t, %q", yes, why)
+	}
+	// An image at resume_offset in a swap file.
+	root := t.TempDir()
+	f := filepath.Join(root, "swapfile")
+	b := make([]byte, 4*page)
+	copy(b[3*page-10:], "S1SUSPEND")
+	if err := os.WriteFile(f, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if yes, _ := Resuming(root, "resume=/swapfile resume_offset=2"); !yes {
+		t.Error("image at resume_offset not detected")
+	}
+	if yes, _ := Resuming(root, "resume=/swapfile"); yes {
+		t.Error("image detected at offset 0 where there is none")
+	}
+}
