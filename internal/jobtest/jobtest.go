@@ -1,0 +1,90 @@
+// Package jobtest gives the helper tests a real btrfs filesystem with the
+// built-in default layout (provisioned by impermanence-provision) and a
+// job.Env whose state, lock, audit and run directories are the test's own.
+package jobtest
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
+	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/provision"
+)
+
+// Layout is a provisioned test filesystem.
+type Layout struct {
+	FS  *btrfstest.FS
+	Env job.Env
+	Out *SyncBuffer // the Env's Stdout
+	Err *SyncBuffer // the Env's Stderr (the log: no journal in tests)
+}
+
+// New provisions the default layout on a fresh filesystem (skipped when not
+// root) and returns it.
+func New(tb testing.TB, opts ...btrfstest.Option) *Layout {
+	tb.Helper()
+	fs := btrfstest.New(tb, opts...)
+	Provision(tb, fs.Mount)
+	l := &Layout{FS: fs, Out: &SyncBuffer{}, Err: &SyncBuffer{}}
+	l.Env = job.Env{
+		Stdout: l.Out, Stderr: l.Err,
+		RunDir: tb.TempDir(), LockDir: tb.TempDir(), StateDir: tb.TempDir(),
+		AuditPath: tb.TempDir() + "/audit.jsonl",
+		Journal:   func() bool { return false },
+	}
+	return l
+}
+
+// Provision creates the built-in default layout on the top level at mount.
+func Provision(tb testing.TB, mount string) {
+	tb.Helper()
+	var out, errb bytes.Buffer
+	code := provision.Run(context.Background(), []string{"--default", "--mount", mount},
+		provision.Env{Stdout: &out, Stderr: &errb, RunDir: tb.TempDir()})
+	if code != provision.ExitOK {
+		tb.Fatalf("provision --default: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+}
+
+// Args returns args with the flags that point at the test filesystem
+// inserted before them (after a leading subcommand such as "list").
+func (l *Layout) Args(args ...string) []string {
+	flags := []string{"--default", "--mount", l.FS.Mount}
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") && !strings.HasPrefix(args[0], "@") {
+		return append(append([]string{args[0]}, flags...), args[1:]...)
+	}
+	return append(flags, args...)
+}
+
+// Reset empties the output buffers.
+func (l *Layout) Reset() { l.Out.Reset(); l.Err.Reset() }
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns the content.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Reset empties the buffer.
+func (s *SyncBuffer) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.b.Reset()
+}

@@ -1,0 +1,443 @@
+package snapshot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/server-impermanence/server-impermanence/internal/audit"
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
+	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/journal"
+	"github.com/server-impermanence/server-impermanence/internal/msgid"
+	"github.com/server-impermanence/server-impermanence/internal/state"
+	"github.com/server-impermanence/server-impermanence/internal/timespan"
+)
+
+const (
+	program = "impermanence-snapshot"
+	jobName = "snapshot"
+)
+
+const usage = `Usage: impermanence-snapshot [options] [SUBVOLUME...]
+       impermanence-snapshot list [options] [SUBVOLUME...]
+
+Takes a read-only snapshot of every subvolume with snapshot = true (or of the
+SUBVOLUMEs named) into <snapshots dir>/<subvolume>/<YYYYMMDDTHHMMSSZ>, all
+with the same UTC timestamp. With --label the snapshot is manual
+(<time>-<label>): timeline retention never deletes it, unless --expire gives
+it a lifetime. "list" prints every snapshot with its age, kind, label and
+read-only flag.
+
+Options:
+`
+
+const exitHelp = `
+Exit status: 0 every snapshot was taken, 1 at least one failed (the others
+were still taken), 2 usage error.
+`
+
+// Result is one snapshot taken or failed.
+type Result struct {
+	Subvolume string    `json:"subvolume"`
+	Path      string    `json:"path"`
+	Label     string    `json:"label,omitempty"`
+	Expires   time.Time `json:"expires,omitzero"`
+	OK        bool      `json:"ok"`
+	Error     string    `json:"error,omitempty"`
+	Seconds   float64   `json:"seconds"`
+}
+
+// Report is the output of a run.
+type Report struct {
+	Time      time.Time `json:"time"`
+	DryRun    bool      `json:"dry_run,omitempty"`
+	Snapshots []Result  `json:"snapshots"`
+	Warnings  []string  `json:"warnings,omitempty"`
+}
+
+// Run is the whole program; main only calls it.
+func Run(ctx context.Context, args []string, env job.Env) int {
+	env = env.WithDefaults()
+	if len(args) > 0 && args[0] == "list" {
+		return runList(ctx, args[1:], env)
+	}
+	fl := flag.NewFlagSet(program, flag.ContinueOnError)
+	fl.SetOutput(env.Stderr)
+	var f job.Flags
+	f.Register(fl, true)
+	label := fl.String("label", "", "take a manual snapshot named <time>-`NAME`, never deleted by timeline retention")
+	expire := fl.String("expire", "", "with --label: the manual snapshot may be deleted after this systemd time `span` (e.g. 30d)")
+	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
+	if done, code := job.ParseFlags(fl, args, &f, env, program, func() string { return buildinfo.String(program) }); done {
+		return code
+	}
+	var lifetime time.Duration
+	if *label != "" {
+		if err := CheckLabel(*label); err != nil {
+			fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+			return job.ExitUsage
+		}
+	}
+	if *expire != "" {
+		var err error
+		if lifetime, err = timespan.Parse(*expire); err != nil || lifetime <= 0 {
+			fmt.Fprintf(env.Stderr, "%s: invalid --expire %q: want a positive time span like 30d\n", program, *expire)
+			return job.ExitUsage
+		}
+		if *label == "" {
+			fmt.Fprintf(env.Stderr, "%s: --expire needs --label (timeline snapshots expire by retention)\n", program)
+			return job.ExitUsage
+		}
+	}
+	start := env.Now()
+	s, err := job.Open(ctx, env, f, program, jobName, f.DryRun)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+		job.Logger(env, program).Error("snapshot failed: "+err.Error(), journal.MessageID(msgid.SnapshotFailed))
+		if !f.DryRun {
+			job.RecordFailure(env, jobName, start, err)
+		}
+		return job.ExitFailure
+	}
+	defer s.Close()
+	rep, err := Take(s, Options{Subvolumes: fl.Args(), Label: *label, Lifetime: lifetime, DryRun: f.DryRun})
+	code := job.ExitOK
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+		code = job.ExitFailure
+	}
+	if f.JSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		rep.print(env.Stdout)
+	}
+	return code
+}
+
+// Options of one run.
+type Options struct {
+	Subvolumes []string // default: every subvolume with snapshot = true
+	Label      string
+	Lifetime   time.Duration // with Label: expiry after the snapshot's time
+	DryRun     bool
+}
+
+// Take snapshots the subvolumes of s's configuration. The error says how
+// many failed; the report has each.
+func Take(s *job.Session, o Options) (Report, error) {
+	cfg, fsys, log := s.Config, s.FS, s.Log
+	dir := cfg.Snapshots.Dir
+	targets, err := targets(s, o.Subvolumes)
+	if err != nil {
+		failRun(s, err, o.DryRun)
+		return Report{}, err
+	}
+	rep := Report{DryRun: o.DryRun}
+	if err := checkDir(fsys, dir); err != nil {
+		failRun(s, err, o.DryRun)
+		return rep, err
+	}
+	if w := checkMode(filepath.Join(fsys.Mountpoint(), dir)); w != "" {
+		rep.Warnings = append(rep.Warnings, w)
+		log.Warn(w)
+	}
+	subvols, err := fsys.List()
+	if err != nil {
+		failRun(s, err, o.DryRun)
+		return rep, err
+	}
+	existing := map[string]bool{}
+	for _, e := range List(subvols, dir, fsys.Mountpoint()) {
+		existing[e.Path] = true
+		if !e.ReadOnly {
+			w := fmt.Sprintf("snapshot %s is writable: a snapshot must be read-only (make it so with: btrfs property set <path> ro true)", e.Path)
+			rep.Warnings = append(rep.Warnings, w)
+			log.Warn(w, "path", e.Path)
+		}
+	}
+	// One timestamp per run, unique: wait for the next second if a run in
+	// this second already used it.
+	now := s.Env.Now().UTC()
+	ts := now.Truncate(time.Second)
+	for taken(existing, dir, targets, ts, o.Label) {
+		s.Env.Sleep(ts.Add(time.Second).Sub(now))
+		now = s.Env.Now().UTC()
+		if next := ts.Add(time.Second); now.Before(next) {
+			ts = next
+		} else {
+			ts = now.Truncate(time.Second)
+		}
+	}
+	rep.Time = ts
+	name := Name(ts, o.Label)
+	var expires time.Time
+	if o.Lifetime > 0 {
+		expires = ts.Add(o.Lifetime)
+	}
+	failed := 0
+	for _, sv := range targets {
+		p := path.Join(dir, sv, name)
+		r := Result{Subvolume: sv, Path: p, Label: o.Label, Expires: expires}
+		if o.DryRun {
+			r.OK = true
+			rep.Snapshots = append(rep.Snapshots, r)
+			continue
+		}
+		t0 := time.Now()
+		err := take(fsys, sv, p, Meta{Label: o.Label, Expires: expires, Created: ts})
+		r.Seconds = time.Since(t0).Seconds()
+		ev := audit.Event{Action: "snapshot", Subvolume: sv, Path: p, Duration: r.Seconds, Result: audit.ResultSuccess}
+		if err != nil {
+			failed++
+			r.Error = explain(sv, err)
+			ev.Result, ev.Error = audit.ResultFailure, r.Error
+			log.Error("snapshot of "+sv+" failed: "+r.Error, journal.MessageID(msgid.SnapshotFailed),
+				"subvolume", sv, "path", p, "error", err)
+		} else {
+			r.OK = true
+			log.Info("snapshot of "+sv+" created at "+p, journal.MessageID(msgid.SnapshotCreated),
+				"subvolume", sv, "path", p, "label", o.Label, "duration", time.Duration(r.Seconds*float64(time.Second)))
+		}
+		s.AuditEvent(ev)
+		rep.Snapshots = append(rep.Snapshots, r)
+	}
+	if o.DryRun {
+		return rep, nil
+	}
+	rec := state.Record{Result: state.ResultSuccess,
+		Counters: map[string]int64{"created": int64(len(targets) - failed), "failed": int64(failed)}}
+	rec.Details, _ = json.Marshal(rep)
+	if failed > 0 {
+		err = fmt.Errorf("%d of %d snapshots failed", failed, len(targets))
+		rec.Result, rec.Error = state.ResultFailure, err.Error()
+	}
+	s.Record(rec)
+	return rep, err
+}
+
+// failRun reports a run that failed before taking any snapshot: journal,
+// audit and a failed-job record.
+func failRun(s *job.Session, err error, dryRun bool) {
+	if dryRun {
+		return
+	}
+	s.Log.Error("snapshot failed: "+err.Error(), journal.MessageID(msgid.SnapshotFailed), "error", err)
+	s.AuditEvent(audit.Event{Action: "snapshot", Result: audit.ResultFailure, Error: err.Error()})
+	s.Record(state.Record{Result: state.ResultFailure, Error: err.Error()})
+}
+
+// take creates the read-only snapshot of sv at p, with meta's sidecar when
+// it has an expiry. On failure it removes whatever it created.
+func take(fsys *btrfs.FS, sv, p string, meta Meta) (err error) {
+	abs := filepath.Join(fsys.Mountpoint(), p)
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", path.Dir(p), err)
+	}
+	if !meta.Expires.IsZero() {
+		b, _ := json.Marshal(meta)
+		if err := state.WriteFileAtomic(MetaPath(abs), append(b, '\n'), 0o600); err != nil {
+			return fmt.Errorf("write expiry of %s: %w", p, err)
+		}
+		defer func() {
+			if err != nil {
+				os.Remove(MetaPath(abs))
+			}
+		}()
+	}
+	if err := fsys.Snapshot(sv, p, true); err != nil {
+		// The ioctl is atomic, but never leave a partial snapshot behind.
+		if info, ierr := fsys.Info(p); ierr == nil && !errors.Is(err, btrfs.ErrExist) {
+			fsys.Delete(info.ID)
+		}
+		return err
+	}
+	if ro, err := fsys.ReadOnly(p); err != nil || !ro {
+		return errors.Join(fmt.Errorf("snapshot %s is not read-only", p), err)
+	}
+	return nil
+}
+
+// explain turns a snapshot error into a message for the operator.
+func explain(sv string, err error) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return fmt.Sprintf("no space left on the filesystem for the snapshot of %s (ENOSPC): free space (impermanence-prune, delete manual snapshots) or grow the filesystem; no partial snapshot was left: %v", sv, err)
+	case errors.Is(err, btrfs.ErrNotExist):
+		return fmt.Sprintf("source subvolume %s does not exist (create it with impermanence-provision, or set snapshot = false): %v", sv, err)
+	case errors.Is(err, btrfs.ErrNotSubvolume):
+		return fmt.Sprintf("source %s is not a subvolume: %v", sv, err)
+	case errors.Is(err, btrfs.ErrExist):
+		return fmt.Sprintf("a snapshot of %s with this name exists already: %v", sv, err)
+	}
+	return err.Error()
+}
+
+// targets returns the subvolumes to snapshot: the named ones (which must be
+// configured) or every one with snapshot = true.
+func targets(s *job.Session, named []string) ([]string, error) {
+	if len(named) > 0 {
+		for _, n := range named {
+			if _, ok := s.Config.Subvolume(n); !ok {
+				return nil, fmt.Errorf("subvolume %s is not in the configuration", n)
+			}
+		}
+		return named, nil
+	}
+	var out []string
+	for _, sv := range s.Config.Subvolumes {
+		if sv.Snapshot {
+			out = append(out, sv.Name)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no subvolume has snapshot = true")
+	}
+	return out, nil
+}
+
+func taken(existing map[string]bool, dir string, targets []string, ts time.Time, label string) bool {
+	n := Name(ts, label)
+	return slices.ContainsFunc(targets, func(sv string) bool { return existing[path.Join(dir, sv, n)] })
+}
+
+// checkDir checks that the snapshots directory is a subvolume.
+func checkDir(fsys *btrfs.FS, dir string) error {
+	if _, err := fsys.Info(dir); err != nil {
+		return fmt.Errorf("snapshots subvolume %s: %w (create it with impermanence-provision)", dir, err)
+	}
+	return nil
+}
+
+// checkMode reports a snapshots directory that others could enter.
+func checkMode(abs string) string {
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return ""
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode().Perm() != 0o700 || (st != nil && (st.Uid != 0 || st.Gid != 0)) {
+		uid, gid := -1, -1
+		if st != nil {
+			uid, gid = int(st.Uid), int(st.Gid)
+		}
+		return fmt.Sprintf("snapshots directory %s is %04o owned by %d:%d, want root:root 0700: other users may read the snapshots (chown root:root, chmod 0700)",
+			abs, fi.Mode().Perm(), uid, gid)
+	}
+	return ""
+}
+
+func (r Report) print(w io.Writer) {
+	verb := "created"
+	if r.DryRun {
+		verb = "would create"
+	}
+	for _, s := range r.Snapshots {
+		if s.OK {
+			fmt.Fprintf(w, "%s %s\n", verb, s.Path)
+		} else {
+			fmt.Fprintf(w, "FAILED %s: %s\n", s.Path, s.Error)
+		}
+	}
+	for _, m := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", m)
+	}
+}
+
+func runList(ctx context.Context, args []string, env job.Env) int {
+	fl := flag.NewFlagSet(program+" list", flag.ContinueOnError)
+	fl.SetOutput(env.Stderr)
+	var f job.Flags
+	f.Register(fl, false)
+	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults() }
+	if done, code := job.ParseFlags(fl, args, &f, env, program, func() string { return buildinfo.String(program) }); done {
+		return code
+	}
+	s, err := job.Open(ctx, env, f, program, jobName, true)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+		return job.ExitFailure
+	}
+	defer s.Close()
+	subvols, err := s.FS.List()
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+		return job.ExitFailure
+	}
+	entries := List(subvols, s.Config.Snapshots.Dir, s.FS.Mountpoint())
+	if names := fl.Args(); len(names) > 0 {
+		entries = slices.DeleteFunc(entries, func(e Entry) bool { return !slices.Contains(names, e.Subvolume) })
+	}
+	if entries == nil {
+		entries = []Entry{}
+	}
+	if f.JSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(entries)
+		return job.ExitOK
+	}
+	PrintList(env.Stdout, entries, s.Start)
+	return job.ExitOK
+}
+
+// PrintList prints entries as a table, ages relative to now.
+func PrintList(w io.Writer, entries []Entry, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SUBVOLUME\tSNAPSHOT\tAGE\tKIND\tLABEL\tRO\tEXPIRES")
+	for _, e := range entries {
+		exp := "-"
+		if !e.Expires.IsZero() {
+			exp = e.Expires.Format(time.RFC3339)
+		}
+		ro := "yes"
+		if !e.ReadOnly {
+			ro = "NO"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", dash(e.Subvolume), e.Name, Age(e, now), e.Kind, dash(e.Label), ro, exp)
+	}
+	tw.Flush()
+	for _, e := range entries {
+		for _, p := range e.Problems {
+			fmt.Fprintf(w, "warning: %s: %s\n", e.Path, p)
+		}
+	}
+}
+
+// Age is how old the snapshot is at now, by its name's time (otime for an
+// unknown name), to the minute; "in the future" when the clock says so.
+func Age(e Entry, now time.Time) string {
+	t := e.Time
+	if t.IsZero() {
+		t = e.OTime
+	}
+	d := now.Sub(t)
+	if d < 0 {
+		return "in the future"
+	}
+	if d < time.Minute {
+		return "<1min"
+	}
+	return strings.ReplaceAll(timespan.Format(d.Truncate(time.Minute)), " ", "")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
