@@ -1,0 +1,173 @@
+package metrics
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/server-impermanence/server-impermanence/internal/textfile"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var fixtureNow = time.Date(2026, 1, 1, 3, 30, 0, 0, time.UTC)
+
+// fakeUnits is a UnitSource over a fixed table, keyed "unit/iface".
+type fakeUnits map[string]map[string]any
+
+func (f fakeUnits) Properties(_ context.Context, unit, iface string) (map[string]any, error) {
+	if p, ok := f[unit+"/"+iface]; ok {
+		return p, nil
+	}
+	if iface == "Unit" {
+		return map[string]any{"LoadState": "not-found", "ActiveState": "inactive"}, nil
+	}
+	return nil, errors.New("org.freedesktop.DBus.Properties.Error.InterfaceNotFound")
+}
+
+func fixtureUnits() fakeUnits {
+	return fakeUnits{
+		"server-snapshots.service/Unit":     {"LoadState": "loaded", "ActiveState": "inactive"},
+		"server-snapshots.service/Service":  {"Result": "success", "ExecMainStatus": int32(0)},
+		"btrfs-maintenance.service/Unit":    {"LoadState": "loaded", "ActiveState": "failed"},
+		"btrfs-maintenance.service/Service": {"Result": "exit-code", "ExecMainStatus": int32(3)},
+		"server-snapshots.timer/Unit":       {"LoadState": "loaded", "ActiveState": "active"},
+		"server-snapshots.timer/Timer": {"Result": "success", "LastTriggerUSec": uint64(1767236400000000),
+			"NextElapseUSecRealtime": uint64(1767240000000000)},
+	}
+}
+
+func fixtureOptions(t testing.TB) Options {
+	t.Helper()
+	root, err := filepath.Abs("testdata/host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Options{Paths: PathsAt(root), Now: func() time.Time { return fixtureNow }, Version: "v1.2.3"}
+}
+
+// goldenNames returns the metric names of a golden file, to leave out
+// impermanence_collector_duration_seconds, which varies.
+func goldenNames(t *testing.T, golden []byte) []string {
+	var names []string
+	sc := bufio.NewScanner(bytes.NewReader(golden))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) >= 3 && f[0] == "#" && f[1] == "TYPE" {
+			names = append(names, f[2])
+		}
+	}
+	return names
+}
+
+// encodeStable gathers g as text without the duration family, whose
+// values vary, and with the Go version replaced by GOVERSION.
+func encodeStable(t *testing.T, g prometheus.Gatherer) []byte {
+	t.Helper()
+	b, err := textfile.Encode(prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		mfs, err := g.Gather()
+		out := mfs[:0]
+		for _, mf := range mfs {
+			if mf.GetName() != "impermanence_collector_duration_seconds" {
+				out = append(out, mf)
+			}
+		}
+		return out, err
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.ReplaceAll(b, []byte(runtime.Version()), []byte("GOVERSION"))
+}
+
+// checkGolden compares the collector's output with testdata/<name>.prom
+// through testutil.CollectAndCompare, and lints it.
+func checkGolden(t *testing.T, name string, opts Options) {
+	t.Helper()
+	reg := NewRegistry(opts)
+	golden := filepath.Join("testdata", name+".prom")
+	if *update {
+		if err := os.WriteFile(golden, encodeStable(t, reg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expected := bytes.ReplaceAll(want, []byte("GOVERSION"), []byte(runtime.Version()))
+	if err := testutil.CollectAndCompare(New(opts), bytes.NewReader(expected), goldenNames(t, want)...); err != nil {
+		t.Errorf("%s (run go test -update to accept):\n%v", golden, err)
+	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint %s: %s", p.Metric, p.Text)
+	}
+}
+
+func TestGoldenHost(t *testing.T) {
+	opts := fixtureOptions(t)
+	opts.Systemd = fixtureUnits()
+	checkGolden(t, "host", opts)
+}
+
+func TestGoldenTopLevelNotMounted(t *testing.T) {
+	opts := fixtureOptions(t)
+	opts.Paths.Mountinfo = "testdata/mountinfo-no-top"
+	checkGolden(t, "no-top", opts)
+}
+
+// TestGoldenBrokenSources: each failing source reports success 0 and the
+// others are still served.
+func TestGoldenBrokenSources(t *testing.T) {
+	opts := fixtureOptions(t)
+	opts.Paths.Sysfs = filepath.Join(t.TempDir(), "nosys")
+	opts.Paths.Mountinfo = filepath.Join(t.TempDir(), "nomountinfo")
+	opts.Paths.Config = filepath.Join(t.TempDir(), "config.toml")
+	opts.Systemd = fakeUnits{}
+	if err := os.WriteFile(opts.Paths.Config, []byte("mode = \"fast\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "broken", opts)
+}
+
+func TestParseSnapshotName(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		label string
+		ok    bool
+	}{
+		{"20260101T000000Z", "", true},
+		{"20260101T000000Z-pre-upgrade", "pre-upgrade", true},
+		{"20260101T000000Z-", "", false},
+		{"20260101T000000Zx", "", false},
+		{"20261301T000000Z", "", false},
+		{"lost+found", "", false},
+	} {
+		_, label, ok := ParseSnapshotName(tc.in)
+		if ok != tc.ok || label != tc.label {
+			t.Errorf("ParseSnapshotName(%q) = %q, %v, want %q, %v", tc.in, label, ok, tc.label, tc.ok)
+		}
+	}
+	for in, want := range map[string]bool{
+		"20260101T000000Z-1a2b3c4d": true, "20260101T000000Z-1a2b3c4d-2": true, "20260101T000000Z-1a2b3c4d-02": false,
+		"20260101T000000Z-1A2B3C4D": false, "20260101T000000Z": false, "20260101T000000Z-1a2b3c4d-x": false,
+	} {
+		if _, ok := ParseArchiveName(in); ok != want {
+			t.Errorf("ParseArchiveName(%q) ok = %v, want %v", in, ok, want)
+		}
+	}
+}
