@@ -4,10 +4,9 @@
 // The rollback (in the initrd) records Sum of the configuration it used in its
 // /run/server-impermanence/ record; the exporter computes Sum of /etc's and
 // reports impermanence_initrd_config_stale when they differ. The digest is the
-// SHA-256, in lower-case hex, of the contents of the main file followed by
-// each drop-in in merge order, so an operator reproduces it with
-//
-//	cat /etc/server-impermanence/config.toml /etc/server-impermanence/config.d/*.toml | sha256sum
+// SHA-256, in lower-case hex, over each source in merge order (the main file,
+// then the drop-ins): its path, a NUL byte, its content, a NUL byte. This is
+// what internal/rollback records.
 //
 // It imports only the standard library and internal/config (boot path).
 package configsum
@@ -23,7 +22,10 @@ import (
 func Sum(srcs []config.Source) string {
 	h := sha256.New()
 	for _, s := range srcs {
+		h.Write([]byte(s.Name))
+		h.Write([]byte{0})
 		h.Write(s.Data)
+		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path/filepath"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -77,9 +78,22 @@ func (configSource) collect(_ context.Context, s *scrape, ch chan<- prometheus.M
 		return fmt.Errorf("initrd config check: %w", err)
 	}
 	stale := 0.0
-	if !strings.EqualFold(rec.ConfigSHA256, configsum.Sum(s.srcs)) {
+	if !strings.EqualFold(rec.ConfigSHA256, configsum.Sum(s.hostSources())) {
 		stale = 1
 	}
 	gauge(ch, initrdStaleDesc, stale)
 	return nil
+}
+
+// hostSources returns the configuration sources named by their host paths
+// (the digest covers the names), undoing Paths.Root.
+func (s *scrape) hostSources() []config.Source {
+	out := make([]config.Source, len(s.srcs))
+	for i, src := range s.srcs {
+		out[i] = src
+		if rel, err := filepath.Rel(s.opts.Paths.Root, src.Name); err == nil && !strings.HasPrefix(rel, "..") {
+			out[i].Name = "/" + rel
+		}
+	}
+	return out
 }
