@@ -1,0 +1,239 @@
+// Package exporter is impermanence-exporter: HTTP /metrics (socket activation,
+// sd_notify readiness, graceful shutdown on SIGTERM) and --textfile, over the
+// collectors of internal/metrics.
+package exporter
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/activation"
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
+	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/metrics"
+	"github.com/server-impermanence/server-impermanence/internal/systemdbus"
+	"github.com/server-impermanence/server-impermanence/internal/textfile"
+)
+
+const program = "impermanence-exporter"
+
+// Deps are what run takes from the process.
+type Deps struct {
+	Stdout, Stderr io.Writer
+	// Root re-roots every host path ("/" in production).
+	Root string
+	Now  func() time.Time
+	// Systemd is the unit source; nil means the system's systemd over D-Bus.
+	Systemd metrics.UnitSource
+	// Ready, when set, receives the listen address once serving (tests).
+	Ready func(addr string)
+	// Signals delivers SIGTERM/SIGINT; nil means the process's.
+	Signals <-chan os.Signal
+}
+
+// Main runs the exporter with the process's dependencies.
+func Main(args []string) int {
+	return Run(args, Deps{Stdout: os.Stdout, Stderr: os.Stderr, Root: "/", Now: time.Now})
+}
+
+// Run parses args and runs the exporter; it returns the exit code.
+func Run(args []string, d Deps) int {
+	fs := flag.NewFlagSet(program, flag.ContinueOnError)
+	fs.SetOutput(d.Stderr)
+	cfgPath := fs.String("config", config.DefaultPath, "configuration `file`")
+	listen := fs.String("listen", "", "listen `address` (default: [exporter].listen of the configuration)")
+	textDir := fs.String("textfile-dir", "", "with --textfile: the `directory` (default: [exporter].textfile_dir)")
+	textOnce := fs.Bool("textfile", false, "write "+textfile.Name+" for node_exporter's textfile collector and exit")
+	noSystemd := fs.Bool("no-systemd", false, "do not read job health from systemd over D-Bus")
+	version := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(d.Stderr, "Usage: %s [--config FILE] [--listen ADDR] [--no-systemd]\n       %s --textfile [DIR]\n\n"+
+			"Serves the server-impermanence metrics on /metrics, or writes them once for\nnode_exporter's textfile collector.\n\n", program, program)
+		fs.PrintDefaults()
+	}
+	// "--textfile DIR": a directory right after --textfile is its argument.
+	args = textfileArg(args)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(d.Stderr, "%s: unexpected arguments %q\n", program, fs.Args())
+		return 2
+	}
+	if *version {
+		fmt.Fprintln(d.Stdout, buildinfo.String(program))
+		return 0
+	}
+	log := slog.New(slog.NewTextHandler(d.Stderr, nil)).With("program", program)
+	root := d.Root
+	if root == "" {
+		root = "/"
+	}
+	paths := metrics.PathsAt(root)
+	paths.Config = *cfgPath
+	// The exporter runs with an invalid configuration too (it reports it);
+	// listen address and textfile dir then come from the built-in default.
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		log.Warn("configuration not usable, using the built-in defaults for the exporter settings", "err", err)
+		cfg = config.Default()
+	}
+	opts := metrics.Options{Paths: paths, Now: d.Now, Version: buildinfo.Version, Logger: log}
+
+	if *textOnce {
+		dir := *textDir
+		if dir == "" {
+			dir = cfg.Exporter.TextfileDir
+		}
+		if err := WriteTextfile(dir, opts); err != nil {
+			fmt.Fprintf(d.Stderr, "%s: %v\n", program, err)
+			return 1
+		}
+		return 0
+	}
+
+	if !*noSystemd {
+		opts.Systemd = d.Systemd
+		if opts.Systemd == nil {
+			c := systemdbus.New()
+			defer c.Close()
+			opts.Systemd = c
+		}
+	}
+	addr := *listen
+	if addr == "" {
+		addr = cfg.Exporter.Listen
+	}
+	if err := serve(addr, opts, d, log); err != nil {
+		fmt.Fprintf(d.Stderr, "%s: %v\n", program, err)
+		return 1
+	}
+	return 0
+}
+
+// textfileArg rewrites "--textfile DIR" as "--textfile --textfile-dir DIR"
+// (the flag package has no optional values).
+func textfileArg(args []string) []string {
+	out := make([]string, 0, len(args)+1)
+	for i := 0; i < len(args); i++ {
+		out = append(out, args[i])
+		if (args[i] == "--textfile" || args[i] == "-textfile") && i+1 < len(args) && len(args[i+1]) > 0 && args[i+1][0] != '-' {
+			out = append(out, "--textfile-dir", args[i+1])
+			i++
+		}
+	}
+	return out
+}
+
+// WriteTextfile writes dir/server_impermanence.prom from the collectors
+// (without systemd: node_exporter has its own systemd collector, and a
+// helper calling this on exit is itself still running). The helpers call it
+// on exit.
+func WriteTextfile(dir string, opts metrics.Options) error {
+	opts.Systemd = nil
+	return textfile.Write(dir, metrics.NewRegistry(opts))
+}
+
+const indexPage = `<!DOCTYPE html>
+<html><head><title>server-impermanence exporter</title></head>
+<body><h1>server-impermanence exporter</h1>
+<p><a href="/metrics">Metrics</a></p>
+<p>%s</p></body></html>
+`
+
+// Handler returns the HTTP handler: / and /metrics.
+func Handler(reg *prometheus.Registry, log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.HTTPErrorOnError,
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelError),
+		Registry:      reg,
+	}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, indexPage, buildinfo.String(program))
+	})
+	return mux
+}
+
+// listener returns the socket systemd passed (socket activation) or a new
+// one on addr.
+func listener(addr string) (net.Listener, error) {
+	ls, err := activation.Listeners()
+	if err != nil {
+		return nil, fmt.Errorf("socket activation: %w", err)
+	}
+	switch len(ls) {
+	case 0:
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		return l, nil
+	case 1:
+		if ls[0] == nil {
+			return nil, errors.New("socket activation: the passed socket is not a listening socket")
+		}
+		return ls[0], nil
+	default:
+		return nil, fmt.Errorf("socket activation: %d sockets passed, want 1", len(ls))
+	}
+}
+
+func serve(addr string, opts metrics.Options, d Deps, log *slog.Logger) error {
+	reg := metrics.NewRegistry(opts)
+	l, err := listener(addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: Handler(reg, log), ReadHeaderTimeout: 10 * time.Second}
+	sigs := d.Signals
+	if sigs == nil {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+		defer signal.Stop(ch)
+		sigs = ch
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	log.Info("serving metrics", "addr", l.Addr().String())
+	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady+"\nSTATUS=serving /metrics on "+l.Addr().String()); err != nil {
+		log.Warn("sd_notify", "err", err)
+	}
+	if d.Ready != nil {
+		d.Ready(l.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", l.Addr(), err)
+	case s := <-sigs:
+		log.Info("shutting down", "signal", s.String())
+		daemon.SdNotify(false, daemon.SdNotifyStopping)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		return nil
+	}
+}
