@@ -1,0 +1,160 @@
+package generator
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
+	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/msgid"
+	"github.com/server-impermanence/server-impermanence/internal/plan"
+)
+
+// Program is the installed name.
+const Program = "server-impermanence-generator"
+
+// Env holds the generator's dependencies.
+type Env struct {
+	// Root re-roots /etc, /proc/cmdline and /etc/initrd-release ("" = /).
+	Root string
+	// Kmsg is the kernel log device ("" disables it: log to Stderr).
+	Kmsg           string
+	Stdout, Stderr io.Writer
+}
+
+// DefaultEnv is the environment of a real boot.
+func DefaultEnv() Env {
+	return Env{Root: "/", Kmsg: "/dev/kmsg", Stdout: os.Stdout, Stderr: os.Stderr}
+}
+
+func (e Env) path(p string) string { return filepath.Join(e.Root, p) }
+
+const usage = `Usage:
+  server-impermanence-generator NORMAL_DIR [EARLY_DIR LATE_DIR]
+  server-impermanence-generator --check [--config PATH]
+  server-impermanence-generator --render DIR [--initrd] [--config PATH]
+  server-impermanence-generator --print-default | --help | --version
+
+As a systemd generator, reads /etc/server-impermanence/config.toml (and
+config.d/*.toml) and writes mount units, drop-ins and symlinks for the
+server-impermanence units. No configuration: writes nothing. Invalid
+configuration: writes only the hook of server-impermanence-config-error.service
+and exits 1. Kernel command line server-impermanence.rollback=0 skips the
+initrd rollback for one boot.
+
+Options:
+`
+
+// Run runs the generator with args (without the program name) and returns
+// the exit code.
+func Run(args []string, env Env) int {
+	fs := flag.NewFlagSet(Program, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	check := fs.Bool("check", false, "validate the configuration and print the effective layout; exit 1 when invalid")
+	render := fs.String("render", "", "write the units a boot would generate into `DIR` (host; with --initrd, the initrd)")
+	initrd := fs.Bool("initrd", false, "with --render: render the initrd's units")
+	cfgPath := fs.String("config", "", "configuration `PATH` for --check and --render (default "+config.DefaultPath+")")
+	printDefault := fs.Bool("print-default", false, "print the built-in default configuration")
+	version := fs.Bool("version", false, "print the version")
+	fs.Usage = func() {
+		fmt.Fprint(env.Stderr, usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	path := *cfgPath
+	if path == "" {
+		path = env.path(config.DefaultPath)
+	}
+	switch {
+	case *version:
+		fmt.Fprintln(env.Stdout, buildinfo.String(Program))
+		return 0
+	case *printDefault:
+		env.Stdout.Write(config.DefaultTOML())
+		return 0
+	case *check:
+		if fs.NArg() != 0 {
+			fmt.Fprintln(env.Stderr, "--check takes no arguments")
+			return 2
+		}
+		return runCheck(path, env)
+	case *render != "":
+		if fs.NArg() != 0 {
+			fmt.Fprintln(env.Stderr, "--render takes one directory")
+			return 2
+		}
+		log := slog.New(&kmsgHandler{mu: &sync.Mutex{}, w: env.Stderr, ident: Program})
+		return generate(log, path, []string{*render}, plan.Env{Initrd: *initrd, SourcePath: config.DefaultPath})
+	}
+	if *initrd || *cfgPath != "" {
+		fmt.Fprintln(env.Stderr, "--initrd and --config apply to --check and --render only")
+		return 2
+	}
+	if n := fs.NArg(); n != 1 && n != 3 {
+		fs.Usage()
+		return 2
+	}
+	log, closeLog := newLogger(env.Kmsg, env.Stderr, Program)
+	defer closeLog()
+	_, err := os.Stat(env.path("/etc/initrd-release"))
+	penv := plan.Env{Initrd: err == nil, SourcePath: config.DefaultPath}
+	cmdline, err := os.ReadFile(env.path("/proc/cmdline"))
+	if err != nil {
+		log.Warn("cannot read the kernel command line; assuming it is empty", "error", err.Error())
+	}
+	penv.Cmdline = plan.ParseCmdline(string(cmdline))
+	return generate(log, path, fs.Args(), penv)
+}
+
+// generate loads the configuration, plans and writes. It returns the exit
+// code: 0 when done (or not configured), 1 when the configuration is
+// invalid or a file could not be written.
+func generate(log *slog.Logger, path string, dirs []string, penv plan.Env) int {
+	cfg, err := config.Load(path)
+	if errors.Is(err, config.ErrNoConfig) {
+		return 0
+	}
+	var res plan.Result
+	if err == nil {
+		res, err = plan.Build(cfg, penv)
+	}
+	if err != nil {
+		logConfigErrors(log, path, err)
+		if werr := write(plan.Invalid(penv), dirs); werr != nil {
+			log.Error("write the configuration error hook: " + werr.Error())
+		}
+		return 1
+	}
+	for _, n := range res.Notes {
+		log.Warn(n, "MESSAGE_ID", msgid.RollbackSkipped)
+	}
+	if err := write(res.Files, dirs); err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	return 0
+}
+
+func logConfigErrors(log *slog.Logger, path string, err error) {
+	errs, ok := config.AsErrors(err)
+	if !ok {
+		log.Error(fmt.Sprintf("configuration %s is invalid: %v; generated only %s, no rollback", path, err, plan.ConfigErrorService), "MESSAGE_ID", msgid.ConfigInvalid)
+		return
+	}
+	log.Error(fmt.Sprintf("configuration %s is invalid (%d errors); generated only %s, no rollback", path, len(errs), plan.ConfigErrorService), "MESSAGE_ID", msgid.ConfigInvalid)
+	for _, e := range errs {
+		log.Error(strings.TrimSpace(e.Error()))
+	}
+}

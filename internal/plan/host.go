@@ -1,0 +1,161 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/unitfile"
+)
+
+// Paths the static units and the tune drop-in use.
+const (
+	SysctlDir     = "/usr/lib/server-impermanence/sysctl"
+	systemdSysctl = "/usr/lib/systemd/systemd-sysctl"
+	mountBin      = "/usr/bin/mount"
+	btrfsBin      = "/usr/bin/btrfs"
+	chattrBin     = "/usr/bin/chattr"
+)
+
+func (b *builder) host() {
+	for _, m := range Mounts(b.cfg) {
+		b.mountUnit(m, m.Mountpoint, "local-fs.target")
+	}
+	b.persist()
+	b.timer(SnapshotsTimer, b.cfg.Snapshots.Schedule)
+	b.timer(CleanupTimer, b.cfg.Cleanup.Schedule)
+	b.timer(MaintenanceTimer, b.cfg.Maintenance.Schedule)
+	b.tune()
+	if b.cfg.Exporter.Listen != "" {
+		b.static(Normal, "multi-user.target", "wants", ExporterService)
+	}
+}
+
+// timer sets OnCalendar= from the configuration and enables the timer.
+func (b *builder) timer(name, schedule string) {
+	u := b.dropIn()
+	u.Add("Timer", "OnCalendar", "")
+	u.Add("Timer", "OnCalendar", unitfile.Spec(schedule))
+	b.unit(Normal, name+".d/"+DropInName, u)
+	b.static(Normal, "timers.target", "wants", name)
+}
+
+// tune applies the mode: its sysctl file (the static unit's ExecStart=, the
+// mode chosen here), the filesystem-wide mount options with one remount, the
+// compression property and NoCoW of each subvolume. Every step is
+// idempotent.
+func (b *builder) tune() {
+	u := b.dropIn()
+	u.Add("Service", "Environment", "SERVER_IMPERMANENCE_MODE="+string(b.cfg.Mode))
+	if target := remountTarget(b.cfg); target != "" {
+		opts := append(FSOptions(b.cfg.Mode), MountFlags(target)...)
+		u.Add("Service", "ExecStart", strings.Join([]string{mountBin, "-o", "remount," + strings.Join(opts, ","), unitfile.Exec(target)}, " "))
+	}
+	for _, s := range b.cfg.Subvolumes {
+		switch {
+		case !s.CoW:
+			u.Add("Service", "ExecStart", chattrBin+" +C "+unitfile.Exec(s.Mountpoint))
+		case s.Compression != "":
+			u.Add("Service", "ExecStart", strings.Join([]string{btrfsBin, "property", "set", unitfile.Exec(s.Mountpoint), "compression", s.Compression}, " "))
+		}
+	}
+	b.unit(Normal, TuneService+".d/"+DropInName, u)
+	b.static(Normal, "sysinit.target", "wants", TuneService)
+}
+
+// remountTarget is the mountpoint remounted to apply the filesystem-wide
+// options: the root when it is on the filesystem, else the first mount.
+func remountTarget(cfg *config.Config) string {
+	for _, s := range cfg.Subvolumes {
+		if s.Mountpoint == "/" {
+			return "/"
+		}
+	}
+	if ms := Mounts(cfg); len(ms) > 0 {
+		return ms[0].Mountpoint
+	}
+	return ""
+}
+
+// persist writes a bind mount per persisted directory and file and the
+// persist service's drop-in, which creates the missing sources on the
+// persist subvolume with systemd-tmpfiles before the binds.
+func (b *builder) persist() {
+	ps := b.cfg.Persist
+	if len(ps.Directories)+len(ps.Files) == 0 {
+		return
+	}
+	pm := persistMountpoint(b.cfg)
+	var lines []string
+	for _, d := range ps.Directories {
+		b.bind(pm, d.Path, "directory", false)
+		lines = append(lines, tmpfilesLine(pm, d, 'd'))
+	}
+	for _, f := range ps.Files {
+		b.bind(pm, f.Path, "file", true)
+		lines = append(lines, tmpfilesLine(pm, f, 'f'))
+	}
+	u := b.dropIn()
+	u.Add("Unit", "RequiresMountsFor", unitfile.Word(pm))
+	for _, l := range lines {
+		u.Add("Service", "StandardInputText", unitfile.Text(l))
+	}
+	b.unit(Normal, PersistService+".d/"+DropInName, u)
+	b.static(Normal, "local-fs.target", "wants", PersistService)
+}
+
+// bind writes the bind mount of a persisted path. Binds are wanted, not
+// required, by local-fs.target: a missing persisted path must not drop a
+// server into emergency mode (it shows in systemctl --failed instead). A
+// persisted file is bound only when it exists on the persist subvolume.
+func (b *builder) bind(persist, p, what string, isFile bool) {
+	name := b.mountName(p)
+	if name == "" {
+		return
+	}
+	src := source(persist, p)
+	u := b.head(fmt.Sprintf("Persisted %s %s (server-impermanence)", what, p))
+	u.Add("Unit", "RequiresMountsFor", unitfile.Word(persist))
+	u.Add("Unit", "Wants", PersistService)
+	u.Add("Unit", "After", PersistService)
+	u.Add("Unit", "Before", "local-fs.target")
+	if isFile {
+		u.Add("Unit", "ConditionPathExists", unitfile.Spec(src))
+	}
+	u.Add("Mount", "What", unitfile.Spec(src))
+	u.Add("Mount", "Where", unitfile.Spec(p))
+	u.Add("Mount", "Type", "none")
+	u.Add("Mount", "Options", "bind")
+	b.unit(Late, name, u)
+	b.link(Late, "local-fs.target", "wants", name)
+}
+
+// tmpfilesLine is the tmpfiles.d(5) line that prepares a persisted path on
+// the persist subvolume. Without owner or mode it copies the live path the
+// first time (C: only when the source is missing on /persist); with them it
+// creates the path with that owner and mode (d, f), which tmpfiles also
+// re-applies at every boot.
+func tmpfilesLine(persist string, p config.PersistPath, create byte) string {
+	src := tmpfilesWord(source(persist, p.Path))
+	if p.User == "" && p.Group == "" && p.Mode == "" {
+		return "C " + src + " - - - - " + tmpfilesWord(p.Path)
+	}
+	return fmt.Sprintf("%c %s %s %s %s -", create, src, dash(p.Mode), dash(p.User), dash(p.Group))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// tmpfilesWord escapes a path for tmpfiles.d: specifiers, and quoting with
+// C escapes when it holds whitespace, quotes or backslashes.
+func tmpfilesWord(p string) string {
+	p = strings.ReplaceAll(p, "%", "%%")
+	if !strings.ContainsAny(p, " \t\"'\\") {
+		return p
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(p) + `"`
+}

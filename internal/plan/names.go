@@ -1,0 +1,28 @@
+package plan
+
+// Static units (units/), DESIGN.md §3. The names are contracts.
+const (
+	SetupService       = "server-impermanence-setup.service"
+	SnapshotsService   = "server-snapshots.service"
+	SnapshotsTimer     = "server-snapshots.timer"
+	CleanupTimer       = "server-snapshots-cleanup.timer"
+	MaintenanceTimer   = "btrfs-maintenance.timer"
+	ExporterService    = "server-impermanence-exporter.service"
+	TuneService        = "server-impermanence-tune.service"
+	PersistService     = "server-impermanence-persist.service"
+	FailureService     = "server-impermanence-failure@.service"
+	ConfigErrorService = "server-impermanence-config-error.service"
+)
+
+// StaticUnitDir is where the static units are installed.
+const StaticUnitDir = "/usr/lib/systemd/system"
+
+// DocURL is the Documentation= of generated units.
+const DocURL = "https://github.com/server-impermanence/server-impermanence/blob/main/docs/generator.md"
+
+// DisableRollback is the kernel command line switch that skips the initrd
+// rollback for one boot (server-impermanence.rollback=0).
+const DisableRollback = "server-impermanence.rollback"
+
+// DropInName is the file name of every drop-in the generator writes.
+const DropInName = "50-server-impermanence.conf"
