@@ -1,0 +1,161 @@
+package prune
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/retention"
+	"github.com/server-impermanence/server-impermanence/internal/rollback"
+	"github.com/server-impermanence/server-impermanence/internal/snapshot"
+)
+
+// Kinds of item.
+const (
+	KindSnapshot = "snapshot"
+	KindArchive  = "archive"
+)
+
+// Item is one snapshot or archive with its verdict.
+type Item struct {
+	Kind      string    `json:"kind"`
+	Subvolume string    `json:"subvolume"`
+	Path      string    `json:"path"`
+	ID        uint64    `json:"id"`
+	Time      time.Time `json:"time,omitzero"`
+	Delete    bool      `json:"delete"`
+	Reason    string    `json:"reason"`
+	Label     string    `json:"label,omitempty"`
+}
+
+// Plan is the verdict on every snapshot and archive, by kind, subvolume and
+// time (newest first), and what to tell the operator.
+type Plan struct {
+	Items    []Item   `json:"items"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Deletions counts the items to delete.
+func (p Plan) Deletions() int {
+	n := 0
+	for _, it := range p.Items {
+		if it.Delete {
+			n++
+		}
+	}
+	return n
+}
+
+// Policy returns the retention policy of the configuration in loc.
+func Policy(cfg *config.Config, loc *time.Location) retention.Policy {
+	r := cfg.Snapshots.Retention
+	return retention.Policy{Hourly: r.Hourly, Daily: r.Daily, Weekly: r.Weekly, Monthly: r.Monthly,
+		Yearly: r.Yearly, KeepMin: r.KeepMin, MinAge: r.MinAge, Location: loc}
+}
+
+// Build plans retention for the snapshots (from snapshot.List) and the
+// archives of the configuration's archived ephemeral subvolumes, found in
+// subvols with mounted (subvolume id → mountpoints).
+func Build(cfg *config.Config, snaps []snapshot.Entry, subvols []btrfs.Subvolume, mounted map[uint64][]string, loc *time.Location, now time.Time) Plan {
+	var p Plan
+	policy := Policy(cfg, loc)
+	groups := map[string][]snapshot.Entry{}
+	for _, e := range snaps {
+		for _, pr := range e.Problems {
+			p.Warnings = append(p.Warnings, e.Path+": "+pr)
+		}
+		switch {
+		case e.Kind == snapshot.KindUnknown:
+			p.Items = append(p.Items, Item{Kind: KindSnapshot, Subvolume: e.Subvolume, Path: e.Path, ID: e.ID,
+				Reason: "name not made by impermanence-snapshot: never pruned"})
+		case !e.ReadOnly:
+			p.Items = append(p.Items, Item{Kind: KindSnapshot, Subvolume: e.Subvolume, Path: e.Path, ID: e.ID, Time: e.Time,
+				Label: e.Label, Reason: "writable: never pruned until it is read-only again"})
+		default:
+			groups[e.Subvolume] = append(groups[e.Subvolume], e)
+		}
+	}
+	for _, sv := range slices.Sorted(maps.Keys(groups)) {
+		es := groups[sv]
+		rs := make([]retention.Snapshot, len(es))
+		for i, e := range es {
+			rs[i] = retention.Snapshot{Name: e.Name, Time: e.Time, Manual: e.Kind == snapshot.KindManual, Expires: e.Expires}
+		}
+		for i, d := range retention.Select(rs, policy, now) {
+			e := es[i]
+			if d.Future() {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("%s: its time %s is in the future: the clock was or is wrong; kept",
+					e.Path, e.Time.Format(time.RFC3339)))
+			}
+			p.Items = append(p.Items, Item{Kind: KindSnapshot, Subvolume: sv, Path: e.Path, ID: e.ID, Time: e.Time,
+				Label: e.Label, Delete: !d.Keep, Reason: d.String()})
+		}
+	}
+	p.archives(cfg, subvols, mounted, now)
+	slices.SortStableFunc(p.Items, func(a, b Item) int {
+		return cmp.Or(-strings.Compare(a.Kind, b.Kind), strings.Compare(a.Subvolume, b.Subvolume),
+			b.Time.Compare(a.Time), strings.Compare(b.Path, a.Path))
+	})
+	return p
+}
+
+// archives plans the archive dir: <dir>/<subvolume>/<name> of every
+// archived ephemeral subvolume.
+func (p *Plan) archives(cfg *config.Config, subvols []btrfs.Subvolume, mounted map[uint64][]string, now time.Time) {
+	for _, sv := range cfg.Ephemeral() {
+		if !sv.Archive {
+			continue
+		}
+		prefix := path.Join(cfg.Archive.Dir, sv.Name) + "/"
+		var as []rollback.Archive
+		for _, s := range subvols {
+			name, ok := strings.CutPrefix(s.Path, prefix)
+			if !ok || strings.Contains(name, "/") {
+				continue
+			}
+			a := rollback.Archive{Subvolume: sv.Name, Name: name, Path: s.Path, ID: s.ID, OTime: s.OTime}
+			// Mounted: the archive or any subvolume nested in it.
+			for _, n := range subvols {
+				if n.ID == s.ID || strings.HasPrefix(n.Path, s.Path+"/") {
+					a.Mounted = append(a.Mounted, mounted[n.ID]...)
+				}
+			}
+			as = append(as, a)
+		}
+		if len(as) == 0 {
+			continue
+		}
+		ds, warnings := rollback.Select(as, cfg.Archive.KeepDays, cfg.Archive.KeepMin, now)
+		p.Warnings = append(p.Warnings, warnings...)
+		for _, d := range ds {
+			p.Items = append(p.Items, Item{Kind: KindArchive, Subvolume: d.Subvolume, Path: d.Path, ID: d.ID,
+				Time: d.Time, Delete: d.Delete, Reason: d.Reason})
+		}
+	}
+}
+
+// Print writes the plan as a table: every item with keep or delete and the
+// reason, then the warnings.
+func (p Plan) Print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tPATH\tVERDICT\tREASON")
+	for _, it := range p.Items {
+		v := "keep"
+		if it.Delete {
+			v = "delete"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", it.Kind, it.Path, v, it.Reason)
+	}
+	tw.Flush()
+	for _, m := range p.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", m)
+	}
+}
