@@ -20,7 +20,7 @@ UNITDIR      := $(PREFIX)/lib/systemd/system
 SYSCTLDIR    := $(PREFIX)/lib/server-impermanence/sysctl
 
 .DEFAULT_GOAL := help
-.PHONY: help build test test-unit bench demo install lint clean deps fuzz
+.PHONY: help build test test-unit bench demo install lint clean deps fuzz tools
 
 help: ## Show this help
 	@echo "server-impermanence make targets:"
@@ -38,14 +38,19 @@ build: ## Build every binary into bin/
 	@$(if $(EXPORTER),CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/$(EXPORTER) ./exporter)
 	@ls $(BIN)
 
-test: deps lint ## Install what the tests need, then run every test (real-btrfs tests need root)
-	$(GO) test -count=1 ./...
+tools: ## Build the Go test tools that are not Debian packages (node_exporter) into the tools cache
+	@scripts/install-tools.sh
+
+test: deps tools lint ## Install what the tests need, then run every test (real-btrfs tests need root)
+	IMPERMANENCE_REQUIRE_TOOLS=1 $(GO) test -count=1 ./...
 
 test-unit: ## Run the tests without installing anything (real-btrfs tests skip when not root)
 	$(GO) test ./...
 
 bench: deps ## Run the benchmarks and the side-by-side listing comparison with btrfs-progs
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/config/
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/metrics/
+	scripts/bench-exporter.sh
 	scripts/bench-list.sh
 
 fuzz: ## Fuzz config load+validate (FUZZTIME=5m by default)
