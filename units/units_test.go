@@ -1,0 +1,202 @@
+// Package units holds the static systemd units, the journal catalog and the
+// dracut module; its tests check them with systemd's own tools.
+package units
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/server-impermanence/server-impermanence/internal/msgid"
+)
+
+// TestCatalog keeps the catalog in step with internal/msgid: one entry per
+// id, each with a Subject and a text.
+func TestCatalog(t *testing.T) {
+	f, err := os.Open("server-impermanence.catalog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	entries := map[string][]string{}
+	var cur string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		l := sc.Text()
+		if id, ok := strings.CutPrefix(l, "-- "); ok {
+			if _, dup := entries[id]; dup {
+				t.Errorf("catalog: %s defined twice", id)
+			}
+			cur = id
+			entries[id] = nil
+			continue
+		}
+		if cur != "" {
+			entries[cur] = append(entries[cur], l)
+		}
+	}
+	ids := map[string]string{}
+	for name, id := range msgid.All {
+		ids[id] = name
+		lines, ok := entries[id]
+		if !ok {
+			t.Errorf("catalog: no entry for msgid.%s (%s)", name, id)
+			continue
+		}
+		body := strings.Join(lines, "\n")
+		if !strings.Contains(body, "Subject: ") || len(strings.Fields(body)) < 20 {
+			t.Errorf("catalog: entry %s (%s) needs a Subject and an explanation", id, name)
+		}
+	}
+	for id := range entries {
+		if _, ok := ids[id]; !ok {
+			t.Errorf("catalog: %s is not in internal/msgid", id)
+		}
+	}
+}
+
+// TestCatalogJournalctl has journalctl compile the catalog in a scratch
+// root and list it back.
+func TestCatalogJournalctl(t *testing.T) {
+	if _, err := exec.LookPath("journalctl"); err != nil {
+		t.Skip("journalctl not installed")
+	}
+	root := t.TempDir()
+	dir := filepath.Join(root, "usr/lib/systemd/catalog")
+	os.MkdirAll(dir, 0o755)
+	data, _ := os.ReadFile("server-impermanence.catalog")
+	os.WriteFile(filepath.Join(dir, "server-impermanence.catalog"), data, 0o644)
+	if out, err := exec.Command("journalctl", "--root="+root, "--update-catalog").CombinedOutput(); err != nil || len(out) > 0 {
+		t.Fatalf("journalctl --update-catalog: %v\n%s", err, out)
+	}
+	out, err := exec.Command("journalctl", "--root="+root, "--list-catalog").Output()
+	if err != nil {
+		t.Fatalf("journalctl --list-catalog: %v", err)
+	}
+	for name, id := range msgid.All {
+		if !strings.Contains(string(out), id) {
+			t.Errorf("journalctl --list-catalog does not show %s (%s)", name, id)
+		}
+	}
+}
+
+func units(t *testing.T) []string {
+	s, _ := filepath.Glob("*.service")
+	tm, _ := filepath.Glob("*.timer")
+	return append(s, tm...)
+}
+
+// TestUnitContract checks what every static unit must carry.
+func TestUnitContract(t *testing.T) {
+	timeouts := map[string]string{
+		"server-impermanence-setup.service": "60s",
+		"server-snapshots.service":          "30s",
+		"server-snapshots-cleanup.service":  "120s",
+		"btrfs-maintenance.service":         "300s",
+	}
+	jobs := []string{"server-impermanence-setup.service", "server-snapshots.service", "server-snapshots-cleanup.service",
+		"btrfs-maintenance.service", "server-impermanence-tune.service", "server-impermanence-persist.service"}
+	for _, u := range units(t) {
+		data, err := os.ReadFile(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(data)
+		for _, k := range []string{"\nDescription=", "\nDocumentation="} {
+			if !strings.Contains(s, k) {
+				t.Errorf("%s: no %s", u, strings.TrimPrefix(k, "\n"))
+			}
+		}
+		if want, ok := timeouts[u]; ok && !strings.Contains(s, "\nTimeoutStartSec="+want+"\n") {
+			t.Errorf("%s: TimeoutStartSec= is not %s", u, want)
+		}
+		if strings.HasSuffix(u, ".timer") && !strings.Contains(s, "\nPersistent=true\n") {
+			t.Errorf("%s: not Persistent=true", u)
+		}
+		for _, j := range jobs {
+			if u == j && !strings.Contains(s, "\nOnFailure=server-impermanence-failure@%n.service\n") {
+				t.Errorf("%s: no OnFailure=server-impermanence-failure@%%n.service", u)
+			}
+		}
+	}
+}
+
+var exposure = regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+)`)
+
+// TestSecurityExposure runs systemd-analyze security --offline=true on every
+// service: the exporter must stay at or under 2.0, every other service at or
+// under 5.0.
+func TestSecurityExposure(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("systemd-analyze not installed")
+	}
+	dir := t.TempDir()
+	services, _ := filepath.Glob("*.service")
+	for _, s := range services {
+		t.Run(s, func(t *testing.T) {
+			t.Parallel()
+			data, _ := os.ReadFile(s)
+			name := strings.Replace(s, "@.service", "@example.service", 1)
+			p := filepath.Join(dir, name)
+			os.WriteFile(p, data, 0o644)
+			out, _ := exec.Command("systemd-analyze", "security", "--offline=true", "--no-pager", p).CombinedOutput()
+			m := exposure.FindSubmatch(out)
+			if m == nil {
+				t.Fatalf("systemd-analyze security: no exposure in\n%s", out)
+			}
+			v, _ := strconv.ParseFloat(string(m[1]), 64)
+			limit := 5.0
+			if s == "server-impermanence-exporter.service" {
+				limit = 2.0
+			}
+			t.Logf("%s: exposure %.1f (limit %.1f)", s, v, limit)
+			if v > limit {
+				t.Errorf("%s: exposure %.1f, want ≤ %.1f", s, v, limit)
+			}
+		})
+	}
+}
+
+// TestSysctlModes checks that every performance mode has a sysctl file in
+// which every key is preceded by a comment giving its why and its risk.
+func TestSysctlModes(t *testing.T) {
+	for _, mode := range []string{"balanced", "io-optimized", "space-optimized"} {
+		data, err := os.ReadFile(filepath.Join("..", "sysctl", mode+".conf"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var comment []string
+		keys := 0
+		for i, l := range strings.Split(string(data), "\n") {
+			l = strings.TrimSpace(l)
+			switch {
+			case strings.HasPrefix(l, "#"):
+				comment = append(comment, l)
+			case l == "":
+				comment = nil
+			default:
+				keys++
+				k, v, ok := strings.Cut(l, "=")
+				if !ok || strings.TrimSpace(k) == "" || strings.TrimSpace(v) == "" {
+					t.Errorf("%s.conf:%d: not key = value: %q", mode, i+1, l)
+				}
+				c := strings.Join(comment, " ")
+				if !strings.Contains(c, "Why:") || !strings.Contains(c, "Risk:") {
+					t.Errorf("%s.conf:%d: %s has no Why:/Risk: comment", mode, i+1, strings.TrimSpace(k))
+				}
+				if _, err := os.Stat(filepath.Join("/proc/sys", strings.ReplaceAll(strings.TrimSpace(k), ".", "/"))); err != nil {
+					t.Errorf("%s.conf:%d: %s is not a kernel parameter here: %v", mode, i+1, strings.TrimSpace(k), err)
+				}
+				comment = nil
+			}
+		}
+		if keys == 0 {
+			t.Errorf("%s.conf: no keys", mode)
+		}
+	}
+}
