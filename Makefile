@@ -52,6 +52,7 @@ bench: deps ## Run the benchmarks and the side-by-side listing comparison with b
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/metrics/
 	scripts/bench-exporter.sh
 	scripts/bench-list.sh
+	scripts/bench-rollback.sh
 
 fuzz: ## Fuzz config load+validate (FUZZTIME=5m by default)
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-5m} ./internal/config/

@@ -60,8 +60,19 @@ func Open(path string) (*Log, error) {
 	return &Log{f: f}, nil
 }
 
-// Append writes e as one line and fsyncs it. Time is made UTC.
+// Append writes e as one line and fsyncs the log. Time is made UTC.
 func (l *Log) Append(e Event) error {
+	if err := l.Write(e); err != nil {
+		return err
+	}
+	return l.Sync()
+}
+
+// Write appends e as one line without fsync: it survives a crash of the
+// process but not a power cut until the next Sync or Append. Jobs that log
+// many steps in a time-critical path (the initrd rollback) use Write per step
+// and Append for their final event.
+func (l *Log) Write(e Event) error {
 	e.Time = e.Time.UTC()
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -73,6 +84,13 @@ func (l *Log) Append(e Event) error {
 	if _, err := l.f.Write(b); err != nil {
 		return fmt.Errorf("append to audit log %s: %w", l.f.Name(), err)
 	}
+	return nil
+}
+
+// Sync makes every event written so far durable.
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if err := l.f.Sync(); err != nil {
 		return fmt.Errorf("fsync audit log %s: %w", l.f.Name(), err)
 	}

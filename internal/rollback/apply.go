@@ -135,7 +135,7 @@ func (a *Applier) record(s Step, start time.Time, dur time.Duration, err error) 
 	if err != nil {
 		e.Result, e.Error = audit.ResultFailure, err.Error()
 	}
-	if aerr := a.Audit.Append(e); aerr != nil {
+	if aerr := a.Audit.Write(e); aerr != nil { // the run's final event syncs
 		a.Log.Warn("audit log append failed", "error", aerr)
 	}
 }
