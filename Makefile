@@ -52,6 +52,8 @@ bench: deps ## Run the benchmarks and the side-by-side listing comparison with b
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/metrics/
 	scripts/bench-exporter.sh
 	scripts/bench-list.sh
+	@$(MAKE) --no-print-directory build >/dev/null
+	scripts/bench-generator.sh
 	scripts/bench-rollback.sh
 
 fuzz: ## Fuzz config load+validate (FUZZTIME=5m by default)
@@ -65,6 +67,8 @@ install: build ## Install to $(DESTDIR)$(PREFIX) (binaries, generator, units, sy
 	@for b in $(BINARIES) $(EXPORTER); do install -m 0755 $(BIN)/$$b $(DESTDIR)$(SBINDIR)/$$b || exit 1; done
 	$(if $(GENERATOR),install -D -m 0755 $(BIN)/$(GENERATOR) $(DESTDIR)$(GENERATORDIR)/$(GENERATOR))
 	$(if $(wildcard units/*.service units/*.timer units/*.socket units/*.target),install -d $(DESTDIR)$(UNITDIR) && install -m 0644 $(wildcard units/*.service units/*.timer units/*.socket units/*.target) $(DESTDIR)$(UNITDIR)/)
+	$(if $(wildcard units/*.catalog),install -d $(DESTDIR)$(PREFIX)/lib/systemd/catalog && install -m 0644 $(wildcard units/*.catalog) $(DESTDIR)$(PREFIX)/lib/systemd/catalog/)
+	$(if $(wildcard units/dracut/90server-impermanence/module-setup.sh),install -d $(DESTDIR)$(PREFIX)/lib/dracut/modules.d/90server-impermanence && install -m 0755 units/dracut/90server-impermanence/module-setup.sh $(DESTDIR)$(PREFIX)/lib/dracut/modules.d/90server-impermanence/)
 	$(if $(wildcard sysctl/*.conf),install -d $(DESTDIR)$(SYSCTLDIR) && install -m 0644 $(wildcard sysctl/*.conf) $(DESTDIR)$(SYSCTLDIR)/)
 
 lint: ## gofmt and go vet
