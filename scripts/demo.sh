@@ -54,3 +54,32 @@ umount "$work/top"
 step "clean up: nothing left mounted or attached"
 losetup -d "$loop"; loop=""
 losetup -a | grep -F "$work" || echo "no loop device of the demo remains"
+
+step "generator: check the built-in default configuration"
+"$bin/server-impermanence-generator" --print-default > "$work/config.toml"
+"$bin/server-impermanence-generator" --check --config "$work/config.toml"
+
+step "generator: render the units a boot would generate (host, then initrd)"
+"$bin/server-impermanence-generator" --render "$work/host" --config "$work/config.toml"
+"$bin/server-impermanence-generator" --render "$work/initrd" --initrd --config "$work/config.toml"
+(cd "$work/host" && find . -type l -printf '%p -> %l\n' -o -type f -print | sort)
+echo "-- initrd:"
+(cd "$work/initrd" && find . -type l -printf '%p -> %l\n' -o -type f -print | sort)
+
+step "generator: systemd-analyze verify on every rendered and static unit"
+mkdir "$work/verify"
+cp units/*.service units/*.timer "$work/verify/"
+cp -a "$work/host/." "$work/verify/"
+out=$(cd "$work/verify" && SYSTEMD_UNIT_PATH="$work/verify:" systemd-analyze verify --man=no \
+	$(find . -maxdepth 1 -type f \( -name '*.mount' -o -name '*.timer' -o -name '*.service' \) ! -name '*@.service' ! -name '*:*' | sort) 2>&1 |
+	grep -v -E 'Command (/usr/sbin/impermanence-|/usr/lib/systemd/system-generators/server-impermanence-generator)' || true)
+if [ -n "$out" ]; then echo "$out"; exit 1; fi
+echo "verify: no warnings (the helpers themselves are not installed here)"
+
+step "generator: a few of the rendered units"
+for f in "$work/host/var-log.mount" "$work/host/etc-ssh.mount" \
+	"$work/host/server-snapshots.timer.d/50-server-impermanence.conf" \
+	"$work/host/server-impermanence-tune.service.d/50-server-impermanence.conf" \
+	"$work/initrd/server-impermanence-setup.service.d/50-server-impermanence.conf"; do
+	echo "--- ${f#"$work/"}"; cat "$f"
+done
