@@ -58,6 +58,7 @@ func Run(args []string, d Deps) int {
 	textDir := fs.String("textfile-dir", "", "with --textfile: the `directory` (default: [exporter].textfile_dir)")
 	textOnce := fs.Bool("textfile", false, "write "+textfile.Name+" for node_exporter's textfile collector and exit")
 	noSystemd := fs.Bool("no-systemd", false, "do not read job health from systemd over D-Bus")
+	rootFlag := fs.String("root", "", "read every host path (/sys, /proc, /run, /var/lib, mountpoints) beneath `dir` (tests, benchmarks)")
 	version := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(d.Stderr, "Usage: %s [--config FILE] [--listen ADDR] [--no-systemd]\n       %s --textfile [DIR]\n\n"+
@@ -82,6 +83,9 @@ func Run(args []string, d Deps) int {
 	}
 	log := slog.New(slog.NewTextHandler(d.Stderr, nil)).With("program", program)
 	root := d.Root
+	if *rootFlag != "" {
+		root = *rootFlag
+	}
 	if root == "" {
 		root = "/"
 	}
