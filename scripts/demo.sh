@@ -36,8 +36,28 @@ step "provision"
 step "second run: idempotent, nothing to do"
 "$bin/impermanence-provision" --default --device "$loop"
 
-step "inspect with btrfs-progs"
+step "one boot's worth of state: a file in the ephemeral root, one in /persist"
 mkdir "$work/top"
+mount -o subvolid=5 "$loop" "$work/top"
+echo "written during the last boot" > "$work/top/@root/scratch.txt"
+mkdir -p "$work/top/@persist/etc/ssh"
+echo "host key (persisted)" > "$work/top/@persist/etc/ssh/ssh_host_ed25519_key"
+umount "$work/top"
+
+step "rollback, as server-impermanence-setup.service runs it in the initrd (dry run, then for real)"
+"$bin/impermanence-rollback" --default --device "$loop" --dry-run
+"$bin/impermanence-rollback" --default --device "$loop"
+
+step "after the rollback: the root is pristine, the old root is archived, /persist is intact"
+mount -o subvolid=5,ro "$loop" "$work/top"
+ls "$work/top/@root/scratch.txt" 2>/dev/null && { echo "demo: the root was not reset" >&2; exit 1; } || echo "@root/scratch.txt: gone"
+for a in "$work/top"/old_roots/@root/*; do
+	printf 'archived: %s -> %s' "${a#$work/top/}" "$(cat "$a/scratch.txt")"; echo
+done
+printf '@persist/etc/ssh/ssh_host_ed25519_key: %s\n' "$(cat "$work/top/@persist/etc/ssh/ssh_host_ed25519_key")"
+umount "$work/top"
+
+step "inspect with btrfs-progs"
 mount -o subvolid=5,ro "$loop" "$work/top"
 btrfs subvolume list -t "$work/top"
 echo
@@ -51,9 +71,6 @@ done
 stat -c '%-22n %U:%G %a' "$work/top/@snapshots" "$work/top/old_roots" | sed "s|$work/top/||"
 umount "$work/top"
 
-step "clean up: nothing left mounted or attached"
-losetup -d "$loop"; loop=""
-losetup -a | grep -F "$work" || echo "no loop device of the demo remains"
 
 step "generator: check the built-in default configuration"
 "$bin/server-impermanence-generator" --print-default > "$work/config.toml"
@@ -83,3 +100,7 @@ for f in "$work/host/var-log.mount" "$work/host/etc-ssh.mount" \
 	"$work/initrd/server-impermanence-setup.service.d/50-server-impermanence.conf"; do
 	echo "--- ${f#"$work/"}"; cat "$f"
 done
+
+step "clean up: nothing left mounted or attached"
+losetup -d "$loop"; loop=""
+losetup -a | grep -F "$work" || echo "no loop device of the demo remains"
