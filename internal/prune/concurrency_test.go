@@ -1,0 +1,101 @@
+package prune_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/server-impermanence/server-impermanence/internal/audit"
+	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/jobtest"
+	"github.com/server-impermanence/server-impermanence/internal/maintain"
+	"github.com/server-impermanence/server-impermanence/internal/prune"
+	"github.com/server-impermanence/server-impermanence/internal/snapshot"
+)
+
+// Snapshot, prune and maintain started together 30 times: every run
+// succeeds (they only wait for the lock), nothing is deleted twice, and the
+// counts are as expected.
+func TestConcurrentJobs(t *testing.T) {
+	l := jobtest.New(t)
+	fsys := open(t, l)
+	now := time.Now()
+	var fakes []string
+	for i := range 200 {
+		fakes = append(fakes, "@snapshots/@persist/"+snapshot.Name(now.Add(-time.Duration(i+2)*time.Hour), ""))
+	}
+	fake(t, fsys, fakes...)
+	const rounds = 30
+	for round := range rounds {
+		var wg sync.WaitGroup
+		codes := make([]int, 3)
+		outs := make([]*jobtest.SyncBuffer, 3)
+		for i, f := range []func(context.Context, []string, job.Env) int{snapshot.Run, prune.Run, maintain.Run} {
+			outs[i] = &jobtest.SyncBuffer{}
+			env := l.Env
+			env.Stdout, env.Stderr = outs[i], outs[i]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[i] = f(context.Background(), l.Args(), env)
+			}()
+		}
+		wg.Wait()
+		for i, c := range codes {
+			if c != 0 {
+				t.Fatalf("round %d: job %d exited %d:\n%s", round, i, c, outs[i])
+			}
+			for line := range strings.Lines(outs[i].String()) {
+				if strings.Contains(line, "level=ERROR") || strings.Contains(line, "FAILED") ||
+					(strings.Contains(line, "level=WARN") && !strings.Contains(line, "lock") && !strings.Contains(line, "clock was wrong")) {
+					t.Errorf("round %d: job %d: %s", round, i, line)
+				}
+			}
+		}
+	}
+	// Counts: 4 new snapshots per round, and the fake ones deleted once each.
+	all := paths(t, fsys, "@snapshots/")
+	fakeLeft, fresh := 0, 0
+	for _, p := range all {
+		if slices.Contains(fakes, p) {
+			fakeLeft++
+		} else {
+			fresh++
+		}
+	}
+	if fresh != 4*rounds {
+		t.Errorf("%d new snapshots, want %d", fresh, 4*rounds)
+	}
+	evs, err := audit.Read(l.Env.AuditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := 0
+	for _, e := range evs {
+		var n int
+		if _, err := fmt.Sscanf(e.Action, "delete %d snapshots", &n); err == nil {
+			deleted += n
+		}
+		if e.Result == audit.ResultFailure {
+			t.Errorf("failed audit event %+v", e)
+		}
+	}
+	if deleted != 200-fakeLeft {
+		t.Errorf("audit says %d deleted, but %d of the 200 fake snapshots are gone", deleted, 200-fakeLeft)
+	}
+	// What is left is stable: another plan deletes nothing.
+	l.Reset()
+	if code := prune.Run(context.Background(), l.Args("--dry-run", "--json"), l.Env); code != 0 {
+		t.Fatalf("prune --dry-run: exit %d", code)
+	}
+	var rep prune.Report
+	json.Unmarshal([]byte(l.Out.String()), &rep)
+	if n := rep.Plan.Deletions(); n != 0 {
+		t.Errorf("after the rounds, the plan still deletes %d", n)
+	}
+}
