@@ -31,7 +31,7 @@ var (
 	jobCountDesc    = desc("job_last_value", "Job-specific figures of the last run (the counters of its state record).", "job", "key")
 	rollbackNowDesc = desc("rollback_this_boot",
 		"1 if the initrd rollback left a record at this boot (/run/server-impermanence/rollback.json), 0 if not.")
-	scrubBytesDesc  = desc("scrub_last_scrubbed_bytes", "Bytes verified by the last scrub, by kind (data, tree).", "kind")
+	scrubBytesDesc  = desc("scrub_last_scrubbed_bytes", "Bytes verified by the last scrub, by kind (data, tree; all when the record has only the sum).", "kind")
 	scrubErrorsDesc = desc("scrub_last_errors", "Errors found by the last scrub, by type.", "type")
 )
 
@@ -104,6 +104,8 @@ func collectRecord(ch chan<- prometheus.Metric, job string, rec state.Record) {
 		switch {
 		case k == "data_bytes_scrubbed" || k == "tree_bytes_scrubbed":
 			gauge(ch, scrubBytesDesc, v, strings.TrimSuffix(k, "_bytes_scrubbed"))
+		case k == "bytes_scrubbed": // internal/maintain records data+tree as one figure
+			gauge(ch, scrubBytesDesc, v, "all")
 		case strings.HasSuffix(k, "_errors"):
 			gauge(ch, scrubErrorsDesc, v, strings.TrimSuffix(k, "_errors"))
 		}
