@@ -52,6 +52,7 @@ bench: deps ## Run the benchmarks and the side-by-side listing comparison with b
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/metrics/
 	scripts/bench-exporter.sh
 	scripts/bench-list.sh
+	scripts/bench-snapshots.sh
 	@$(MAKE) --no-print-directory build >/dev/null
 	scripts/bench-generator.sh
 	scripts/bench-rollback.sh
