@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/server-impermanence/server-impermanence/internal/config"
@@ -52,6 +53,9 @@ func (snapshotsSource) collect(_ context.Context, s *scrape, ch chan<- prometheu
 		var timeline, manual span
 		other := 0
 		for _, n := range names {
+			if strings.HasPrefix(n, ".") {
+				continue // sidecar metadata of a manual snapshot (.<name>.json, docs/snapshots.md)
+			}
 			t, label, ok := ParseSnapshotName(n)
 			switch {
 			case !ok:
