@@ -154,6 +154,25 @@ func WriteTextfile(dir string, opts metrics.Options) error {
 	return textfile.Write(dir, metrics.NewRegistry(opts))
 }
 
+// RefreshTextfile rewrites the textfile metrics in the configured directory
+// after a job, so node_exporter serves fresh figures without waiting for a
+// scrape of the exporter. It is best effort: a failure is logged, never
+// fatal to the job that ran.
+func RefreshTextfile(cfg *config.Config, log *slog.Logger) {
+	dir := cfg.Exporter.TextfileDir
+	if dir == "" {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		log.Warn("textfile metrics not refreshed", "dir", dir, "error", err)
+		return
+	}
+	opts := metrics.Options{Paths: metrics.PathsAt("/"), Now: time.Now, Version: buildinfo.Version, Logger: log}
+	if err := WriteTextfile(dir, opts); err != nil {
+		log.Warn("textfile metrics not refreshed", "dir", dir, "error", err)
+	}
+}
+
 const indexPage = `<!DOCTYPE html>
 <html><head><title>server-impermanence exporter</title></head>
 <body><h1>server-impermanence exporter</h1>

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/textfile"
 )
 
@@ -232,5 +234,18 @@ func TestSocketActivationAndNotify(t *testing.T) {
 	n, err = nl.Read(buf)
 	if err != nil || !strings.Contains(string(buf[:n]), "STOPPING=1") {
 		t.Errorf("notify = %q, %v, want STOPPING=1", buf[:n], err)
+	}
+}
+
+func TestRefreshTextfileAfterJob(t *testing.T) {
+	cfg := config.Default()
+	cfg.Exporter.TextfileDir = filepath.Join(t.TempDir(), "node-exporter")
+	RefreshTextfile(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b, err := os.ReadFile(filepath.Join(cfg.Exporter.TextfileDir, "server_impermanence.prom"))
+	if err != nil {
+		t.Fatalf("RefreshTextfile wrote no textfile: %v", err)
+	}
+	if !strings.Contains(string(b), "impermanence_build_info") {
+		t.Errorf("textfile lacks impermanence_build_info:\n%s", b)
 	}
 }

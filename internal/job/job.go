@@ -52,6 +52,10 @@ type Env struct {
 	Now func() time.Time
 	// Sleep waits (default time.Sleep).
 	Sleep func(time.Duration)
+	// AfterRun, when set, runs when a session closes, e.g. to refresh the
+	// textfile metrics (mains set it; tests leave it nil so nothing is
+	// written outside their temporary directories).
+	AfterRun func(cfg *config.Config, log *slog.Logger)
 }
 
 // WithDefaults fills the zero fields.
@@ -191,6 +195,9 @@ func (s *Session) Close() error {
 		errs = append(errs, s.closers[i]())
 	}
 	s.closers = nil
+	if s.Env.AfterRun != nil && s.Config != nil {
+		s.Env.AfterRun(s.Config, s.Log)
+	}
 	return errors.Join(errs...)
 }
 
