@@ -101,6 +101,36 @@ for f in "$work/host/var-log.mount" "$work/host/etc-ssh.mount" \
 	echo "--- ${f#"$work/"}"; cat "$f"
 done
 
+step "snapshots, retention and metrics, in a private mount namespace (state, logs and /run are tmpfs there)"
+# The jobs write their state, audit log and textfile metrics to the standard
+# host paths; the namespace keeps all of that, and the /.snapshots mount, away
+# from this machine.
+sed "s|^device *=.*|device = \"$loop\"|" "$work/config.toml" > "$work/demo.toml"
+made_snapdir=""
+[ -e /.snapshots ] || { mkdir /.snapshots; made_snapdir=1; }
+unshare --mount --propagation private bash -euo pipefail -c '
+	bin=$1; cfg=$2; loop=$3
+	for d in /var/lib /var/log /run; do mount -t tmpfs -o mode=0755 demo "$d"; done
+	say() { printf "\n-- %s\n" "$*"; }
+	say "impermanence-snapshot: the scheduled run, then a labelled manual snapshot"
+	"$bin/impermanence-snapshot" --config "$cfg"
+	"$bin/impermanence-snapshot" --config "$cfg" --label before-upgrade --expire 30d @persist
+	say "impermanence-snapshot list"
+	"$bin/impermanence-snapshot" list --config "$cfg"
+	say "impermanence-prune --dry-run: every snapshot with keep/delete and the reason"
+	"$bin/impermanence-prune" --config "$cfg" --dry-run
+	say "impermanence-exporter on loopback: a few of its metrics"
+	mount -o subvol=@snapshots,ro "$loop" /.snapshots
+	"$bin/impermanence-exporter" --config "$cfg" --listen 127.0.0.1:19857 --no-systemd 2>/dev/null &
+	pid=$!
+	for _ in $(seq 50); do curl -fsS -o /dev/null http://127.0.0.1:19857/metrics 2>/dev/null && break; sleep 0.1; done
+	curl -fsS http://127.0.0.1:19857/metrics | grep -E "^impermanence_(snapshots|config_valid|filesystem_size_bytes|job_last_result|collector_success)" | head -25
+	kill "$pid"; wait "$pid" || true
+	say "textfile written by the jobs for node_exporter"
+	head -c 600 /var/lib/prometheus/node-exporter/server_impermanence.prom; echo " ..."
+' demo "$bin" "$work/demo.toml" "$loop"
+[ -n "$made_snapdir" ] && rmdir /.snapshots
+
 step "clean up: nothing left mounted or attached"
 losetup -d "$loop"; loop=""
 losetup -a | grep -F "$work" || echo "no loop device of the demo remains"

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -167,7 +168,14 @@ func RefreshTextfile(cfg *config.Config, log *slog.Logger) {
 		log.Warn("textfile metrics not refreshed", "dir", dir, "error", err)
 		return
 	}
-	opts := metrics.Options{Paths: metrics.PathsAt("/"), Now: time.Now, Version: buildinfo.Version, Logger: log}
+	paths := metrics.PathsAt("/")
+	if len(cfg.Files) > 0 && filepath.IsAbs(cfg.Files[0]) {
+		paths.Config = cfg.Files[0] // the configuration the job ran with
+	}
+	// A source that fails is in the file as impermanence_collector_success 0;
+	// the job's log gets only a failure to write the file.
+	quiet := slog.New(slog.DiscardHandler)
+	opts := metrics.Options{Paths: paths, Now: time.Now, Version: buildinfo.Version, Logger: quiet}
 	if err := WriteTextfile(dir, opts); err != nil {
 		log.Warn("textfile metrics not refreshed", "dir", dir, "error", err)
 	}
