@@ -1,0 +1,219 @@
+package restore
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/snapshot"
+)
+
+// Label of the snapshot that keeps the state a restore replaced: a manual
+// snapshot, which timeline retention never deletes.
+const PreRestoreLabel = "pre-restore"
+
+// Suffix of the name under which the replaced subvolume itself is kept in
+// the archive dir: <archive dir>/<S>/<YYYYMMDDTHHMMSSZ>-replaced. It is not
+// an archive name of the rollback (those end in 8 hex digits of a boot id),
+// so the rollback's retention never deletes it.
+const ReplacedSuffix = "replaced"
+
+// TempSuffix is the name of the writable copy of the snapshot next to S
+// before the exchange: "S.restore".
+const TempSuffix = ".restore"
+
+// Steps of a subvolume restore, in order.
+const (
+	StepPreSnapshot = "pre-snapshot" // S → <snapshots>/S/<time>-pre-restore, read-only
+	StepCopy        = "copy"         // snapshot → S.restore, writable
+	StepExchange    = "exchange"     // S.restore ⇄ S
+	StepCommit      = "commit"
+	StepArchive     = "archive" // S.restore (the old S) → <archive>/S/<time>-replaced
+	StepCommit2     = "commit-archive"
+)
+
+// Swap is what one subvolume restore does; the names are fixed before the
+// first change.
+type Swap struct {
+	Subvolume string `json:"subvolume"`
+	Snapshot  string `json:"snapshot"`
+	Temp      string `json:"temp"`
+	Pre       string `json:"pre_restore_snapshot"`
+	Replaced  string `json:"replaced"`
+}
+
+// Ops is what a swap needs from the filesystem (a *btrfs.FS).
+type Ops interface {
+	Mountpoint() string
+	Info(path string) (btrfs.Subvolume, error)
+	Snapshot(src, dst string, readOnly bool) error
+	Exchange(a, b string) error
+	Rename(from, to string) error
+	Commit() error
+	DeleteRecursive(path string) ([]uint64, error)
+}
+
+// PlanSwap chooses the names for restoring sv from snap at now: names that
+// are taken get "-2", "-3", ….
+func PlanSwap(fsys Ops, cfg *config.Config, sv, snap string, now time.Time) Swap {
+	return Swap{
+		Subvolume: sv,
+		Snapshot:  snap,
+		Temp:      sv + TempSuffix,
+		Pre:       free(fsys, path.Join(cfg.Snapshots.Dir, sv), snapshot.Name(now, PreRestoreLabel)),
+		Replaced:  free(fsys, path.Join(cfg.Archive.Dir, sv), snapshot.Name(now, ReplacedSuffix)),
+	}
+}
+
+// free returns dir/name, or dir/name-N for the first N ≥ 2 not taken.
+func free(fsys Ops, dir, name string) string {
+	p := path.Join(dir, name)
+	for n := 2; exists(fsys, p); n++ {
+		p = path.Join(dir, fmt.Sprintf("%s-%d", name, n))
+	}
+	return p
+}
+
+func exists(fsys Ops, p string) bool {
+	_, err := os.Lstat(filepath.Join(fsys.Mountpoint(), p))
+	return err == nil
+}
+
+// Apply performs the swap. step, when not nil, is called after each step
+// done; an error from it stops the run there (the crash tests use it).
+func (w Swap) Apply(fsys Ops, step func(name, detail string) error) error {
+	if step == nil {
+		step = func(string, string) error { return nil }
+	}
+	if err := os.MkdirAll(filepath.Join(fsys.Mountpoint(), path.Dir(w.Pre)), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", path.Dir(w.Pre), err)
+	}
+	if err := fsys.Snapshot(w.Subvolume, w.Pre, true); err != nil {
+		return fmt.Errorf("keep the current state of %s: %w", w.Subvolume, err)
+	}
+	if err := step(StepPreSnapshot, w.Pre); err != nil {
+		return err
+	}
+	if err := fsys.Snapshot(w.Snapshot, w.Temp, false); err != nil {
+		return err
+	}
+	if err := step(StepCopy, w.Temp); err != nil {
+		return err
+	}
+	if err := fsys.Exchange(w.Temp, w.Subvolume); err != nil {
+		return err
+	}
+	if err := step(StepExchange, w.Subvolume); err != nil {
+		return err
+	}
+	if err := fsys.Commit(); err != nil {
+		return err
+	}
+	if err := step(StepCommit, ""); err != nil {
+		return err
+	}
+	if err := w.archive(fsys); err != nil {
+		return err
+	}
+	if err := step(StepArchive, w.Replaced); err != nil {
+		return err
+	}
+	if err := fsys.Commit(); err != nil {
+		return err
+	}
+	if err := step(StepCommit2, ""); err != nil {
+		return err
+	}
+	return nil
+}
+
+// archive moves the replaced subvolume (at Temp after the exchange) into
+// the archive dir, a plain directory of the top level (0700).
+func (w Swap) archive(fsys Ops) error {
+	if err := os.MkdirAll(filepath.Join(fsys.Mountpoint(), path.Dir(w.Replaced)), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", path.Dir(w.Replaced), err)
+	}
+	return fsys.Rename(w.Temp, w.Replaced)
+}
+
+// Recovery says what Recover found and did.
+type Recovery struct {
+	Subvolume string `json:"subvolume"`
+	Found     string `json:"found"`
+	Action    string `json:"action"`
+	Path      string `json:"path,omitempty"`
+}
+
+// ErrNeedsRepair is returned when S.restore exists in a state Recover does
+// not repair on its own.
+var ErrNeedsRepair = errors.New("interrupted restore needs a repair by hand")
+
+// Recover repairs what an interrupted restore of sv left behind, from the
+// subvolume ids alone (ids grow monotonically):
+//
+//   - S.restore newer than S: the copy was made but not swapped in: it is
+//     deleted (S is untouched; the pre-restore snapshot stays);
+//   - S.restore older than S: swapped in, the replaced state not yet
+//     archived: it is moved to the archive (the restore is finished);
+//   - S.restore without S: S was renamed away by hand: nothing is guessed.
+//
+// It returns nil when there is nothing to repair.
+func Recover(fsys Ops, cfg *config.Config, sv string, now time.Time) (*Recovery, error) {
+	temp := sv + TempSuffix
+	t, err := fsys.Info(temp)
+	if errors.Is(err, btrfs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s, err := fsys.Info(sv)
+	if err != nil {
+		return nil, fmt.Errorf("%s exists but %s does not (%w): %w; rename it back with `mv` on the top level after checking its content",
+			temp, sv, err, ErrNeedsRepair)
+	}
+	r := &Recovery{Subvolume: sv}
+	if t.ID > s.ID {
+		r.Found = fmt.Sprintf("%s (id %d) newer than %s (id %d): a copy never swapped in", temp, t.ID, sv, s.ID)
+		r.Action = "deleted " + temp
+		if _, err := fsys.DeleteRecursive(temp); err != nil {
+			return nil, err
+		}
+		return r, fsys.Commit()
+	}
+	w := Swap{Subvolume: sv, Temp: temp, Replaced: free(fsys, path.Join(cfg.Archive.Dir, sv), snapshot.Name(now, ReplacedSuffix))}
+	r.Found = fmt.Sprintf("%s (id %d) older than %s (id %d): swapped in, the replaced state not yet archived", temp, t.ID, sv, s.ID)
+	r.Action, r.Path = "archived the replaced state", w.Replaced
+	if err := w.archive(fsys); err != nil {
+		return nil, err
+	}
+	return r, fsys.Commit()
+}
+
+// ResolveSnapshot returns the path (relative to the top level) of the
+// snapshot from of subvolume sv: a name in <snapshots dir>/<sv>/, a path
+// relative to the top level, or a path below the snapshots mountpoint
+// (/.snapshots/<sv>/<name>). It must lie in <snapshots dir>/<sv>/.
+func ResolveSnapshot(cfg *config.Config, sv, from string) (string, error) {
+	dir := path.Join(cfg.Snapshots.Dir, sv)
+	p := from
+	switch {
+	case from == "":
+		return "", errors.New("--from SNAPSHOT is required (impermanence-snapshot list " + sv + " shows them)")
+	case !strings.Contains(from, "/"):
+		p = path.Join(dir, from)
+	case strings.HasPrefix(from, config.SnapshotsMountpoint+"/"):
+		p = path.Join(cfg.Snapshots.Dir, strings.TrimPrefix(from, config.SnapshotsMountpoint+"/"))
+	}
+	p = path.Clean(strings.TrimPrefix(p, "/"))
+	if path.Dir(p) != dir || strings.Contains(from, "..") {
+		return "", fmt.Errorf("%s is not a snapshot of %s: want a name in %s/ (impermanence-snapshot list %s shows them)", from, sv, dir, sv)
+	}
+	return p, nil
+}
