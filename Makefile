@@ -53,6 +53,7 @@ bench: deps ## Run the benchmarks and the side-by-side listing comparison with b
 	scripts/bench-exporter.sh
 	scripts/bench-list.sh
 	scripts/bench-snapshots.sh
+	scripts/bench-snapshot-tools.sh
 	@$(MAKE) --no-print-directory build >/dev/null
 	scripts/bench-generator.sh
 	scripts/bench-rollback.sh

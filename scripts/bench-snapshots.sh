@@ -6,7 +6,7 @@
 #     `btrfs subvolume snapshot -r` commands (target <= 1.2x)
 #   - impermanence-prune of 5,000 hourly snapshots to about 41 kept
 #     (target <= 1 s for the command, space returned within 5 s)
-# snapper and btrbk are not run yet (see docs/snapshots.md).
+# snapper and btrbk run beside us in scripts/bench-snapshot-tools.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
