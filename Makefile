@@ -18,13 +18,35 @@ SBINDIR      := $(PREFIX)/sbin
 GENERATORDIR := $(PREFIX)/lib/systemd/system-generators
 UNITDIR      := $(PREFIX)/lib/systemd/system
 SYSCTLDIR    := $(PREFIX)/lib/server-impermanence/sysctl
+CATALOGDIR   := $(PREFIX)/lib/systemd/catalog
+DRACUTDIR    := $(PREFIX)/lib/dracut/modules.d/90server-impermanence
+MANDIR       := $(PREFIX)/share/man
+DOCDIR       := $(PREFIX)/share/doc/server-impermanence
+
+# What `make install` installs, as mode:source:destination (without DESTDIR).
+# `make uninstall` removes exactly these; internal/installtest compares them
+# with a golden list. Man pages: one per binary present, plus the config's.
+UNIT_FILES := $(sort $(wildcard units/*.service units/*.timer units/*.socket units/*.target))
+MAN_PAGES  := $(foreach b,$(BINARIES) $(EXPORTER) $(GENERATOR),$(if $(wildcard docs/man/$(b).8.md),man8/$(b).8)) man5/server-impermanence.toml.5
+INSTALL_LIST := \
+	$(foreach b,$(BINARIES) $(EXPORTER),0755:$(BIN)/$(b):$(SBINDIR)/$(b)) \
+	$(if $(GENERATOR),0755:$(BIN)/$(GENERATOR):$(GENERATORDIR)/$(GENERATOR)) \
+	$(foreach u,$(UNIT_FILES),0644:$(u):$(UNITDIR)/$(notdir $(u))) \
+	$(foreach c,$(wildcard units/*.catalog),0644:$(c):$(CATALOGDIR)/$(notdir $(c))) \
+	$(if $(wildcard units/dracut/90server-impermanence/module-setup.sh),0755:units/dracut/90server-impermanence/module-setup.sh:$(DRACUTDIR)/module-setup.sh) \
+	$(foreach c,$(sort $(wildcard sysctl/*.conf)),0644:$(c):$(SYSCTLDIR)/$(notdir $(c))) \
+	$(foreach m,$(MAN_PAGES),0644:$(BIN)/man/$(notdir $(m)):$(MANDIR)/$(m)) \
+	0644:internal/config/default.toml:$(DOCDIR)/examples/config.toml \
+	$(if $(wildcard exporter/alerts/impermanence.rules.yml),0644:exporter/alerts/impermanence.rules.yml:$(DOCDIR)/examples/impermanence.rules.yml)
+# Folders that belong to the project alone, removed by uninstall when empty.
+OWN_DIRS := $(SYSCTLDIR) $(PREFIX)/lib/server-impermanence $(DRACUTDIR) $(DOCDIR)/examples $(DOCDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help build test test-unit bench demo install lint clean deps fuzz tools
+.PHONY: help build man test test-unit bench demo install uninstall install-list deb deb-test lint clean deps fuzz tools
 
 help: ## Show this help
 	@echo "server-impermanence make targets:"
-	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "Variables: PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (for install)"
 
 deps: ## Install the Debian packages the tests and the demo need (root)
@@ -64,14 +86,28 @@ fuzz: ## Fuzz config load+validate (FUZZTIME=5m by default)
 demo: deps build ## Provision the built-in default layout on a loop-backed btrfs image (root)
 	@scripts/demo.sh
 
-install: build ## Install to $(DESTDIR)$(PREFIX) (binaries, generator, units, sysctl modes)
-	install -d $(DESTDIR)$(SBINDIR)
-	@for b in $(BINARIES) $(EXPORTER); do install -m 0755 $(BIN)/$$b $(DESTDIR)$(SBINDIR)/$$b || exit 1; done
-	$(if $(GENERATOR),install -D -m 0755 $(BIN)/$(GENERATOR) $(DESTDIR)$(GENERATORDIR)/$(GENERATOR))
-	$(if $(wildcard units/*.service units/*.timer units/*.socket units/*.target),install -d $(DESTDIR)$(UNITDIR) && install -m 0644 $(wildcard units/*.service units/*.timer units/*.socket units/*.target) $(DESTDIR)$(UNITDIR)/)
-	$(if $(wildcard units/*.catalog),install -d $(DESTDIR)$(PREFIX)/lib/systemd/catalog && install -m 0644 $(wildcard units/*.catalog) $(DESTDIR)$(PREFIX)/lib/systemd/catalog/)
-	$(if $(wildcard units/dracut/90server-impermanence/module-setup.sh),install -d $(DESTDIR)$(PREFIX)/lib/dracut/modules.d/90server-impermanence && install -m 0755 units/dracut/90server-impermanence/module-setup.sh $(DESTDIR)$(PREFIX)/lib/dracut/modules.d/90server-impermanence/)
-	$(if $(wildcard sysctl/*.conf),install -d $(DESTDIR)$(SYSCTLDIR) && install -m 0644 $(wildcard sysctl/*.conf) $(DESTDIR)$(SYSCTLDIR)/)
+man: ## Render the man pages (docs/man/*.md) into bin/man/
+	@$(GO) run ./internal/manpage/mangen -version '$(VERSION)' -o $(BIN)/man $(wildcard docs/man/*.[1-8].md)
+
+install: build man ## Install (DESTDIR=, PREFIX=/usr): binaries, generator, units, catalog, dracut module, sysctl modes, man pages, example config
+	@set -e; for e in $(INSTALL_LIST); do \
+		IFS=: read -r mode src dst <<<"$$e"; \
+		install -D -m "$$mode" "$$src" "$(DESTDIR)$$dst"; echo "installed $(DESTDIR)$$dst"; done
+
+uninstall: ## Remove exactly what install installed (never /etc, state or logs)
+	@set -e; for e in $(INSTALL_LIST); do \
+		IFS=: read -r mode src dst <<<"$$e"; \
+		if [ -e "$(DESTDIR)$$dst" ]; then rm -f "$(DESTDIR)$$dst"; echo "removed $(DESTDIR)$$dst"; fi; done; \
+	for d in $(OWN_DIRS); do [ ! -d "$(DESTDIR)$$d" ] || rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d"; done
+
+install-list: ## Print the files install installs (destination paths)
+	@for e in $(INSTALL_LIST); do echo "$${e##*:}"; done
+
+deb: ## Build the Debian package into ../ (scripts/build-deb.sh; needs dpkg-dev, debhelper)
+	@scripts/build-deb.sh
+
+deb-test: ## Build the package, run lintian, install, check, remove and purge it (root)
+	IMPERMANENCE_DEB_TEST=1 $(GO) test -count=1 -timeout 20m -run TestDebianPackage -v ./internal/installtest/
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
