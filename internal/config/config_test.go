@@ -4,11 +4,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
 func TestDefaultIsTheSpecificationLayout(t *testing.T) {
@@ -96,7 +99,8 @@ func TestDropInsMerge(t *testing.T) {
 	if diff := cmp.Diff([]string{"@root", "@persist", "@nix", "@var-lib-postgresql"}, names); diff != "" {
 		t.Errorf("subvolume order (-want +got):\n%s", diff)
 	}
-	wantDirs := []PersistPath{{Path: "/etc/ssh"}, {Path: "/var/lib/postgresql-conf", User: "postgres", Group: "postgres", Mode: "0700"}}
+	wantDirs := []PersistPath{{Path: "/etc/ssh"}, {Path: "/var/lib/postgresql-conf", User: "postgres", Group: "postgres", Mode: "0700"},
+		{Path: StateDir, User: "root", Group: "root", Mode: "0755", Implicit: true}}
 	if diff := cmp.Diff(wantDirs, c.Persist.Directories); diff != "" {
 		t.Errorf("persisted directories (-want +got):\n%s", diff)
 	}
@@ -165,5 +169,45 @@ func TestErrorsNamePositionAndKey(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+}
+
+func TestStateDirPersistedAutomatically(t *testing.T) {
+	base := "device = \"/dev/disk/by-label/x\"\n" +
+		"[[subvolume]]\nname = \"@root\"\nmountpoint = \"/\"\nclass = \"ephemeral\"\nblank = \"@root-blank\"\n"
+	persist := "[[subvolume]]\nname = \"@persist\"\nmountpoint = \"/persist\"\n"
+	tests := []struct {
+		name, doc string
+		want      bool
+	}{
+		{"on the ephemeral root", base + persist, true},
+		{"already persisted by a parent", base + persist + "[persist]\ndirectories = [\"/var/lib\"]\n", false},
+		{"on a permanent /var/lib", base + persist + "[[subvolume]]\nname = \"@var-lib\"\nmountpoint = \"/var/lib\"\n", false},
+		{"on a permanent subvolume at the path", base + persist + "[[subvolume]]\nname = \"@state\"\nmountpoint = \"/var/lib/server-impermanence\"\n", false},
+		{"no persist subvolume", base, false},
+	}
+	for _, tt := range tests {
+		c, err := Parse(Source{Name: "config.toml", Data: []byte(tt.doc)})
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		got := false
+		for _, d := range c.Persist.Directories {
+			if d.Path == StateDir {
+				got = d.Implicit
+			}
+		}
+		if got != tt.want {
+			t.Errorf("%s: %s implicitly persisted = %t, want %t", tt.name, StateDir, got, tt.want)
+		}
+	}
+	if !slices.ContainsFunc(Default().Persist.Directories, func(p PersistPath) bool { return p.Path == StateDir }) {
+		t.Errorf("Default() does not persist %s", StateDir)
+	}
+}
+
+func TestStateDirMatchesStatePackage(t *testing.T) {
+	if StateDir != state.DefaultDir {
+		t.Errorf("config.StateDir = %q, state.DefaultDir = %q", StateDir, state.DefaultDir)
 	}
 }

@@ -139,5 +139,38 @@ func Parse(srcs ...Source) (*Config, error) {
 	if err := c.err(); err != nil {
 		return nil, err
 	}
+	persistStateDir(cfg)
 	return cfg, nil
+}
+
+// persistStateDir adds StateDir to the persisted directories when it would
+// lie on an ephemeral subvolume and nothing the configuration declares
+// already keeps it (a persisted directory at or above it, a permanent
+// subvolume mounted at or above it). Without a persist subvolume there is
+// nowhere to keep it; generator --check says so.
+func persistStateDir(cfg *Config) {
+	if _, ok := cfg.Subvolume(cfg.Persist.Subvolume); !ok {
+		return
+	}
+	var owner Subvolume
+	for _, s := range cfg.Subvolumes {
+		if under(StateDir, s.Mountpoint) && len(s.Mountpoint) > len(owner.Mountpoint) {
+			owner = s
+		}
+	}
+	if owner.Class != Ephemeral {
+		return
+	}
+	for _, d := range cfg.Persist.Directories {
+		if under(StateDir, d.Path) {
+			return
+		}
+	}
+	for _, s := range cfg.Subvolumes {
+		if below(s.Mountpoint, StateDir) {
+			return // a subvolume mounted inside it: a bind mount would hide it
+		}
+	}
+	cfg.Persist.Directories = append(cfg.Persist.Directories,
+		PersistPath{Path: StateDir, User: "root", Group: "root", Mode: "0755", Implicit: true})
 }
