@@ -26,6 +26,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/lock"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
+	"github.com/server-impermanence/server-impermanence/internal/restore"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
@@ -97,7 +98,10 @@ type Result struct {
 	BootID       string   `json:"boot_id,omitempty"`
 	Plan         *Plan    `json:"plan,omitempty"`
 	Done         int      `json:"steps_done"`
-	Duration     float64  `json:"duration"`
+	// Restores are the restores staged with impermanence-restore
+	// --next-boot that this run performed (or tried: see their Error).
+	Restores []restore.Performed `json:"restores,omitempty"`
+	Duration float64             `json:"duration"`
 }
 
 // Run is the whole program; main only calls it.
@@ -277,7 +281,28 @@ func (r *runner) run(ctx context.Context, o opts) int {
 		len(cfg.Ephemeral()), len(plan.Archives), countDeletes(plan.Prune)),
 		journal.MessageID(msgid.RollbackDone), "archives", strings.Join(plan.Archives, " "),
 		"duration", r.clock().Sub(r.now))
+	r.applyRestoreRequests(fsys, cfg)
 	return ExitOK
+}
+
+// applyRestoreRequests performs the restores staged with impermanence-restore
+// --next-boot. This is their moment: the lock is held and, in the initrd,
+// none of the permanent subvolumes is mounted yet. A request that fails stays
+// staged and is logged; it never fails the rollback, which is done.
+func (r *runner) applyRestoreRequests(fsys *btrfs.FS, cfg *config.Config) {
+	mounted, err := fsys.MountedSubvolumes()
+	if err == nil {
+		r.res.Restores, err = restore.ApplyRequests(fsys, cfg, mounted, r.now)
+	}
+	for _, p := range r.res.Restores {
+		if p.Error == "" {
+			r.log.Info(fmt.Sprintf("staged restore of %s from %s done", p.Request.Subvolume, p.Request.Snapshot),
+				journal.MessageID(msgid.RestoreDone), "subvolume", p.Request.Subvolume, "snapshot", p.Request.Snapshot)
+		}
+	}
+	if err != nil {
+		r.log.Warn("staged restore not applied; it stays staged (impermanence-restore --cancel drops it)", "error", err)
+	}
 }
 
 func countDeletes(ds []Decision) int {
@@ -499,5 +524,12 @@ func (r *runner) print(w io.Writer) {
 	}
 	for _, m := range p.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", m)
+	}
+	for _, rs := range res.Restores {
+		if rs.Error != "" {
+			fmt.Fprintf(w, "  staged restore of %s from %s: failed, still staged: %s\n", rs.Request.Subvolume, rs.Request.Snapshot, rs.Error)
+			continue
+		}
+		fmt.Fprintf(w, "  staged restore of %s from %s: done\n", rs.Request.Subvolume, rs.Request.Snapshot)
 	}
 }
