@@ -200,3 +200,24 @@ func TestSysctlModes(t *testing.T) {
 		}
 	}
 }
+
+// TestBtrfsHelpersSyscalls keeps what the VM tier found booting the units:
+// internal/btrfs resolves paths with openat2, which systemd 252's syscall
+// groups do not list (an allow-list answers ENOSYS), and the rollback reads
+// /proc/sys/kernel/random/boot_id, which ProcSubset=pid hides.
+func TestBtrfsHelpersSyscalls(t *testing.T) {
+	for _, u := range []string{"server-impermanence-setup.service", "server-snapshots.service",
+		"server-snapshots-cleanup.service", "btrfs-maintenance.service"} {
+		data, err := os.ReadFile(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(data)
+		if !regexp.MustCompile(`\nSystemCallFilter=[^~\n]*\bopenat2\b`).MatchString(s) {
+			t.Errorf("%s: SystemCallFilter= does not allow openat2", u)
+		}
+		if u == "server-impermanence-setup.service" && strings.Contains(s, "\nProcSubset=pid") {
+			t.Errorf("%s: ProcSubset=pid hides /proc/sys/kernel/random/boot_id", u)
+		}
+	}
+}
