@@ -3,7 +3,8 @@
 # use, when any is missing. Idempotent; needs root only when it installs.
 set -euo pipefail
 
-packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus)
+# debhelper, lintian: the Debian package test (internal/installtest).
+packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
