@@ -42,7 +42,7 @@ INSTALL_LIST := \
 OWN_DIRS := $(SYSCTLDIR) $(PREFIX)/lib/server-impermanence $(DRACUTDIR) $(DOCDIR)/examples $(DOCDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help build man test test-unit bench demo install uninstall install-list deb deb-test lint clean deps fuzz tools
+.PHONY: help build man test test-unit bench demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest
 
 help: ## Show this help
 	@echo "server-impermanence make targets:"
@@ -108,6 +108,11 @@ deb: ## Build the Debian package into ../ (scripts/build-deb.sh; needs dpkg-dev,
 
 deb-test: ## Build the package, run lintian, install, check, remove and purge it (root)
 	IMPERMANENCE_DEB_TEST=1 $(GO) test -count=1 -timeout 20m -run TestDebianPackage -v ./internal/installtest/
+
+vmtest: ## Boot the suite under QEMU (root; image cached in /var/cache/server-impermanence-vmtest; docs/vmtest.md)
+	vmtest/install-deps.sh
+	vmtest/build-image.sh
+	VMTEST=1 VMTEST_REPORT=$${VMTEST_REPORT:-/var/cache/server-impermanence-vmtest/report.txt} $(GO) test -count=1 -timeout 40m -parallel $${VMTEST_JOBS:-1} -v ./vmtest/
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# vmtest image builder. Writes to $VMTEST_CACHE/image/:
+#   disk.img            btrfs (label "server") provisioned by impermanence-provision
+#                       with the built-in default layout, @root-blank captured with
+#                       --blank-from, the project installed by `make install DESTDIR=`
+#   vmlinuz, initrd.img a dracut systemd initrd with the project's dracut module
+#   initrd-invalid.img  the same with an invalid config.d drop-in (scenario 4)
+# The Debian root filesystem (mmdebstrap) is cached as rootfs-<hash>.tar.zst,
+# keyed by the package list, the recipe and the mirror: a warm build takes seconds.
+# Needs root (loop device, mounts, chroot). Leaves no loop device or mount behind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+cache=${VMTEST_CACHE:-/var/cache/server-impermanence-vmtest}
+mirror=${VMTEST_MIRROR:-http://deb.debian.org/debian}
+security=${VMTEST_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+suite=bookworm
+size=${VMTEST_IMG_SIZE:-3G}
+packages="systemd systemd-sysv udev dbus btrfs-progs dracut linux-image-cloud-amd64 kmod util-linux mount e2fsprogs procps"
+modules="systemd systemd-initrd dracut-systemd base fs-lib rootfs-block udev-rules kernel-modules btrfs server-impermanence"
+drivers="virtio_blk virtio_pci btrfs"
+
+[ "$(id -u)" -eq 0 ] || { echo "vmtest: build-image.sh needs root" >&2; exit 1; }
+mkdir -p "$cache"
+log() { printf 'vmtest-build: %s\n' "$*" >&2; }
+t0=$(date +%s.%N)
+
+# 1. Root filesystem, cached by content hash.
+recipe_version=1
+key=$(printf '%s\n' "$recipe_version" "$suite" "$mirror" "$security" "$packages" | sha256sum | cut -c1-16)
+rootfs=$cache/rootfs-$key.tar.zst
+if [ ! -s "$rootfs" ]; then
+	log "building root filesystem $rootfs (mmdebstrap, cold)"
+	tmp=$cache/rootfs-$key.tmp.tar
+	rm -f "$tmp"
+	INITRD=No mmdebstrap --quiet --variant=essential \
+		--include="${packages// /,}" \
+		--dpkgopt='path-exclude=/usr/share/doc/*' \
+		--dpkgopt='path-exclude=/usr/share/man/*' \
+		--dpkgopt='path-exclude=/usr/share/locale/*' \
+		--dpkgopt='path-include=/usr/share/locale/locale.alias' \
+		--dpkgopt='path-exclude=/usr/lib/firmware/*' \
+		--dpkgopt='path-exclude=/lib/firmware/*' \
+		"$suite" "$tmp" \
+		"deb $mirror $suite main" "deb $mirror $suite-updates main" \
+		"deb $security $suite-security main"
+	zstd -q -T0 --rm -f "$tmp" -o "$rootfs.tmp"
+	mv "$rootfs.tmp" "$rootfs"
+else
+	log "root filesystem cached: $rootfs"
+fi
+
+# 2. Disk image.
+out=$cache/image
+work=$cache/image.tmp
+rm -rf "$work"
+mkdir -p "$work/top"
+loop=""
+chrootmounts=()
+cleanup() {
+	set +e
+	local m
+	for ((i=${#chrootmounts[@]}-1; i>=0; i--)); do umount "${chrootmounts[i]}"; done
+	mountpoint -q "$work/top" && umount "$work/top"
+	[ -n "$loop" ] && losetup -d "$loop"
+	rm -rf "$work/top"
+}
+trap cleanup EXIT
+
+truncate -s "$size" "$work/disk.img"
+mkfs.btrfs -q -f -L server "$work/disk.img"
+loop=$(losetup --find --show "$work/disk.img")
+mount -o subvolid=5 "$loop" "$work/top"
+btrfs -q subvolume create "$work/top/@root"
+# As an operator converting a server would: the configured compression first.
+btrfs property set "$work/top/@root" compression zstd
+root=$work/top/@root
+zstd -dc "$rootfs" | tar -x -C "$root" --numeric-owner --xattrs
+
+# 3. The project, exactly as `make install` installs it, and its configuration.
+log "make install DESTDIR=@root"
+make --no-print-directory -C "$repo" install DESTDIR="$root" PREFIX=/usr >/dev/null
+install -d -m 0755 "$root/etc/server-impermanence"
+"$root/usr/lib/systemd/system-generators/server-impermanence-generator" --print-default \
+	> "$root/etc/server-impermanence/config.toml"
+
+# 4. Guest side of the harness and a little host identity.
+install -m 0755 vmtest/guest/vmtest-runner "$root/usr/local/sbin/vmtest-runner"
+install -m 0644 vmtest/guest/vmtest-run.service "$root/etc/systemd/system/vmtest-run.service"
+install -d "$root/etc/systemd/system/multi-user.target.wants"
+ln -sf ../vmtest-run.service "$root/etc/systemd/system/multi-user.target.wants/vmtest-run.service"
+echo vmtest > "$root/etc/hostname"
+: > "$root/etc/fstab"
+# A stand-in host key: persisted by the default config's /etc/ssh.
+install -d -m 0755 "$root/etc/ssh"
+echo "vmtest stand-in host key" > "$root/etc/ssh/ssh_host_ed25519_key"
+chmod 0600 "$root/etc/ssh/ssh_host_ed25519_key"
+# A converted server has a committed machine-id (persisted by the default config).
+chroot "$root" systemd-machine-id-setup >/dev/null
+# Quiet, fast non-interactive boots.
+ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
+ln -sf /dev/null "$root/etc/systemd/system/apt-daily.timer"
+ln -sf /dev/null "$root/etc/systemd/system/apt-daily-upgrade.timer"
+ln -sf /dev/null "$root/etc/systemd/system/e2scrub_all.timer"
+ln -sf /dev/null "$root/etc/systemd/system/fstrim.timer"
+ln -sf /dev/null "$root/etc/systemd/system/man-db.timer"
+
+# 5. Initrds, built by dracut in the chroot.
+for d in proc sys dev; do
+	mount --bind "/$d" "$root/$d"; chrootmounts+=("$root/$d")
+done
+kver=$(ls "$root/lib/modules" | sort -V | tail -n1)
+mkinitrd() {
+	chroot "$root" dracut --quiet --force --no-hostonly --no-compress \
+		--modules "$modules" --drivers "$drivers" --kver "$kver" "/tmp/$1" \
+		|| { echo "vmtest: dracut failed for $1" >&2; return 1; }
+	mv "$root/tmp/$1" "$work/$1"
+}
+log "dracut ($kver)"
+mkinitrd initrd.img
+printf 'mode = "vmtest-invalid"\n' > "$root/etc/server-impermanence/config.d-vmtest-invalid.toml"
+install -d "$root/etc/server-impermanence/config.d"
+mv "$root/etc/server-impermanence/config.d-vmtest-invalid.toml" "$root/etc/server-impermanence/config.d/99-vmtest-invalid.toml"
+mkinitrd initrd-invalid.img
+rm -rf "$root/etc/server-impermanence/config.d"
+for ((i=${#chrootmounts[@]}-1; i>=0; i--)); do umount "${chrootmounts[i]}"; done
+chrootmounts=()
+cp "$root/boot/vmlinuz-$kver" "$work/vmlinuz"
+rm -f "$root"/boot/initrd.img* 
+
+# 6. Provision the default layout and capture the blank from the installed root.
+log "impermanence-provision --blank-from @root"
+"$root/usr/sbin/impermanence-provision" --config "$root/etc/server-impermanence/config.toml" \
+	--mount "$work/top" --blank-from @root
+# The permanent /var/log starts with what the installed root had there.
+cp -a "$root/var/log/." "$work/top/@var-log/"
+btrfs subvolume list "$work/top" > "$work/subvolumes.txt"
+
+umount "$work/top"
+losetup -d "$loop"; loop=""
+rm -rf "$out"
+mv "$work" "$out"
+log "image ready in $out ($(du -sh --apparent-size "$out/disk.img" | cut -f1) sparse, $(du -sh "$out/disk.img" | cut -f1) used) in $(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || echo ?)s"

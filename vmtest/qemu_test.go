@@ -1,0 +1,236 @@
+package vmtest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// image is the output of build-image.sh.
+type image struct {
+	dir string // disk.img, vmlinuz, initrd.img, initrd-invalid.img
+}
+
+// accel picks KVM only when it can run a stock kernel: /dev/kvm opens and
+// the CPU has hardware virtualisation (a PVM /dev/kvm has neither vmx nor
+// svm and never boots a Debian kernel). VMTEST_ACCEL=kvm|tcg overrides.
+func accel() (accel, cpu string) {
+	switch os.Getenv("VMTEST_ACCEL") {
+	case "kvm":
+		return "kvm", "host"
+	case "tcg":
+		return "tcg,thread=multi,tb-size=256", "qemu64"
+	}
+	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
+		f.Close()
+		if ci, err := os.ReadFile("/proc/cpuinfo"); err == nil &&
+			regexp.MustCompile(`(?m)^flags\s*:.*\b(vmx|svm)\b`).Match(ci) {
+			return "kvm", "host"
+		}
+	}
+	return "tcg,thread=multi,tb-size=256", "qemu64"
+}
+
+// machine is one scenario's VM: a private copy of the image and the vmtest
+// disk (scenario in, results out), booted as many times as the scenario needs.
+type machine struct {
+	t      *testing.T
+	img    image
+	dir    string
+	disk   string
+	vtdisk string
+	boots  []bootResult
+}
+
+type bootResult struct {
+	n       int
+	wall    time.Duration
+	killed  bool
+	timeout bool
+	serial  string
+}
+
+// bootOpts varies one boot.
+type bootOpts struct {
+	initrd string // default initrd.img
+	append string // extra kernel command line
+	// killOn, when set, kills QEMU killDelay after a serial line matches:
+	// a power cut.
+	killOn    *regexp.Regexp
+	killDelay time.Duration
+	timeout   time.Duration
+}
+
+func newMachine(t *testing.T, img image, scenario string) *machine {
+	t.Helper()
+	dir := t.TempDir()
+	m := &machine{t: t, img: img, dir: dir, disk: filepath.Join(dir, "disk.img"), vtdisk: filepath.Join(dir, "vmtest.img")}
+	run(t, "cp", "--sparse=always", filepath.Join(img.dir, "disk.img"), m.disk)
+	payload := filepath.Join(dir, "payload")
+	if err := os.MkdirAll(payload, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"lib.sh", scenario} {
+		data, err := os.ReadFile(filepath.Join("scenarios", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := f
+		if f == scenario {
+			name = "scenario.sh"
+		}
+		if err := os.WriteFile(filepath.Join(payload, name), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, "mke2fs", "-q", "-F", "-t", "ext4", "-L", "vmtest", "-d", payload, m.vtdisk, "64M")
+	return m
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// boot runs QEMU once until the guest powers off, the kill marker fires or
+// the timeout passes. The serial console is kept, timestamped, per boot.
+func (m *machine) boot(o bootOpts) bootResult {
+	t := m.t
+	n := len(m.boots) + 1
+	if o.initrd == "" {
+		o.initrd = "initrd.img"
+	}
+	if o.timeout == 0 {
+		o.timeout = envDuration("VMTEST_BOOT_TIMEOUT", 300*time.Second)
+	}
+	acc, cpu := accel()
+	appendLine := fmt.Sprintf("root=LABEL=server rootfstype=btrfs rootflags=subvol=@root rw console=ttyS0 "+
+		"systemd.show_status=1 vmtest.boot=%d %s", n, o.append)
+	args := []string{
+		"-accel", acc, "-cpu", cpu, "-machine", "q35", "-m", env("VMTEST_MEM", "1024"), "-smp", env("VMTEST_SMP", "2"),
+		"-display", "none", "-monitor", "none", "-serial", "stdio", "-nodefaults", "-no-reboot",
+		"-kernel", filepath.Join(m.img.dir, "vmlinuz"), "-initrd", filepath.Join(m.img.dir, o.initrd),
+		"-append", strings.TrimSpace(appendLine),
+		"-drive", "file=" + m.disk + ",format=raw,if=none,id=root,cache=unsafe",
+		"-device", "virtio-blk-pci,drive=root",
+		"-drive", "file=" + m.vtdisk + ",format=raw,if=none,id=vt,cache=unsafe",
+		"-device", "virtio-blk-pci,drive=vt,serial=vmtest",
+		"-device", "virtio-rng-pci",
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	serial := filepath.Join(m.dir, fmt.Sprintf("boot%d.serial.log", n))
+	f, err := os.Create(serial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start qemu: %v", err)
+	}
+	res := bootResult{n: n, serial: serial}
+	var wg sync.WaitGroup
+	var once sync.Once
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<16), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintf(f, "[%7.2f] %s\n", time.Since(start).Seconds(), line)
+			if o.killOn != nil && o.killOn.MatchString(line) {
+				once.Do(func() {
+					time.AfterFunc(o.killDelay, func() {
+						res.killed = true
+						fmt.Fprintf(f, "[%7.2f] VMTEST-HOST power cut (kill -9)\n", time.Since(start).Seconds())
+						cmd.Process.Kill()
+					})
+				})
+			}
+		}
+	}()
+	err = cmd.Wait()
+	pw.Close()
+	wg.Wait()
+	res.wall = time.Since(start)
+	if ctx.Err() != nil {
+		res.timeout = true
+		t.Errorf("boot %d: timed out after %s", n, o.timeout)
+	} else if err != nil && !res.killed {
+		t.Errorf("boot %d: qemu: %v", n, err)
+	}
+	t.Logf("boot %d: %.1fs wall%s", n, res.wall.Seconds(), map[bool]string{true: " (power cut)"}[res.killed])
+	m.boots = append(m.boots, res)
+	return res
+}
+
+func env(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func envDuration(k string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(k)); err == nil {
+		return d
+	}
+	return def
+}
+
+// results copies the vmtest disk's out/ to a host directory (debugfs: no
+// mount needed) and returns it.
+func (m *machine) results() string {
+	dir := filepath.Join(m.dir, "results")
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		m.t.Fatal(err)
+	}
+	run(m.t, "debugfs", "-R", "rdump /out "+dir, m.vtdisk)
+	return filepath.Join(dir, "out")
+}
+
+// readImage mounts the machine's disk read-only (top level) after power-off
+// and calls fn with the mount point.
+func (m *machine) readImage(fn func(top string)) {
+	t := m.t
+	top := filepath.Join(m.dir, "top")
+	if err := os.MkdirAll(top, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "mount", "-o", "loop,ro,subvolid=5", m.disk, top)
+	defer func() {
+		if out, err := exec.Command("umount", top).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", top, err, out)
+		}
+	}()
+	fn(top)
+}
+
+// tail returns the last n lines of a file.
+func tail(path string, n int) string {
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,83 @@
+# Scenarios 1 (impermanence cycle), 2 (snapshots and cleanup through systemd,
+# boot 2) and 3 (exporter and journal), over three boots.
+. ./lib.sh
+rollback_record
+metric uptime_ready "$(cat "$out/uptime")"
+top
+
+# --- 1: impermanence cycle
+eq s1.failed-units "$(failed_units)" ""
+check s1.setup-service-succeeded-in-initrd setup_ok
+eq s1.rollback-result "$(json_field result /run/server-impermanence/rollback.json)" success
+if [ "$b" -gt 1 ]; then
+	check s1.root-file-gone test ! -e /vmtest-marker
+	check s1.var-tmp-file-gone test ! -e /var/tmp/vmtest-marker
+	a=$(newest_archive)
+	eq s1.previous-root-archived "$(cat "$a/vmtest-marker" 2>/dev/null)" "boot$((b-1))"
+	eq s1.persist-file "$(cat /persist/vmtest-boots)" "$(seq -s' ' 1 $((b-1)))"
+	eq s1.machine-id "$(cat /etc/machine-id)" "$(cat "$state/machine-id")"
+	eq s1.ssh-host-key "$(sha256sum < /etc/ssh/ssh_host_ed25519_key)" "$(cat "$state/hostkey")"
+	eq s1.persisted-dir-file "$(cat /etc/ssh/vmtest-boot1 2>/dev/null)" boot1
+fi
+check s1.etc-ssh-is-bind findmnt -n /etc/ssh
+check s1.machine-id-is-bind findmnt -n /etc/machine-id
+echo "boot$b" > /vmtest-marker
+echo "boot$b" > /var/tmp/vmtest-marker
+echo -n "$(cat /persist/vmtest-boots 2>/dev/null) $b" | sed 's/^ //' > /persist/vmtest-boots.tmp && mv /persist/vmtest-boots.tmp /persist/vmtest-boots
+[ "$b" = 1 ] && { cat /etc/machine-id > "$state/machine-id"; sha256sum < /etc/ssh/ssh_host_ed25519_key > "$state/hostkey"; echo boot1 > /etc/ssh/vmtest-boot1; }
+
+# --- 3: journal and audit log (every boot)
+eq s3.rollback-done-per-boot "$(journalctl -o cat MESSAGE_ID=e35428361cfb4c9d9e94e81fdd9f6956 | grep -c .)" "$b"
+eq s3.audit-rollback-runs "$(grep '"job":"rollback"' /var/log/server-impermanence/audit.jsonl | grep -c '"action":"run"')" "$b"
+check s3.audit-exchange-events grep -q '"action":"exchange"' /var/log/server-impermanence/audit.jsonl
+
+# --- 2: snapshots and cleanup through systemd (boot 2)
+if [ "$b" = 2 ]; then
+	t0=$(date +%s.%N)
+	check s2.snapshots-service systemctl start server-snapshots.service
+	metric snapshot_service_seconds "$(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || awk "BEGIN{print $(date +%s.%N)-$t0}")"
+	metric snapshot_seconds "$(json_field duration /var/lib/server-impermanence/snapshot.json)"
+	for s in @persist @var-log @var-lib-services @var-lib-caddy; do
+		n=$(ls -1 "/.snapshots/$s" 2>/dev/null | grep -c '^[0-9]\{8\}T[0-9]\{6\}Z$')
+		eq "s2.snapshot-$s" "$n" 1
+		f=$(ls -1d "/.snapshots/$s"/* 2>/dev/null | head -n1)
+		eq "s2.snapshot-$s-readonly" "$(btrfs property get -ts "$f" ro 2>&1)" ro=true
+	done
+	check s2.not-snapshotted-@nix test ! -e /.snapshots/@nix
+	# Three old snapshots in one hour: retention keeps the newest of the hour.
+	for n in 20200101T000000Z 20200101T000100Z 20200101T000200Z; do
+		btrfs -q subvolume snapshot -r /persist "/.snapshots/@persist/$n"
+	done
+	impermanence-prune --config /etc/server-impermanence/config.toml --dry-run > "$out/prune-dry-run.txt" 2>&1
+	check s2.cleanup-service systemctl start server-snapshots-cleanup.service
+	check s2.cleanup-deleted-older-in-hour test ! -e /.snapshots/@persist/20200101T000000Z -a ! -e /.snapshots/@persist/20200101T000100Z
+	check s2.cleanup-kept-newest-in-hour test -e /.snapshots/@persist/20200101T000200Z
+	eq s2.cleanup-kept-fresh "$(ls -1 /.snapshots/@persist | grep -c '^2026\|^202[7-9]')" 1
+	cal() { systemctl show -p TimersCalendar --value "$1" | sed -n 's/.*OnCalendar=\([^;]*\) ;.*/\1/p' | sed 's/ *$//'; }
+	systemctl list-timers --all --no-pager > "$out/timers.txt"
+	for u in server-snapshots.timer server-snapshots-cleanup.timer btrfs-maintenance.timer; do
+		check "s2.listed-$u" grep -q " $u " "$out/timers.txt"
+	done
+	eq s2.schedule-snapshots "$(cal server-snapshots.timer)" "*-*-* *:00:00"
+	eq s2.schedule-cleanup "$(cal server-snapshots-cleanup.timer)" "*-*-* 00:00:00"
+	eq s2.schedule-maintenance "$(cal btrfs-maintenance.timer)" "Mon *-*-* 00:00:00"
+	eq s2.failed-units-after "$(failed_units)" ""
+fi
+
+# --- 3: exporter (after the jobs of boot 2 on boot 2 and 3)
+scrape > "$out/scrape.txt" 2>&1
+check s3.exporter-answers grep -q '^impermanence_build_info' "$out/scrape.txt"
+rb=$(grep '^impermanence_job_last_duration_seconds{job="rollback"}' "$out/scrape.txt" | awk '{print $2}')
+check s3.exporter-rollback-duration test -n "$rb"
+metric exporter_rollback_seconds "${rb:-none}"
+eq s3.exporter-rollback-this-boot "$(grep '^impermanence_rollback_this_boot ' "$out/scrape.txt" | awk '{print $2}')" 1
+eq s3.exporter-config-valid "$(grep '^impermanence_config_valid ' "$out/scrape.txt" | awk '{print $2}')" 1
+if [ "$b" -ge 2 ]; then
+	eq s3.exporter-snapshots-@persist "$(grep '^impermanence_snapshots{.*subvolume="@persist"' "$out/scrape.txt" | awk '{s+=$2} END{print s+0}')" 2
+fi
+if [ "$b" = 2 ]; then
+	tf=/var/lib/prometheus/node-exporter/server_impermanence.prom
+	check s3.textfile-exists test -s $tf
+	cp $tf "$out/" 2>/dev/null
+	eq s3.textfile-parses "$(grep -v '^#' $tf | grep -cvE '^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? ([-+]?[0-9.eE+-]+|NaN|[+-]Inf)$')" 0
+fi

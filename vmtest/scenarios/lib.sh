@@ -1,0 +1,42 @@
+# Sourced by every scenario (cwd: the vmtest disk). Checks go to
+# $VMTEST_OUT/checks as "PASS name" / "FAIL name: why", figures to
+# $VMTEST_OUT/metrics as "key value"; the host test reads both.
+out=$VMTEST_OUT
+state=$VMTEST_DIR/state
+mkdir -p "$state"
+b=$VMTEST_BOOT
+pass() { echo "PASS $*" >> "$out/checks"; }
+fail() { echo "FAIL $*" >> "$out/checks"; }
+# check NAME CMD...: the command succeeds.
+check() { local n=$1; shift; if "$@" >> "$out/log.cmd" 2>&1; then pass "$n"; else fail "$n: '$*' failed"; fi; }
+# eq NAME GOT WANT
+eq() { if [ "$2" = "$3" ]; then pass "$1"; else fail "$1: got '$2', want '$3'"; fi; }
+metric() { echo "$1 $2" >> "$out/metrics"; }
+failed_units() { systemctl --failed --no-legend --plain | awk '{print $1}' | sort | tr '\n' ' ' | sed 's/ $//'; }
+json_field() { grep -o "\"$1\": *[^,}]*" "$2" | head -1 | sed 's/^[^:]*: *//; s/"//g'; }
+# Records this boot's rollback (duration measured by the helper in the initrd).
+rollback_record() {
+	local f=/run/server-impermanence/rollback.json
+	if [ -r $f ]; then
+		cp $f "$out/rollback.json"
+		metric rollback_seconds "$(json_field duration $f)"
+		metric rollback_result "$(json_field result $f)"
+	else
+		metric rollback_result none
+	fi
+}
+# The top level (subvolid 5), read-only, at /run/vmtest-top.
+top() {
+	mountpoint -q /run/vmtest-top && return 0
+	mkdir -p /run/vmtest-top && mount -o ro,subvolid=5 /dev/disk/by-label/server /run/vmtest-top
+}
+newest_archive() { ls -1d /run/vmtest-top/old_roots/@root/* 2>/dev/null | sort | tail -n1; }
+scrape() { # GET /metrics from the exporter on loopback (bash /dev/tcp, no curl)
+	exec 3<>/dev/tcp/127.0.0.1/9857 || return 1
+	printf 'GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n' >&3
+	cat <&3; exec 3<&-
+}
+setup_ok() { # the initrd unit finished (journal of this boot)
+	journalctl -b -o cat -u server-impermanence-setup.service | grep -q '^Finished server-impermanence-setup.service' &&
+		! journalctl -b -o cat -u server-impermanence-setup.service | grep -q '^Failed to start'
+}

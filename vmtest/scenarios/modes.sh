@@ -1,0 +1,61 @@
+# Scenario 7 (performance modes; the operator changes the mode in the blank,
+# as a golden-image update would) and 8 (failure alerting, last boot).
+. ./lib.sh
+rollback_record
+metric uptime_ready "$(cat "$out/uptime")"
+setmode() { # mode in the live config and in @root-blank
+	mkdir -p /run/vmtest-rw && mount -o subvolid=5 /dev/disk/by-label/server /run/vmtest-rw
+	btrfs property set -ts /run/vmtest-rw/@root-blank ro false
+	for c in /etc/server-impermanence/config.toml /run/vmtest-rw/@root-blank/etc/server-impermanence/config.toml; do
+		sed -i "s/^mode *=.*/mode = \"$1\"/" "$c"
+	done
+	btrfs property set -ts /run/vmtest-rw/@root-blank ro true
+	umount /run/vmtest-rw
+}
+rootopts() { findmnt -n -o OPTIONS /; }
+sysctl_of() { sysctl -n "$1"; }
+# mode file keys: every key of the mode's sysctl drop-in has its value
+sysctl_matches() {
+	local f=/usr/lib/server-impermanence/sysctl/$1.conf bad=0 k v
+	while IFS='=' read -r k v; do
+		k=$(echo $k); v=$(echo $v)
+		[ -z "$k" ] && continue
+		case $k in \#*|\;*) continue;; esac
+		[ "$(sysctl -n "$k" 2>/dev/null | tr -s '\t ' ' ')" = "$(echo "$v" | tr -s '\t ' ' ')" ] || { echo "$k: $(sysctl -n "$k") != $v"; bad=1; }
+	done < "$f"
+	return $bad
+}
+eq s7.tune-active "$(systemctl is-active server-impermanence-tune.service)" active
+findmnt -rn -o TARGET,OPTIONS -t btrfs > "$out/mountinfo.txt"
+case $b in
+1)
+	check s7.balanced-sysctl sysctl_matches balanced
+	check s7.balanced-commit-30 sh -c 'findmnt -n -o OPTIONS / | grep -q "commit=30"'
+	setmode io-optimized
+	;;
+2)
+	check s7.io-sysctl sysctl_matches io-optimized
+	check s7.io-commit-60 sh -c 'findmnt -n -o OPTIONS / | grep -q "commit=60"'
+	check s7.io-compress sh -c 'findmnt -n -o OPTIONS / | grep -q "compress=zstd:1"'
+	check s7.io-same-everywhere sh -c '! findmnt -rn -o OPTIONS -t btrfs | grep -v "commit=60" | grep -q .'
+	setmode space-optimized
+	;;
+3)
+	check s7.space-sysctl sysctl_matches space-optimized
+	check s7.space-compress-force sh -c 'findmnt -n -o OPTIONS / | grep -q "compress-force=zstd:3"'
+	check s7.space-same-everywhere sh -c '! findmnt -rn -o OPTIONS -t btrfs | grep -v "compress-force=zstd:3" | grep -q .'
+	# --- 8: a snapshot job made to fail: a configured subvolume removed
+	umount /var/lib/caddy
+	mkdir -p /run/vmtest-rw && mount -o subvolid=5 /dev/disk/by-label/server /run/vmtest-rw
+	btrfs -q subvolume delete /run/vmtest-rw/@var-lib-caddy
+	umount /run/vmtest-rw
+	check s8.snapshots-service-fails sh -c '! systemctl start server-snapshots.service'
+	eq s8.snapshots-service-failed "$(systemctl is-failed server-snapshots.service)" failed
+	sleep 2
+	check s8.failure-handler-ran sh -c 'journalctl -b -u "server-impermanence-failure@server-snapshots.service.service" -o cat | grep -q "server-snapshots.service failed"'
+	scrape > "$out/scrape.txt" 2>&1
+	eq s8.failure-metric "$(grep '^impermanence_job_last_result{.*job="snapshot".*result="failure"' "$out/scrape.txt" | awk '{print $2}')" 1
+	tf=/var/lib/prometheus/node-exporter/server_impermanence.prom
+	eq s8.failure-textfile "$(grep '^impermanence_job_last_result{.*job="snapshot".*result="failure"' $tf | awk '{print $2}')" 1
+	;;
+esac
