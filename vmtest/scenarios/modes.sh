@@ -30,7 +30,9 @@ findmnt -rn -o TARGET,OPTIONS -t btrfs > "$out/mountinfo.txt"
 case $b in
 1)
 	check s7.balanced-sysctl sysctl_matches balanced
-	check s7.balanced-commit-30 sh -c 'findmnt -n -o OPTIONS / | grep -q "commit=30"'
+	# commit=30 is the kernel default: mountinfo does not show it
+	check s7.balanced-commit-default sh -c '! findmnt -n -o OPTIONS / | grep -q "commit=" || findmnt -n -o OPTIONS / | grep -q "commit=30"'
+	check s7.balanced-compress sh -c 'findmnt -n -o OPTIONS / | grep -q "compress=zstd:1"'
 	setmode io-optimized
 	;;
 2)
