@@ -43,3 +43,7 @@ func ProgsView(u Usage) map[string]uint64 {
 		"Global reserve":     u.GlobalReserve,
 	}
 }
+
+// ForceOpenatFallback makes fs resolve paths with openat one component at a
+// time, as it does when a seccomp filter refuses openat2.
+func ForceOpenatFallback(fs *FS) { fs.noOpenat2.Store(true) }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"unsafe"
 
 	dbtrfs "github.com/dennwc/btrfs"
@@ -18,7 +19,8 @@ const topLevelID = 5
 type FS struct {
 	mount     string
 	top       *os.File
-	mountID   int // mount id of top in mountinfo
+	noOpenat2 atomic.Bool // openat2 refused by a seccomp filter: open walks instead
+	mountID   int         // mount id of top in mountinfo
 	fsid      UUID
 	info      *dbtrfs.FS // the same directory, for dennwc's device ioctls
 	mountinfo string

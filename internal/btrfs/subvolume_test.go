@@ -246,3 +246,52 @@ func TestReadOnly(t *testing.T) {
 		t.Errorf("SetReadOnly(plain) = %v, want ErrNotSubvolume", err)
 	}
 }
+
+// Under a seccomp filter that refuses openat2 (systemd's RestrictSUIDSGID=
+// answers ENOSYS) paths are resolved by hand, with the same guarantees.
+func TestOpenatFallback(t *testing.T) {
+	fs, tfs := newFS(t)
+	btrfs.ForceOpenatFallback(fs)
+	create(t, fs, "old_roots/@root/")
+	if err := os.Symlink("old_roots", filepath.Join(tfs.Mount, "link")); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(tfs.Mount, "other")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", other, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(other, unix.MNT_DETACH) })
+	if err := os.Mkdir(filepath.Join(other, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		want error
+	}{
+		{"@new", nil},
+		{"old_roots/@root/20261125T204023Z-1a2b3c4d", nil},
+		{"missing/@x", btrfs.ErrNotExist},
+		{"link/@x", unix.ELOOP},    // symbolic links are never followed
+		{"other/d/@x", unix.EXDEV}, // nor mounts crossed
+	} {
+		err := fs.CreateSubvolume(tc.path)
+		if !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
+			t.Errorf("fallback CreateSubvolume(%q) = %v, want %v", tc.path, err, tc.want)
+		}
+	}
+	if err := fs.Snapshot("@new", "old_roots/@root/snap", true); err != nil {
+		t.Errorf("fallback Snapshot: %v", err)
+	}
+	if ro, err := fs.ReadOnly("old_roots/@root/snap"); err != nil || !ro {
+		t.Errorf("fallback ReadOnly = %t, %v; want true", ro, err)
+	}
+	if _, err := os.Stat(filepath.Join(tfs.Mount, "old_roots/@x")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("fallback followed the symlink: stat = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(other, "d/@x")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("fallback crossed into the tmpfs: stat = %v", err)
+	}
+}
