@@ -54,11 +54,27 @@ func render(src, dir, version string) error {
 		return fmt.Errorf("%s: %w", src, err)
 	}
 	dst := filepath.Join(dir, h.Name+"."+h.Section)
-	tmp := dst + ".tmp"
-	if err := os.WriteFile(tmp, roff, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
+	// A temp name of its own: two builds may render into one dir at once.
+	f, err := os.CreateTemp(dir, "."+h.Name+".*.tmp")
+	if err != nil {
+		return err
 	}
-	if err := os.Rename(tmp, dst); err != nil {
+	if _, err := f.Write(roff); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), dst); err != nil {
+		os.Remove(f.Name())
 		return fmt.Errorf("rename %s: %w", dst, err)
 	}
 	return nil
