@@ -94,6 +94,12 @@ func (b *builder) persist() {
 	for _, f := range ps.Files {
 		b.bind(pm, f.Path, "file", true)
 		lines = append(lines, tmpfilesLine(pm, f, 'f'))
+		if f.Path == "/etc/machine-id" {
+			// The persisted machine-id is a bind mount: the commit service
+			// would take it for the transient first-boot overmount and fail
+			// at every boot. The persisted file is the committed id.
+			b.files = append(b.files, File{Dir: Normal, Path: MachineIDCommitService, Link: "/dev/null"})
+		}
 	}
 	u := b.dropIn()
 	u.Add("Unit", "RequiresMountsFor", unitfile.Word(pm))

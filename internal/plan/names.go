@@ -14,6 +14,10 @@ const (
 	ConfigErrorService = "server-impermanence-config-error.service"
 )
 
+// MachineIDCommitService is systemd's own unit that commits a transient
+// machine-id; the generator masks it when /etc/machine-id is persisted.
+const MachineIDCommitService = "systemd-machine-id-commit.service"
+
 // StaticUnitDir is where the static units are installed.
 const StaticUnitDir = "/usr/lib/systemd/system"
 
