@@ -16,8 +16,6 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/server-impermanence/server-impermanence/internal/audit"
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
@@ -149,7 +147,7 @@ func Open(ctx context.Context, env Env, f Flags, program, jobName string, noLock
 		if f.Device != "" {
 			dev = f.Device
 		}
-		dir, unmount, err := MountTopLevel(dev, env.RunDir, program)
+		dir, unmount, err := btrfs.MountTopLevel(dev, env.RunDir, program, false)
 		if err != nil {
 			return nil, err
 		}
@@ -254,33 +252,6 @@ func LoadConfig(path string, builtin bool) (*config.Config, error) {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return cfg, nil
-}
-
-// MountTopLevel mounts the top level (subvolid=5) of device on a new
-// directory under runDir (root-only, 0700), nosuid,nodev,noexec, and returns
-// it with the function that unmounts and removes it.
-func MountTopLevel(device, runDir, program string) (string, func() error, error) {
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
-		return "", nil, fmt.Errorf("create %s: %w", runDir, err)
-	}
-	dir, err := os.MkdirTemp(runDir, program+"-")
-	if err != nil {
-		return "", nil, fmt.Errorf("create mount dir: %w", err)
-	}
-	if err := unix.Mount(device, dir, "btrfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "subvolid=5"); err != nil {
-		os.Remove(dir)
-		return "", nil, fmt.Errorf("mount top level of %s: %w", device, err)
-	}
-	return dir, func() error {
-		err := unix.Unmount(dir, 0)
-		if err != nil {
-			err = unix.Unmount(dir, unix.MNT_DETACH)
-		}
-		if err != nil {
-			return fmt.Errorf("unmount %s: %w", dir, err)
-		}
-		return os.Remove(dir)
-	}, nil
 }
 
 // ParseFlags parses args with fs; it returns done (and the exit code) for

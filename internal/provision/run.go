@@ -8,11 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sort"
 	"text/tabwriter"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
@@ -101,7 +98,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	top := *mount
 	if top == "" {
 		var unmount func() error
-		top, unmount, err = mountTopLevel(dev, env.runDir(), *dryRun)
+		top, unmount, err = btrfs.MountTopLevel(dev, env.runDir(), "provision", *dryRun)
 		if err != nil {
 			fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 			return ExitFailure
@@ -179,36 +176,6 @@ func loadConfig(path string, builtin bool) (*config.Config, error) {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return cfg, nil
-}
-
-// mountTopLevel mounts the top level (subvolid=5) of device on a private
-// directory under runDir, read-only for a dry run.
-func mountTopLevel(device, runDir string, readOnly bool) (string, func() error, error) {
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
-		return "", nil, fmt.Errorf("create %s: %w", runDir, err)
-	}
-	dir, err := os.MkdirTemp(runDir, "provision-")
-	if err != nil {
-		return "", nil, fmt.Errorf("create mount dir: %w", err)
-	}
-	var flags uintptr = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	if readOnly {
-		flags |= unix.MS_RDONLY
-	}
-	if err := unix.Mount(device, dir, "btrfs", flags, "subvolid=5"); err != nil {
-		os.Remove(dir)
-		return "", nil, fmt.Errorf("mount top level of %s: %w", device, err)
-	}
-	return dir, func() error {
-		err := unix.Unmount(dir, 0)
-		if err != nil {
-			err = unix.Unmount(dir, unix.MNT_DETACH)
-		}
-		if err != nil {
-			return fmt.Errorf("unmount %s: %w", dir, err)
-		}
-		return os.Remove(dir)
-	}, nil
 }
 
 // LayoutRow is one configured subvolume as it is on disk.

@@ -17,8 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/server-impermanence/server-impermanence/internal/audit"
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
@@ -205,7 +203,7 @@ func (r *runner) run(ctx context.Context, o opts) int {
 	top := o.mount
 	if top == "" {
 		var unmount func() error
-		top, unmount, err = mountTopLevel(r.res.Device, r.env.RunDir(), o.dryRun)
+		top, unmount, err = btrfs.MountTopLevel(r.res.Device, r.env.RunDir(), "rollback", o.dryRun)
 		if err != nil {
 			return r.fail(err)
 		}
@@ -449,42 +447,6 @@ func auditPath(cfg *config.Config, top, runDir string) string {
 		return filepath.Join(runDir, "audit.jsonl")
 	}
 	return filepath.Join(top, filepath.FromSlash(path.Join(name, strings.TrimPrefix(rel, best))))
-}
-
-// mountTopLevel mounts the top level of device privately under runDir
-// (read-only for a dry run).
-func mountTopLevel(device, runDir string, readOnly bool) (string, func() error, error) {
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
-		return "", nil, fmt.Errorf("create %s: %w", runDir, err)
-	}
-	dir, err := os.MkdirTemp(runDir, "rollback-")
-	if err != nil {
-		return "", nil, fmt.Errorf("create mount dir: %w", err)
-	}
-	var flags uintptr = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	if readOnly {
-		flags |= unix.MS_RDONLY
-	}
-	if err := unix.Mount(device, dir, "btrfs", flags, "subvolid=5"); err != nil {
-		os.Remove(dir)
-		return "", nil, fmt.Errorf("mount top level of %s: %w", device, err)
-	}
-	// Private, so the mount never propagates into the host's namespace.
-	if err := unix.Mount("", dir, "", unix.MS_PRIVATE, ""); err != nil {
-		unix.Unmount(dir, unix.MNT_DETACH)
-		os.Remove(dir)
-		return "", nil, fmt.Errorf("make %s private: %w", dir, err)
-	}
-	return dir, func() error {
-		err := unix.Unmount(dir, 0)
-		if err != nil {
-			err = unix.Unmount(dir, unix.MNT_DETACH)
-		}
-		if err != nil {
-			return fmt.Errorf("unmount %s: %w", dir, err)
-		}
-		return os.Remove(dir)
-	}, nil
 }
 
 func (r *runner) print(w io.Writer) {
