@@ -22,6 +22,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/server-impermanence/server-impermanence/internal/human"
 	"io"
 	"os"
 	"path/filepath"
@@ -250,7 +251,7 @@ func balance(s *job.Session, dryRun bool) (Balance, error) {
 		// at 1 GiB, below sysfs' chunk_size (10 GiB for data).
 		chunk := min(chunkSize(s.FS, typ.name), 1<<30, max(u.Size/10, 16<<20))
 		if typ.slack < chunk {
-			msg := fmt.Sprintf("%s: nothing to reclaim (%s allocated but unused, less than one %s chunk)", typ.name, human(typ.slack), human(chunk))
+			msg := fmt.Sprintf("%s: nothing to reclaim (%s allocated but unused, less than one %s chunk)", typ.name, human.Bytes(typ.slack), human.Bytes(chunk))
 			b.Skipped = append(b.Skipped, msg)
 			s.Log.Info("balance skipped: "+msg, journal.MessageID(msgid.BalanceResult), "type", typ.name)
 			continue
@@ -386,7 +387,7 @@ func scrub(ctx context.Context, s *job.Session, o Options) (Scrub, error) {
 		state = "stopped at the time budget; the next run resumes"
 	}
 	s.Log.Info(fmt.Sprintf("scrub %s: %s scrubbed this pass, %d errors (%d corrected, %d uncorrectable)", state,
-		human(total.DataBytesScrubbed+total.TreeBytesScrubbed), total.Errors(), total.CorrectedErrors, total.UncorrectableErrors),
+		human.Bytes(total.DataBytesScrubbed+total.TreeBytesScrubbed), total.Errors(), total.CorrectedErrors, total.UncorrectableErrors),
 		journal.MessageID(msgid.ScrubResult), "bytes_scrubbed", total.DataBytesScrubbed+total.TreeBytesScrubbed,
 		"csum_errors", total.CsumErrors, "corrected_errors", total.CorrectedErrors, "uncorrectable_errors", total.UncorrectableErrors,
 		"done", sc.Done)
@@ -450,7 +451,7 @@ func (r Report) print(w io.Writer) {
 				state = "stopped at " + strconv.FormatUint(d.Progress.LastPhysical, 10) + ", resumes next run"
 			}
 			fmt.Fprintf(w, "scrub device %d from %d: %s; this pass %s data + %s metadata, errors: csum %d, read %d, verify %d, corrected %d, uncorrectable %d%s\n",
-				d.DevID, d.Start, state, human(d.Pass.DataBytesScrubbed), human(d.Pass.TreeBytesScrubbed),
+				d.DevID, d.Start, state, human.Bytes(d.Pass.DataBytesScrubbed), human.Bytes(d.Pass.TreeBytesScrubbed),
 				d.Pass.CsumErrors, d.Pass.ReadErrors, d.Pass.VerifyErrors, d.Pass.CorrectedErrors, d.Pass.UncorrectableErrors, suffix(d.Error))
 		}
 	}
@@ -465,19 +466,6 @@ func suffix(e string) string {
 		return ""
 	}
 	return ": " + e
-}
-
-func human(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.2f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func b2i(b bool) int64 {

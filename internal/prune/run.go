@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/server-impermanence/server-impermanence/internal/human"
 	"io"
 	"os"
 	"path"
@@ -285,7 +286,7 @@ func finish(s *job.Session, rep *Report, o Options, err error) error {
 	rep.SpaceLow = low(sp, o.MinFreePercent)
 	if rep.SpaceLow {
 		s.Log.Warn(fmt.Sprintf("free space is low: %s free of %s (%s unallocated), under %g%%",
-			humanBytes(sp.Free), humanBytes(sp.Size), humanBytes(sp.Unallocated), o.MinFreePercent),
+			human.Bytes(sp.Free), human.Bytes(sp.Size), human.Bytes(sp.Unallocated), o.MinFreePercent),
 			journal.MessageID(msgid.SpaceLow), "free_bytes", sp.Free, "size_bytes", sp.Size, "unallocated_bytes", sp.Unallocated)
 	}
 	rec := state.Record{Result: state.ResultSuccess, Counters: map[string]int64{
@@ -300,7 +301,7 @@ func finish(s *job.Session, rep *Report, o Options, err error) error {
 		level, result = "error", "failure"
 	}
 	msg := fmt.Sprintf("prune %s: %d deleted, %d failed, %d kept; free %s, unallocated %s",
-		result, rep.Deleted, len(rep.Failures), len(rep.Plan.Items)-rep.Plan.Deletions(), humanBytes(sp.Free), humanBytes(sp.Unallocated))
+		result, rep.Deleted, len(rep.Failures), len(rep.Plan.Items)-rep.Plan.Deletions(), human.Bytes(sp.Free), human.Bytes(sp.Unallocated))
 	attrs := []any{journal.MessageID(msgid.PruneDone), "result", result, "deleted", rep.Deleted, "failed", len(rep.Failures)}
 	if level == "error" {
 		s.Log.Error(msg, attrs...)
@@ -317,7 +318,7 @@ func (r Report) print(w io.Writer) {
 	if r.DryRun {
 		r.Plan.Print(w)
 		fmt.Fprintf(w, "dry run: would delete %d, keep %d; free %s, unallocated %s of %s\n",
-			r.Plan.Deletions(), len(r.Plan.Items)-r.Plan.Deletions(), humanBytes(r.Before.Free), humanBytes(r.Before.Unallocated), humanBytes(r.Before.Size))
+			r.Plan.Deletions(), len(r.Plan.Items)-r.Plan.Deletions(), human.Bytes(r.Before.Free), human.Bytes(r.Before.Unallocated), human.Bytes(r.Before.Size))
 		return
 	}
 	for _, it := range r.Plan.Items {
@@ -332,26 +333,13 @@ func (r Report) print(w io.Writer) {
 		fmt.Fprintf(w, "warning: %s\n", m)
 	}
 	fmt.Fprintf(w, "deleted %d, failed %d, kept %d in %.3fs\n", r.Deleted, len(r.Failures), len(r.Plan.Items)-r.Plan.Deletions(), r.Seconds)
-	fmt.Fprintf(w, "space before: free %s, unallocated %s of %s\n", humanBytes(r.Before.Free), humanBytes(r.Before.Unallocated), humanBytes(r.Before.Size))
+	fmt.Fprintf(w, "space before: free %s, unallocated %s of %s\n", human.Bytes(r.Before.Free), human.Bytes(r.Before.Unallocated), human.Bytes(r.Before.Size))
 	if r.After != nil {
-		fmt.Fprintf(w, "space after:  free %s, unallocated %s (the cleaner may still be freeing)\n", humanBytes(r.After.Free), humanBytes(r.After.Unallocated))
+		fmt.Fprintf(w, "space after:  free %s, unallocated %s (the cleaner may still be freeing)\n", human.Bytes(r.After.Free), human.Bytes(r.After.Unallocated))
 	}
 	if r.SpaceLow {
 		fmt.Fprintln(w, "warning: free space is under the threshold")
 	}
-}
-
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.2f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func b2i(b bool) int64 {
