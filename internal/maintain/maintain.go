@@ -31,10 +31,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/server-impermanence/server-impermanence/internal/human"
 	"github.com/server-impermanence/server-impermanence/internal/audit"
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
+	"github.com/server-impermanence/server-impermanence/internal/human"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"

@@ -12,10 +12,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/server-impermanence/server-impermanence/internal/human"
 	"github.com/server-impermanence/server-impermanence/internal/audit"
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
+	"github.com/server-impermanence/server-impermanence/internal/human"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
