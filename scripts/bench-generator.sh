@@ -16,7 +16,11 @@ if [ "${1:-}" != --inner ]; then
 	exec unshare -m --propagation private "$0" --inner
 fi
 work=$(mktemp -d /tmp/bench-generator.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# Generators write to /run/systemd/generator*, a tmpfs: so do both here (the
+# namespace is private, the tmpfs goes with it).
+mkdir "$work/out"
+mount -t tmpfs bench-generator "$work/out"
+trap 'umount "$work/out"; rm -rf "$work"' EXIT
 mkdir -p "$work/etc"
 "$gen" --print-default > "$work/etc/config.toml"
 made_etc=""
@@ -36,7 +40,7 @@ run() { # dir-prefix cmd...
 	local t0 t1 i
 	t0=$(date +%s%N)
 	for i in $(seq 1 "$N"); do
-		d="$work/o$1$i"; mkdir -p "$d/n" "$d/e" "$d/l"
+		d="$work/out/o$1$i"; mkdir -p "$d/n" "$d/e" "$d/l"
 		"${@:2}" "$d/n" "$d/e" "$d/l" 2>/dev/null
 		rm -rf "$d"
 	done
