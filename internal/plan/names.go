@@ -1,5 +1,7 @@
 package plan
 
+import "github.com/server-impermanence/server-impermanence/internal/cmdline"
+
 // Static units (units/), DESIGN.md §3. The names are contracts.
 const (
 	SetupService       = "server-impermanence-setup.service"
@@ -26,7 +28,7 @@ const DocURL = "https://github.com/server-impermanence/server-impermanence/blob/
 
 // DisableRollback is the kernel command line switch that skips the initrd
 // rollback for one boot (server-impermanence.rollback=0).
-const DisableRollback = "server-impermanence.rollback"
+const DisableRollback = cmdline.Switch
 
 // DropInName is the file name of every drop-in the generator writes.
 const DropInName = "50-server-impermanence.conf"

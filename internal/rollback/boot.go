@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/server-impermanence/server-impermanence/internal/cmdline"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,61 +12,24 @@ import (
 	"strings"
 )
 
-// SwitchParam is the kernel command line emergency switch:
-// server-impermanence.rollback=0 skips the rollback for one boot.
-const SwitchParam = "server-impermanence.rollback"
+// SwitchParam is the kernel command line emergency switch (cmdline.Switch).
+const SwitchParam = cmdline.Switch
+
+// RollbackDisabled reports whether the command line turns the rollback off:
+// server-impermanence.rollback=0 or rd.server-impermanence.rollback=0 (any
+// false boolean), parsed by the same code as the generator's, which decides
+// whether this helper runs at all.
+func RollbackDisabled(line string) bool { return cmdline.Parse(line).RollbackDisabled(true) }
 
 // cmdlineParams returns the key=value words of a kernel command line (the
-// last one of a key wins, as with the kernel's own parameters). Quoted
-// values are unquoted.
-func cmdlineParams(cmdline string) map[string]string {
+// last one of a key wins, as with the kernel's own parameters).
+func cmdlineParams(line string) map[string]string {
 	params := map[string]string{}
-	for _, w := range splitCmdline(cmdline) {
+	for _, w := range cmdline.Parse(line) {
 		k, v, _ := strings.Cut(w, "=")
 		params[k] = v
 	}
 	return params
-}
-
-// splitCmdline splits on blanks outside double quotes.
-func splitCmdline(s string) []string {
-	var out []string
-	var cur strings.Builder
-	quoted, any := false, false
-	for _, r := range s {
-		switch {
-		case r == '"':
-			quoted = !quoted
-			any = true
-		case (r == ' ' || r == '\t' || r == '\n') && !quoted:
-			if any {
-				out = append(out, cur.String())
-			}
-			cur.Reset()
-			any = false
-		default:
-			cur.WriteRune(r)
-			any = true
-		}
-	}
-	if any {
-		out = append(out, cur.String())
-	}
-	return out
-}
-
-// RollbackDisabled reports whether the command line turns the rollback off
-// (server-impermanence.rollback=0, also =no, =false, =off).
-func RollbackDisabled(cmdline string) bool {
-	v, ok := cmdlineParams(cmdline)[SwitchParam]
-	if !ok {
-		return false
-	}
-	switch strings.ToLower(v) {
-	case "0", "no", "false", "off", "n":
-		return true
-	}
-	return false
 }
 
 // Hibernation signatures at the end of the first page of the resume area

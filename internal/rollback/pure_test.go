@@ -128,6 +128,8 @@ func TestCmdline(t *testing.T) {
 		"": false, "server-impermanence.rollback=0": true, "server-impermanence.rollback=off quiet": true,
 		"server-impermanence.rollback=0 server-impermanence.rollback=1": false,
 		`x="a b" server-impermanence.rollback=no`:                       true, "server-impermanence.rollback=1": false,
+		"rd.server-impermanence.rollback=0": true, "server-impermanence.rollback=f": true,
+		"server-impermanence.rollback": false, "server-impermanence.rollbackx=0": false,
 	} {
 		if got := RollbackDisabled(cmdline); got != want {
 			t.Errorf("RollbackDisabled(%q) = %t, want %t", cmdline, got, want)

@@ -1,0 +1,110 @@
+// Package cmdline parses the kernel command line: the one definition of the
+// emergency switch server-impermanence.rollback=0 that both the generator
+// (which decides what the initrd runs) and the rollback helper (which runs
+// there) obey, and of resume=.
+package cmdline
+
+import "strings"
+
+// Switch is the kernel command line emergency switch:
+// server-impermanence.rollback=0 skips the rollback for one boot (also
+// rd.server-impermanence.rollback=0, and any false boolean).
+const Switch = "server-impermanence.rollback"
+
+// Cmdline is a parsed kernel command line.
+type Cmdline []string
+
+// Parse splits a kernel command line into words as the kernel and
+// systemd do: whitespace separates, double quotes group.
+func Parse(s string) Cmdline {
+	var words []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for _, r := range s {
+		switch {
+		case r == '"':
+			quoted = !quoted
+			inWord = true
+		case !quoted && (r == ' ' || r == '\t' || r == '\n'):
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
+}
+
+// Value returns the value of the last key=value for key (systemd's rule:
+// the last occurrence wins) and whether the key occurs. In the initrd the
+// rd.-prefixed key counts too.
+func (c Cmdline) Value(key string, initrd bool) (string, bool) {
+	val, found := "", false
+	for _, w := range c {
+		k, v, hasValue := strings.Cut(w, "=")
+		if initrd {
+			k = strings.TrimPrefix(k, "rd.")
+		}
+		if k == key {
+			val, found = v, true
+			if !hasValue {
+				val = ""
+			}
+		}
+	}
+	return val, found
+}
+
+// parseBool parses a boolean as systemd's parse_boolean does; ok is false
+// for anything else.
+func parseBool(s string) (v, ok bool) {
+	switch strings.ToLower(s) {
+	case "1", "yes", "y", "true", "t", "on":
+		return true, true
+	case "0", "no", "n", "false", "f", "off":
+		return false, true
+	}
+	return false, false
+}
+
+// RollbackDisabled reports whether the command line carries
+// server-impermanence.rollback=0 (or another false boolean).
+func (c Cmdline) RollbackDisabled(initrd bool) bool {
+	v, found := c.Value(Switch, initrd)
+	if !found {
+		return false
+	}
+	b, ok := parseBool(v)
+	return ok && !b
+}
+
+// ResumeDevice returns the device path of resume= as systemd's
+// hibernate-resume generator names it, or "".
+func (c Cmdline) ResumeDevice() string {
+	v, found := c.Value("resume", false)
+	if !found || v == "" {
+		return ""
+	}
+	return DevicePath(v)
+}
+
+// DevicePath turns a fstab-style device spec (UUID=, LABEL=, PARTUUID=,
+// PARTLABEL= or a path) into a /dev path, as systemd's fstab_node_to_udev_node
+// does (without its escaping of unusual characters in labels).
+func DevicePath(spec string) string {
+	for _, p := range []struct{ tag, dir string }{
+		{"UUID=", "by-uuid"}, {"LABEL=", "by-label"}, {"PARTUUID=", "by-partuuid"}, {"PARTLABEL=", "by-partlabel"},
+	} {
+		if v, ok := strings.CutPrefix(spec, p.tag); ok {
+			return "/dev/disk/" + p.dir + "/" + strings.ReplaceAll(v, "/", `\x2f`)
+		}
+	}
+	return spec
+}
