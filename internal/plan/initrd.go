@@ -17,10 +17,13 @@ const machineID = "/etc/machine-id"
 
 func (b *builder) initrd() {
 	if b.env.Cmdline.RollbackDisabled(true) {
+		// The setup unit is still hooked: impermanence-rollback reads the
+		// same switch (internal/cmdline) before it touches anything, then
+		// logs the skip with its MESSAGE_ID and records it, so the journal,
+		// the metrics and the "rollback skipped" alert all see it.
 		b.notes = append(b.notes, "rollback skipped for this boot: "+DisableRollback+"=0 on the kernel command line; the previous root is kept")
-	} else {
-		b.setup()
 	}
+	b.setup()
 	b.earlyMounts()
 }
 
