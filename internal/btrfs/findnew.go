@@ -1,7 +1,6 @@
 package btrfs
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -79,7 +78,7 @@ type DirEntry struct {
 // included (its TransID moved); compare CTime to tell.
 func (fs *FS) Changed(id, gen uint64) ([]ChangedInode, error) {
 	var out []ChangedInode
-	err := fs.searchSince(id, gen+1, key{firstFreeObjectID, inodeItemKey, 0},
+	err := fs.searchFrom(id, gen+1, key{firstFreeObjectID, inodeItemKey, 0},
 		key{lastFreeObjectID, dirIndexKey, math.MaxUint64},
 		func(k key, data []byte) error {
 			switch k.Type {
@@ -163,60 +162,6 @@ func (fs *FS) InodePath(id, ino uint64) (string, error) {
 		return "", fmt.Errorf("path of inode %d in subvolume %d: %w", ino, id, err)
 	}
 	return strings.TrimSuffix(cString(args.Name[:]), "/"), nil
-}
-
-// searchSince is search with a minimum transaction: TREE_SEARCH_V2 skips
-// tree blocks written before minTrans (every item of a block it returns is
-// passed to fn, older or not).
-func (fs *FS) searchSince(tree, minTrans uint64, lo, hi key, fn func(k key, data []byte) error) error {
-	const argsBytes = int(unsafe.Sizeof(searchArgsV2{}))
-	mem := make([]uint64, (argsBytes+searchBuf)/8)
-	args := (*searchArgsV2)(unsafe.Pointer(&mem[0]))
-	buf := unsafe.Slice((*byte)(unsafe.Pointer(&mem[0])), len(mem)*8)[argsBytes:]
-	for {
-		args.Key = searchKey{
-			TreeID:      tree,
-			MinObjectID: lo.ObjectID, MinType: lo.Type, MinOffset: lo.Offset,
-			MaxObjectID: hi.ObjectID, MaxType: hi.Type, MaxOffset: hi.Offset,
-			MinTransID: minTrans, MaxTransID: math.MaxUint64,
-			NrItems: math.MaxUint32,
-		}
-		args.BufSize = uint64(len(buf))
-		if err := ioctl(fs.top, iocTreeSearchV2, unsafe.Pointer(args)); err != nil {
-			return fmt.Errorf("tree search: %w", err)
-		}
-		n := args.Key.NrItems
-		if n == 0 {
-			return nil
-		}
-		var last key
-		off := 0
-		for range n {
-			if off+searchHeaderBytes > len(buf) {
-				return errors.New("tree search: truncated result")
-			}
-			h := buf[off : off+searchHeaderBytes]
-			last = key{ne.Uint64(h[8:]), ne.Uint32(h[24:]), ne.Uint64(h[16:])}
-			off += searchHeaderBytes
-			end := off + int(ne.Uint32(h[28:]))
-			if end > len(buf) {
-				return errors.New("tree search: truncated item")
-			}
-			// The kernel returns every key of a leaf in [lo, hi] as a
-			// key range in (objectid, type, offset) order; items with a
-			// type outside [lo.Type, hi.Type] for middle objectids are
-			// returned too, callers switch on the type.
-			if err := fn(last, buf[off:end]); err != nil {
-				return err
-			}
-			off = end
-		}
-		next, ok := last.next()
-		if !ok || last == hi {
-			return nil
-		}
-		lo = next
-	}
 }
 
 // Byte offsets in the packed struct btrfs_inode_item.

@@ -49,6 +49,14 @@ func (k key) next() (key, bool) {
 // inclusive, in key order, using TREE_SEARCH_V2 (CAP_SYS_ADMIN). The data
 // passed to fn is valid only during the call.
 func (fs *FS) search(tree uint64, lo, hi key, fn func(k key, data []byte) error) error {
+	return fs.searchFrom(tree, 0, lo, hi, fn)
+}
+
+// searchFrom is search restricted to tree blocks written at or after
+// transaction minTrans (0: all). TREE_SEARCH_V2 skips older blocks, but
+// every item of a block it returns is passed to fn, older or not, and for
+// middle objectids items of any type: callers switch on the key.
+func (fs *FS) searchFrom(tree, minTrans uint64, lo, hi key, fn func(k key, data []byte) error) error {
 	const argsBytes = int(unsafe.Sizeof(searchArgsV2{}))
 	mem := make([]uint64, (argsBytes+searchBuf)/8) // uint64 for alignment
 	args := (*searchArgsV2)(unsafe.Pointer(&mem[0]))
@@ -58,8 +66,8 @@ func (fs *FS) search(tree uint64, lo, hi key, fn func(k key, data []byte) error)
 			TreeID:      tree,
 			MinObjectID: lo.ObjectID, MinType: lo.Type, MinOffset: lo.Offset,
 			MaxObjectID: hi.ObjectID, MaxType: hi.Type, MaxOffset: hi.Offset,
-			MaxTransID: math.MaxUint64,
-			NrItems:    math.MaxUint32,
+			MinTransID: minTrans, MaxTransID: math.MaxUint64,
+			NrItems: math.MaxUint32,
 		}
 		args.BufSize = uint64(len(buf))
 		if err := ioctl(fs.top, iocTreeSearchV2, unsafe.Pointer(args)); err != nil {
