@@ -8,6 +8,7 @@ package job
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -268,4 +269,16 @@ func ParseFlags(fs *flag.FlagSet, args []string, f *Flags, env Env, program stri
 		return true, ExitOK
 	}
 	return false, 0
+}
+
+// Print writes a helper's result to w: indented JSON with --json (an
+// encoding error is returned), else the text that print writes.
+func Print(w io.Writer, asJSON bool, v any, print func(io.Writer)) error {
+	if !asJSON {
+		print(w)
+		return nil
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -1,7 +1,9 @@
 package job
 
 import (
+	"io"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/server-impermanence/server-impermanence/internal/config"
@@ -18,5 +20,21 @@ func TestCloseRunsAfterRun(t *testing.T) {
 	}
 	if !closed || got != cfg {
 		t.Errorf("Close: closers ran %t, AfterRun got %p; want both, with the session's config %p", closed, got, cfg)
+	}
+}
+
+func TestPrint(t *testing.T) {
+	v := struct {
+		A int `json:"a"`
+	}{1}
+	text := func(w io.Writer) { io.WriteString(w, "text\n") }
+	for _, tc := range []struct {
+		json bool
+		want string
+	}{{false, "text\n"}, {true, "{\n  \"a\": 1\n}\n"}} {
+		var b strings.Builder
+		if err := Print(&b, tc.json, v, text); err != nil || b.String() != tc.want {
+			t.Errorf("Print(json=%t) = %q, %v; want %q", tc.json, b.String(), err, tc.want)
+		}
 	}
 }

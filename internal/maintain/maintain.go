@@ -148,13 +148,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	}
 	defer s.Close()
 	rep, err := Maintain(ctx, s, o)
-	if f.JSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
-	} else {
-		rep.print(env.Stdout)
-	}
+	job.Print(env.Stdout, f.JSON, rep, rep.print)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		return job.ExitFailure

@@ -2,7 +2,6 @@ package prune
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -107,13 +106,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	}
 	defer s.Close()
 	rep, err := Prune(ctx, s, Options{Location: loc, DryRun: f.DryRun, MinFreePercent: *minFree, Wait: *wait})
-	if f.JSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
-	} else {
-		rep.print(env.Stdout)
-	}
+	job.Print(env.Stdout, f.JSON, rep, rep.print)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		return job.ExitFailure

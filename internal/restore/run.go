@@ -115,13 +115,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	}
 	defer s.Close()
 	res, err := Do(s, o)
-	if f.JSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(res)
-	} else {
-		res.Print(env.Stdout)
-	}
+	job.Print(env.Stdout, f.JSON, res, res.Print)
 	if !o.DryRun {
 		rec := state.Record{Result: state.ResultSuccess}
 		rec.Details, _ = json.Marshal(res)

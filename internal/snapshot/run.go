@@ -119,13 +119,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		code = job.ExitFailure
 	}
-	if f.JSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(rep)
-	} else {
-		rep.print(env.Stdout)
-	}
+	job.Print(env.Stdout, f.JSON, rep, rep.print)
 	return code
 }
 
