@@ -42,7 +42,7 @@ INSTALL_LIST := \
 OWN_DIRS := $(SYSCTLDIR) $(PREFIX)/lib/server-impermanence $(DRACUTDIR) $(DOCDIR)/examples $(DOCDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help build man test test-unit bench demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest
+.PHONY: help build man test test-host test-unit bench demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest
 
 help: ## Show this help
 	@echo "server-impermanence make targets:"
@@ -63,7 +63,9 @@ build: ## Build every binary into bin/
 tools: ## Build the Go test tools that are not Debian packages (node_exporter) into the tools cache
 	@scripts/install-tools.sh
 
-test: deps tools lint ## Install what the tests need, then run every test (real-btrfs tests need root)
+test: test-host vmtest ## Every test: the host tiers, then the QEMU boots (root; about 15-20 min without KVM)
+
+test-host: deps tools lint ## Install what the tests need, then run every test but the QEMU boots (real-btrfs tests need root)
 	IMPERMANENCE_REQUIRE_TOOLS=1 $(GO) test -count=1 ./...
 
 test-unit: ## Run the tests without installing anything (real-btrfs tests skip when not root)

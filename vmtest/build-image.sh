@@ -2,7 +2,7 @@
 # vmtest image builder. Writes to $VMTEST_CACHE/image/:
 #   disk.img            btrfs (label "server") provisioned by impermanence-provision
 #                       with the built-in default layout, @root-blank captured with
-#                       --blank-from, the project installed by `make install DESTDIR=`
+#                       --blank-from, the project installed from its Debian package
 #   vmlinuz, initrd.img a dracut systemd initrd with the project's dracut module
 #   initrd-invalid.img  the same with an invalid config.d drop-in (scenario 4)
 # The Debian root filesystem (mmdebstrap) is cached as rootfs-<hash>.tar.zst,
@@ -78,9 +78,25 @@ btrfs property set "$work/top/@root" compression zstd
 root=$work/top/@root
 zstd -dc "$rootfs" | tar -x -C "$root" --numeric-owner --xattrs
 
-# 3. The project, exactly as `make install` installs it, and its configuration.
-log "make install DESTDIR=@root"
-make --no-print-directory -C "$repo" install DESTDIR="$root" PREFIX=/usr >/dev/null
+# 3. The project as an operator installs it: the Debian package of this
+# checkout (scripts/build-deb.sh), installed by dpkg in the chroot, which runs
+# its postinst; then the configuration.
+log "Debian package (scripts/build-deb.sh) and dpkg -i in @root"
+"$repo/scripts/build-deb.sh" "$work/deb" > "$work/deb.log" 2>&1 || {
+	tail -n 30 "$work/deb.log" >&2
+	echo "vmtest: building the Debian package failed" >&2
+	exit 1
+}
+deb=$(tail -n 1 "$work/deb.log")
+[ -f "$deb" ] || { echo "vmtest: build-deb.sh printed no package path (got '$deb')" >&2; exit 1; }
+cp "$deb" "$root/tmp/server-impermanence.deb"
+chroot "$root" dpkg -i /tmp/server-impermanence.deb >"$work/dpkg.log" 2>&1 || {
+	cat "$work/dpkg.log" >&2
+	echo "vmtest: dpkg -i of the package failed in the image" >&2
+	exit 1
+}
+rm -f "$root/tmp/server-impermanence.deb"
+chroot "$root" dpkg-query -W -f='${Package} ${Version} ${Status}\n' server-impermanence >&2
 install -d -m 0755 "$root/etc/server-impermanence"
 "$root/usr/lib/systemd/system-generators/server-impermanence-generator" --print-default \
 	> "$root/etc/server-impermanence/config.toml"
@@ -133,7 +149,10 @@ rm -f "$root"/boot/initrd.img*
 log "impermanence-provision --blank-from @root"
 "$root/usr/sbin/impermanence-provision" --config "$root/etc/server-impermanence/config.toml" \
 	--mount "$work/top" --blank-from @root
-# The permanent /var/log starts with what the installed root had there.
+# The permanent /var/log starts with what the installed root had there, plus
+# /var/log/journal: a persistent journal (Debian 12 keeps it volatile
+# otherwise), so scenario 3 counts MESSAGE_IDs across boots.
+chroot "$root" install -d -o root -g systemd-journal -m 2755 /var/log/journal
 cp -a "$root/var/log/." "$work/top/@var-log/"
 btrfs subvolume list "$work/top" > "$work/subvolumes.txt"
 

@@ -117,7 +117,10 @@ func (m *machine) boot(o bootOpts) bootResult {
 		o.timeout = envDuration("VMTEST_BOOT_TIMEOUT", 300*time.Second)
 	}
 	acc, cpu := accel()
-	appendLine := fmt.Sprintf("root=LABEL=server rootfstype=btrfs rootflags=subvol=@root rw console=ttyS0 "+
+	// quiet: the kernel's messages go to the journal, not through the
+	// emulated serial port; systemd's status lines (the power-cut marker)
+	// and the rollback's debug-halt line (KERN_CRIT) still do.
+	appendLine := fmt.Sprintf("root=LABEL=server rootfstype=btrfs rootflags=subvol=@root rw console=ttyS0 quiet "+
 		"systemd.show_status=1 vmtest.boot=%d %s", n, o.append)
 	args := []string{
 		"-accel", acc, "-cpu", cpu, "-machine", "q35", "-m", env("VMTEST_MEM", "1024"), "-smp", env("VMTEST_SMP", "2"),
@@ -216,7 +219,10 @@ func (m *machine) readImage(fn func(top string)) {
 	if err := os.MkdirAll(top, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "mount", "-o", "loop,ro,subvolid=5", m.disk, top)
+	// rescue=nologreplay: a read-only btrfs mount would still replay the
+	// log tree and write to the image; the host must see the disk exactly
+	// as the power cut left it and never change what the next boot finds.
+	run(t, "mount", "-o", "loop,ro,rescue=nologreplay,subvolid=5", m.disk, top)
 	defer func() {
 		if out, err := exec.Command("umount", top).CombinedOutput(); err != nil {
 			t.Errorf("umount %s: %v %s", top, err, out)

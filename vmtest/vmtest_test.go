@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/server-impermanence/server-impermanence/internal/cmdline"
 )
 
 // report collects one row per scenario for the timing table.
@@ -27,7 +29,7 @@ func TestMain(m *testing.M) {
 	if len(report.rows) > 0 {
 		var b strings.Builder
 		fmt.Fprintf(&b, "\nvmtest timings (accel %s)\n", func() string { a, c := accel(); return a + " -cpu " + c }())
-		fmt.Fprintf(&b, "%-28s %8s  %s\n", "scenario", "wall", "per boot: wall / guest uptime at multi-user / rollback (in guest)")
+		fmt.Fprintf(&b, "%-28s %8s  %s\n", "scenario", "wall", "per boot: wall / guest uptime at multi-user / rollback (in guest); cut = power cut")
 		sort.Strings(report.rows)
 		for _, r := range report.rows {
 			b.WriteString(r + "\n")
@@ -119,6 +121,11 @@ func (m *machine) finish(name string, start time.Time, wantChecks map[int]int) m
 				t.Errorf("boot %d: scenario script exit %s", b.n, o.rc)
 			}
 			cell += fmt.Sprintf("/%ss/%ss", trim(o.metrics["uptime_ready"]), trim(o.metrics["rollback_seconds"]))
+			if v := o.metrics["snapshot_seconds"]; v != "" {
+				cell += fmt.Sprintf(" (snapshot %ss)", trim(v))
+			}
+			checkTarget(t, b.n, "rollback (in the guest)", o.metrics["rollback_seconds"], rollbackTarget)
+			checkTarget(t, b.n, "snapshot job (in the guest)", o.metrics["snapshot_seconds"], snapshotTarget)
 			if n, ok := wantChecks[b.n]; ok && len(o.checks) < n {
 				t.Errorf("boot %d: %d checks ran, want at least %d (script stopped early?)", b.n, len(o.checks), n)
 			}
@@ -150,6 +157,31 @@ func (m *machine) finish(name string, start time.Time, wantChecks map[int]int) m
 		}
 	}
 	return outs
+}
+
+// The specification's targets (DESIGN.md): a rollback under 2 minutes, a
+// snapshot run under 30 s. Real figures are well under a second; the table
+// reports them.
+const (
+	rollbackTarget = 120 * time.Second
+	snapshotTarget = 30 * time.Second
+)
+
+// checkTarget fails the test when a figure the guest measured (seconds, or
+// empty when this boot did not measure it) reaches its target.
+func checkTarget(t *testing.T, boot int, what, seconds string, target time.Duration) {
+	t.Helper()
+	if seconds == "" || seconds == "none" {
+		return
+	}
+	var f float64
+	if _, err := fmt.Sscanf(seconds, "%g", &f); err != nil {
+		t.Errorf("boot %d: %s: unreadable duration %q", boot, what, seconds)
+		return
+	}
+	if d := time.Duration(f * float64(time.Second)); d >= target {
+		t.Errorf("boot %d: %s took %s, target < %s", boot, what, d, target)
+	}
 }
 
 func trim(s string) string {
@@ -204,27 +236,44 @@ func TestInvalidConfigEmergencySwitch(t *testing.T) {
 	m.finish("4+5 invalid-config/switch", start, map[int]int{1: 1, 2: 7, 3: 3, 4: 3})
 }
 
-// Scenario 6: power cuts at several points of the initrd rollback.
+// Scenario 6: power cuts inside the initrd rollback. VMTEST_CUTS lists
+// groups of cuts separated by "|"; the cuts of a group follow each other
+// with no boot in between (a cut during the repair of the previous cut),
+// and a normal boot after each group checks the recovery. A cut is either a
+// step of the rollback, passed as server-impermanence.debug.halt-after=
+// (the helper stops there and says so on the console, QEMU is killed at
+// once: "exchange,sync" makes the state after the first exchange durable
+// first, "rename" cuts with the rename not yet committed), or a duration:
+// QEMU is killed that long after the console shows the setup unit starting.
 func TestPowerCutDuringRollback(t *testing.T) {
 	img := requireVM(t)
 	t.Parallel()
 	start := time.Now()
 	m := newMachine(t, img, "powercut.sh")
 	m.boot(bootOpts{})
-	marker := regexp.MustCompile(`Starting .*server-impermanen.*rollback`)
-	for _, d := range strings.Fields(env("VMTEST_CUTS", "0s 1s 2s")) {
-		delay, err := time.ParseDuration(d)
-		if err != nil {
-			t.Fatal(err)
+	halted := regexp.MustCompile(`impermanence-rollback: debug halt after step`)
+	starting := regexp.MustCompile(`Starting .*server-impermanen.*rollback`)
+	for _, group := range strings.Split(env("VMTEST_CUTS", "exchange,sync rename commit | delete,sync 1s"), "|") {
+		for _, cut := range strings.Fields(group) {
+			o := bootOpts{killOn: halted, append: cmdline.HaltAfterKey + "=" + cut}
+			if d, err := time.ParseDuration(cut); err == nil {
+				o = bootOpts{killOn: starting, killDelay: d}
+			}
+			r := m.boot(o)
+			if !r.killed {
+				t.Errorf("boot %d: cut %q: the power cut marker never appeared on the console", r.n, cut)
+			}
+			m.readImage(func(top string) {
+				news, _ := filepath.Glob(filepath.Join(top, "*.new"))
+				t.Logf("after cut %q (boot %d): .new subvolumes %v", cut, r.n, news)
+				if fi, err := os.Stat(filepath.Join(top, "@root/usr/lib/os-release")); err != nil || fi.Size() == 0 {
+					t.Errorf("after cut %q (boot %d): no bootable @root: %v", cut, r.n, err)
+				}
+				if _, err := os.Stat(filepath.Join(top, "@persist/vmtest-boots")); err != nil {
+					t.Errorf("after cut %q (boot %d): @persist lost its file: %v", cut, r.n, err)
+				}
+			})
 		}
-		r := m.boot(bootOpts{killOn: marker, killDelay: delay})
-		if !r.killed {
-			t.Errorf("boot %d: the power cut marker never appeared", r.n)
-		}
-		m.readImage(func(top string) {
-			news, _ := filepath.Glob(filepath.Join(top, "*.new"))
-			t.Logf("after the cut %s after the marker: leftovers %v", d, news)
-		})
 		m.boot(bootOpts{})
 	}
 	m.finish("6 power-cut", start, nil)

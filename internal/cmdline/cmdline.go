@@ -4,7 +4,10 @@
 // there) obey, and of resume=.
 package cmdline
 
-import "strings"
+import (
+	"strconv"
+	"strings"
+)
 
 // Switch is the kernel command line emergency switch:
 // server-impermanence.rollback=0 skips the rollback for one boot (also
@@ -107,4 +110,44 @@ func DevicePath(spec string) string {
 		}
 	}
 	return spec
+}
+
+// HaltAfterKey is the power-cut test switch of the rollback, in the spirit
+// of dracut's rd.break: server-impermanence.debug.halt-after=STEP[,sync]
+// makes the rollback stop after STEP (a step number, 1 first, or the first
+// step of an operation: snapshot, create, set, exchange, rename, mkdir,
+// delete, commit) and wait there until it is killed, so that a test can cut
+// the power at a known point (vmtest scenario 6). With ",sync" the
+// filesystem is committed first: the state after STEP is then on disk;
+// without it the cut loses whatever the kernel had not committed yet, as a
+// real one does. Never for production: the boot waits for the setup unit's
+// timeout.
+const HaltAfterKey = "server-impermanence.debug.halt-after"
+
+// HaltAfter is a parsed HaltAfterKey.
+type HaltAfter struct {
+	Step string // a step number or an operation
+	Sync bool
+}
+
+// HaltAfter returns the power-cut test switch, if the command line has one
+// with a non-empty step.
+func (c Cmdline) HaltAfter(initrd bool) (HaltAfter, bool) {
+	v, found := c.Value(HaltAfterKey, initrd)
+	if !found {
+		return HaltAfter{}, false
+	}
+	step, opt, _ := strings.Cut(v, ",")
+	h := HaltAfter{Step: step, Sync: opt == "sync"}
+	return h, h.Step != ""
+}
+
+// Matches reports whether the step numbered n (1 first), described as
+// desc ("exchange @root.new ⇄ @root"), is the one to halt after.
+func (h HaltAfter) Matches(n int, desc string) bool {
+	if h.Step == strconv.Itoa(n) {
+		return true
+	}
+	op, _, _ := strings.Cut(desc, " ")
+	return op == h.Step
 }

@@ -56,3 +56,40 @@ func TestResumeDevice(t *testing.T) {
 		}
 	}
 }
+
+func TestHaltAfter(t *testing.T) {
+	for _, tc := range []struct {
+		line  string
+		want  HaltAfter
+		found bool
+	}{
+		{"quiet", HaltAfter{}, false},
+		{HaltAfterKey, HaltAfter{}, false},
+		{HaltAfterKey + "=", HaltAfter{}, false},
+		{HaltAfterKey + "=3", HaltAfter{Step: "3"}, true},
+		{HaltAfterKey + "=exchange,sync", HaltAfter{Step: "exchange", Sync: true}, true},
+		{"rd." + HaltAfterKey + "=rename", HaltAfter{Step: "rename"}, true},
+	} {
+		got, found := Parse(tc.line).HaltAfter(true)
+		if got != tc.want || found != tc.found {
+			t.Errorf("Parse(%q).HaltAfter() = %+v, %t; want %+v, %t", tc.line, got, found, tc.want, tc.found)
+		}
+	}
+	for _, tc := range []struct {
+		step string
+		n    int
+		desc string
+		want bool
+	}{
+		{"3", 3, "commit", true},
+		{"3", 4, "commit", false},
+		{"exchange", 5, "exchange @root.new ⇄ @root", true},
+		{"exchange", 5, "rename @root.new → old_roots/@root/x", false},
+		{"set", 2, "set NoCoW on @var-tmp.new", true},
+		{"snap", 1, "snapshot @root-blank → @root.new", false},
+	} {
+		if got := (HaltAfter{Step: tc.step}).Matches(tc.n, tc.desc); got != tc.want {
+			t.Errorf("HaltAfter{%q}.Matches(%d, %q) = %t, want %t", tc.step, tc.n, tc.desc, got, tc.want)
+		}
+	}
+}

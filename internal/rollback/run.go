@@ -14,12 +14,14 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/audit"
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
+	"github.com/server-impermanence/server-impermanence/internal/cmdline"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/lock"
@@ -183,8 +185,8 @@ type runner struct {
 }
 
 func (r *runner) run(ctx context.Context, o opts) int {
-	cmdline, _ := os.ReadFile(r.env.path("proc/cmdline"))
-	if RollbackDisabled(string(cmdline)) {
+	line, _ := os.ReadFile(r.env.path("proc/cmdline"))
+	if RollbackDisabled(string(line)) {
 		return r.skip("emergency switch " + SwitchParam + "=0 on the kernel command line")
 	}
 	cfg, sum, err := loadConfig(o.cfgPath, o.builtin)
@@ -193,7 +195,7 @@ func (r *runner) run(ctx context.Context, o opts) int {
 		r.res.What = []string{"fix the configuration (server-impermanence-generator --check), then rebuild the initrd (it carries its own copy)"}
 		return r.refuse(err, msgid.RollbackSkipped)
 	}
-	if yes, why := Resuming(r.env.root(), string(cmdline)); yes {
+	if yes, why := Resuming(r.env.root(), string(line)); yes {
 		return r.skip(why)
 	}
 	r.res.Device = cfg.Device
@@ -264,7 +266,11 @@ func (r *runner) run(ctx context.Context, o opts) int {
 	if err := r.openAudit(); err != nil {
 		r.log.Warn("audit log unavailable", "error", err)
 	}
-	a := Applier{Ops: fsOps{fsys}, Log: r.log, Audit: r.audit, Stop: r.env.Stop, Now: r.clock, BootID: r.res.BootID}
+	stop := r.env.Stop
+	if h, ok := cmdline.Parse(string(line)).HaltAfter(true); ok && stop == nil {
+		stop = r.haltAfter(ctx, h, fsys)
+	}
+	a := Applier{Ops: fsOps{fsys}, Log: r.log, Audit: r.audit, Stop: stop, Now: r.clock, BootID: r.res.BootID}
 	r.res.Done, err = a.Apply(plan.Steps)
 	if err != nil {
 		if errors.Is(err, ErrStopped) {
@@ -311,6 +317,34 @@ func countDeletes(ds []Decision) int {
 		}
 	}
 	return n
+}
+
+// haltAfter is the power-cut test switch (cmdline.HaltAfterKey): after the
+// chosen step it commits when asked to, says so on the console through
+// /dev/kmsg (the test host watches the serial console) and in the journal,
+// then waits until it is killed or stopped; the run ends as "stopped", which
+// leaves a state the next boot repairs, as after a crash.
+func (r *runner) haltAfter(ctx context.Context, h cmdline.HaltAfter, fsys *btrfs.FS) func(string) bool {
+	return func(step string) bool {
+		num, desc, _ := strings.Cut(step, " ")
+		n, _ := strconv.Atoi(num)
+		if !h.Matches(n, desc) {
+			return false
+		}
+		if h.Sync {
+			if err := fsys.Commit(); err != nil {
+				r.log.Warn("debug halt: commit failed", "error", err)
+			}
+		}
+		msg := fmt.Sprintf("debug halt after step %d (%s), sync=%t: waiting for the power cut (%s)", n, desc, h.Sync, cmdline.HaltAfterKey)
+		r.log.Warn(msg, "step", n)
+		if f, err := os.OpenFile(r.env.path("dev/kmsg"), os.O_WRONLY, 0); err == nil {
+			fmt.Fprintf(f, "<2>%s: %s\n", program, msg)
+			f.Close()
+		}
+		<-ctx.Done()
+		return true
+	}
 }
 
 func (r *runner) skip(reason string) int {

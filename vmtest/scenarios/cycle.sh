@@ -27,8 +27,14 @@ echo -n "$(cat /persist/vmtest-boots 2>/dev/null) $b" | sed 's/^ //' > /persist/
 [ "$b" = 1 ] && { cat /etc/machine-id > "$state/machine-id"; sha256sum < /etc/ssh/ssh_host_ed25519_key > "$state/hostkey"; echo boot1 > /etc/ssh/vmtest-boot1; }
 
 # --- 3: journal and audit log (every boot)
-# one RollbackDone per boot (the image's journal is volatile: no /var/log/journal)
+# The journal is persistent (/var/log/journal on the persisted @var-log, as
+# build-image.sh sets it up): one RollbackDone per boot, this one included,
+# and every earlier boot still listed (the initrd's entries reach the disk
+# through the flush after var-log.mount).
 eq s3.rollback-done-this-boot "$(journalctl -b -o cat MESSAGE_ID=e35428361cfb4c9d9e94e81fdd9f6956 | grep -c .)" 1
+eq s3.rollback-done-every-boot "$(journalctl -o cat MESSAGE_ID=e35428361cfb4c9d9e94e81fdd9f6956 | grep -c .)" "$b"
+eq s3.journal-boots "$(journalctl --list-boots --no-pager 2>/dev/null | grep -cE "[0-9a-f]{32}")" "$b"
+check s3.journal-on-var-log sh -c 'test -n "$(ls /var/log/journal/$(cat /etc/machine-id)/system*.journal 2>/dev/null)"'
 eq s3.audit-rollback-runs "$(grep '"job":"rollback"' /var/log/server-impermanence/audit.jsonl | grep -c '"action":"run"')" "$b"
 
 # --- 2: snapshots and cleanup through systemd (boot 2)
