@@ -1,11 +1,14 @@
 package diff
 
 import (
+	"context"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 )
 
 func TestMountsBelow(t *testing.T) {
@@ -41,5 +44,19 @@ func TestUnder(t *testing.T) {
 		if got := Under(tc.p, tc.dir); got != tc.want {
 			t.Errorf("Under(%q, %q) = %t, want %t", tc.p, tc.dir, got, tc.want)
 		}
+	}
+}
+
+// TestRunRefusesLockTimeout: diff takes no lock, so it has no --lock-timeout
+// to accept and ignore.
+func TestRunRefusesLockTimeout(t *testing.T) {
+	var out, errs strings.Builder
+	env := job.Env{Stdout: &out, Stderr: &errs}
+	if code := Run(context.Background(), []string{"--lock-timeout", "1s"}, env); code != job.ExitUsage {
+		t.Errorf("Run(--lock-timeout 1s) = %d, want %d (usage)\n%s", code, job.ExitUsage, errs.String())
+	}
+	errs.Reset()
+	if code := Run(context.Background(), []string{"--help"}, env); code != job.ExitOK || strings.Contains(errs.String(), "lock") {
+		t.Errorf("Run(--help) = %d, usage mentions a lock = %t; want 0 and no lock:\n%s", code, strings.Contains(errs.String(), "lock"), errs.String())
 	}
 }

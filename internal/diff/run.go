@@ -63,7 +63,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	fl := flag.NewFlagSet(program, flag.ContinueOnError)
 	fl.SetOutput(env.Stderr)
 	var f job.Flags
-	f.Register(fl, false)
+	f.RegisterReadOnly(fl) // no lock taken, so no --lock-timeout
 	noOrphans := fl.Bool("no-orphans", false, "do not look for orphans on the persist subvolume")
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
 	if done, code := job.ParseFlags(fl, args, &f, env, program, func() string { return buildinfo.String(program) }); done {

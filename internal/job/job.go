@@ -95,21 +95,30 @@ type Flags struct {
 	JSON        bool
 	DryRun      bool
 	Version     bool
-	LockTimeout time.Duration
+	LockTimeout time.Duration // Register only: read-only commands take no lock
 }
 
-// Register adds the common flags to fs; dryRun adds --dry-run.
+// Register adds the common flags of a command that takes the filesystem
+// lock to fs: those of RegisterReadOnly and --lock-timeout; dryRun adds
+// --dry-run.
 func (f *Flags) Register(fs *flag.FlagSet, dryRun bool) {
+	f.RegisterReadOnly(fs)
+	fs.DurationVar(&f.LockTimeout, "lock-timeout", 30*time.Minute, "how long to wait for the filesystem lock held by another job")
+	if dryRun {
+		fs.BoolVar(&f.DryRun, "dry-run", false, "print what would be done and change nothing")
+	}
+}
+
+// RegisterReadOnly adds the common flags of a command that only reads and
+// takes no lock (Open with noLock): no --lock-timeout, which it would
+// accept and ignore, and no --dry-run.
+func (f *Flags) RegisterReadOnly(fs *flag.FlagSet) {
 	fs.StringVar(&f.Config, "config", config.DefaultPath, "configuration `file` (drop-ins are read from config.d/ next to it)")
 	fs.BoolVar(&f.Default, "default", false, "use the built-in default configuration instead of --config")
 	fs.StringVar(&f.Device, "device", "", "btrfs `device` (default: device from the configuration)")
 	fs.StringVar(&f.Mount, "mount", "", "use this mounted top level (subvolid=5) `dir` instead of mounting the device privately")
 	fs.BoolVar(&f.JSON, "json", false, "print the results as JSON")
 	fs.BoolVar(&f.Version, "version", false, "print the version and exit")
-	fs.DurationVar(&f.LockTimeout, "lock-timeout", 30*time.Minute, "how long to wait for the filesystem lock held by another job")
-	if dryRun {
-		fs.BoolVar(&f.DryRun, "dry-run", false, "print what would be done and change nothing")
-	}
 }
 
 // Session is one run of a helper on one filesystem.

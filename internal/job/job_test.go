@@ -1,10 +1,13 @@
 package job
 
 import (
+	"flag"
 	"io"
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/server-impermanence/server-impermanence/internal/config"
 )
@@ -35,6 +38,32 @@ func TestPrint(t *testing.T) {
 		var b strings.Builder
 		if err := Print(&b, tc.json, v, text); err != nil || b.String() != tc.want {
 			t.Errorf("Print(json=%t) = %q, %v; want %q", tc.json, b.String(), err, tc.want)
+		}
+	}
+}
+
+// TestRegister: --lock-timeout only where the lock is taken, --dry-run only
+// where asked for.
+func TestRegister(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		register func(*Flags, *flag.FlagSet)
+		want     []string
+	}{
+		{"Register(dryRun)", func(f *Flags, fs *flag.FlagSet) { f.Register(fs, true) },
+			[]string{"config", "default", "device", "dry-run", "json", "lock-timeout", "mount", "version"}},
+		{"Register", func(f *Flags, fs *flag.FlagSet) { f.Register(fs, false) },
+			[]string{"config", "default", "device", "json", "lock-timeout", "mount", "version"}},
+		{"RegisterReadOnly", func(f *Flags, fs *flag.FlagSet) { f.RegisterReadOnly(fs) },
+			[]string{"config", "default", "device", "json", "mount", "version"}},
+	} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		var f Flags
+		tc.register(&f, fs)
+		var got []string
+		fs.VisitAll(func(fl *flag.Flag) { got = append(got, fl.Name) })
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s: flags (-want +got):\n%s", tc.name, diff)
 		}
 	}
 }
