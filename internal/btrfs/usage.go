@@ -12,11 +12,12 @@ import (
 // Usage is the space accounting of a filesystem, read from sysfs
 // (/sys/fs/btrfs/<fsid>), which needs no privileges.
 type Usage struct {
-	Size              uint64 // sum of the sizes of the block devices
-	Allocated         uint64 // raw bytes allocated to chunks, every copy counted
-	Unallocated       uint64 // Size - Allocated
-	Used              uint64 // raw bytes used, every copy counted
-	FreeEstimate      uint64 // data bytes still writable, as "Free (estimated)" of `btrfs filesystem usage`
+	Size              uint64       // sum of the sizes of the block devices
+	Devices           []DeviceSize // the member devices, by name
+	Allocated         uint64       // raw bytes allocated to chunks, every copy counted
+	Unallocated       uint64       // Size - Allocated
+	Used              uint64       // raw bytes used, every copy counted
+	FreeEstimate      uint64       // data bytes still writable, as "Free (estimated)" of `btrfs filesystem usage`
 	GlobalReserve     uint64
 	GlobalReserveUsed uint64
 	Data              Allocation
@@ -31,6 +32,13 @@ type Allocation struct {
 	DiskTotal uint64 // raw bytes of the chunks, every copy counted
 	DiskUsed  uint64
 	Profiles  []Profile // by name
+}
+
+// DeviceSize is the size of one member device, by its name in
+// /sys/fs/btrfs/<fsid>/devices (the kernel's: sda2, dm-0, ...).
+type DeviceSize struct {
+	Name string
+	Size uint64
 }
 
 // Profile is the logical space of one profile of a block group type; there
@@ -51,7 +59,7 @@ func (a Allocation) Ratio() float64 {
 
 // Usage reads the space accounting from the sysfs given to Open.
 func (fs *FS) Usage() (Usage, error) {
-	u, err := readUsage(filepath.Join(fs.sysfs, "fs/btrfs", fs.fsid.String()))
+	u, err := ReadUsage(fs.SysfsDir())
 	if err != nil {
 		return Usage{}, fmt.Errorf("usage of %s: %w", fs.mount, err)
 	}
@@ -62,15 +70,22 @@ func (fs *FS) Usage() (Usage, error) {
 // count it as free any more.
 const minUnallocated = 16 << 20
 
-func readUsage(dir string) (Usage, error) {
+// ReadUsage reads the space accounting of the filesystem whose sysfs
+// directory (/sys/fs/btrfs/<fsid>) is dir. It is the one reader of it: for
+// Usage, and for the exporter, which finds dir from the configured device
+// without opening the top level. Any file missing or unreadable is an
+// error: no figure is guessed.
+func ReadUsage(dir string) (Usage, error) {
 	r := sysfsReader{dir: dir}
 	var u Usage
 	devs, err := os.ReadDir(filepath.Join(dir, "devices"))
 	if err != nil {
 		return Usage{}, err
 	}
-	for _, d := range devs {
-		u.Size += 512 * r.uint(filepath.Join("devices", d.Name(), "size"))
+	for _, d := range devs { // sorted by name
+		size := 512 * r.uint(filepath.Join("devices", d.Name(), "size"))
+		u.Devices = append(u.Devices, DeviceSize{Name: d.Name(), Size: size})
+		u.Size += size
 	}
 	u.Data = r.allocation("data")
 	u.Metadata = r.allocation("metadata")
@@ -84,9 +99,11 @@ func readUsage(dir string) (Usage, error) {
 	u.Used = u.Data.DiskUsed + u.Metadata.DiskUsed + u.System.DiskUsed
 	u.Unallocated = u.Size - min(u.Size, u.Allocated)
 	// The computation of btrfs-progs (cmds/filesystem-usage.c), which uses
-	// the data ratio for the unallocated space too.
+	// the data ratio for the unallocated space too and truncates to bytes
+	// after each term. The files are not read atomically: a chunk filled
+	// between the reads of disk_total and disk_used must not wrap around.
 	ratio := u.Data.Ratio()
-	u.FreeEstimate = uint64(float64(u.Data.DiskTotal-u.Data.DiskUsed) / ratio)
+	u.FreeEstimate = uint64(float64(u.Data.DiskTotal-min(u.Data.DiskTotal, u.Data.DiskUsed)) / ratio)
 	if u.Unallocated >= minUnallocated {
 		u.FreeEstimate = uint64(float64(u.FreeEstimate) + float64(u.Unallocated)/ratio)
 	}
@@ -110,7 +127,7 @@ func (r *sysfsReader) uint(name string) uint64 {
 	}
 	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 	if err != nil {
-		r.err = fmt.Errorf("%s: %w", name, err)
+		r.err = fmt.Errorf("%s: %w", filepath.Join(r.dir, name), err)
 	}
 	return v
 }

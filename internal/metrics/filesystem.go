@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 )
 
 var (
@@ -46,32 +48,45 @@ func (filesystemSource) describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// minUnallocated is the unallocated space below which btrfs-progs does not
-// count it as free any more.
-const minUnallocated = 16 << 20
-
-var blockTypes = []string{"data", "metadata", "system"}
-
 func (filesystemSource) collect(_ context.Context, s *scrape, ch chan<- prometheus.Metric) error {
 	dir, err := s.filesystemDir()
 	if err != nil {
 		return err
 	}
-	r := &sysfs{dir: dir}
 	var errs []error
-	gauge(ch, fsInfoDesc, 1, filepath.Base(dir), r.str("label"))
+	gauge(ch, fsInfoDesc, 1, filepath.Base(dir), sysfsString(filepath.Join(dir, "label")))
 
-	// Space.
+	// Space: the reader of the helpers' space guard, so that the metrics
+	// and the guard never disagree.
+	if u, err := btrfs.ReadUsage(dir); err == nil {
+		for _, d := range u.Devices {
+			gauge(ch, devSizeDesc, float64(d.Size), d.Name)
+		}
+		for _, a := range []struct {
+			typ string
+			btrfs.Allocation
+		}{{"data", u.Data}, {"metadata", u.Metadata}, {"system", u.System}} {
+			for _, p := range a.Profiles {
+				gauge(ch, fsAllocTotalDesc, float64(p.Total), a.typ, p.Name)
+				gauge(ch, fsAllocUsedDesc, float64(p.Used), a.typ, p.Name)
+			}
+		}
+		gauge(ch, fsSizeDesc, float64(u.Size))
+		gauge(ch, fsUsedDesc, float64(u.Used))
+		gauge(ch, fsFreeDesc, float64(u.FreeEstimate))
+		gauge(ch, fsUnallocDesc, float64(u.Unallocated))
+		gauge(ch, fsReserveDesc, float64(u.GlobalReserve))
+	} else {
+		errs = append(errs, fmt.Errorf("space usage: %w", err))
+	}
+
+	// Device I/O counters.
 	devs, err := os.ReadDir(filepath.Join(dir, "devices"))
 	if err != nil {
-		return fmt.Errorf("filesystem %s: %w", dir, err)
+		errs = append(errs, err)
 	}
-	var size uint64
 	for _, d := range devs {
 		n := d.Name()
-		sz := 512 * r.uint(filepath.Join("devices", n, "size"))
-		size += sz
-		gauge(ch, devSizeDesc, float64(sz), n)
 		if st, err := blockStat(filepath.Join(dir, "devices", n, "stat")); err == nil {
 			counter(ch, devReadsDesc, float64(st[0]), n)
 			counter(ch, devReadBytesDesc, 512*float64(st[2]), n)
@@ -80,51 +95,6 @@ func (filesystemSource) collect(_ context.Context, s *scrape, ch chan<- promethe
 		} else {
 			errs = append(errs, err)
 		}
-	}
-	var allocated, used, dataTotal, dataDiskTotal, dataDiskUsed uint64
-	for _, typ := range blockTypes {
-		base := filepath.Join("allocation", typ)
-		total := r.uint(filepath.Join(base, "total_bytes"))
-		diskTotal := r.uint(filepath.Join(base, "disk_total"))
-		diskUsed := r.uint(filepath.Join(base, "disk_used"))
-		allocated += diskTotal
-		used += diskUsed
-		if typ == "data" {
-			dataTotal, dataDiskTotal, dataDiskUsed = total, diskTotal, diskUsed
-		}
-		entries, _ := os.ReadDir(filepath.Join(dir, base))
-		for _, e := range entries {
-			p := filepath.Join(base, e.Name())
-			if !e.IsDir() {
-				continue
-			}
-			if _, err := os.Stat(filepath.Join(dir, p, "total_bytes")); err != nil {
-				continue
-			}
-			gauge(ch, fsAllocTotalDesc, float64(r.uint(filepath.Join(p, "total_bytes"))), typ, e.Name())
-			gauge(ch, fsAllocUsedDesc, float64(r.uint(filepath.Join(p, "used_bytes"))), typ, e.Name())
-		}
-	}
-	reserve := r.uint("allocation/global_rsv_size")
-	if r.err == nil {
-		unalloc := size - min(size, allocated)
-		// btrfs-progs (cmds/filesystem-usage.c) uses the data ratio for
-		// the unallocated space too.
-		ratio := 1.0
-		if dataTotal > 0 {
-			ratio = float64(dataDiskTotal) / float64(dataTotal)
-		}
-		free := float64(dataDiskTotal-min(dataDiskTotal, dataDiskUsed)) / ratio
-		if unalloc >= minUnallocated {
-			free += float64(unalloc) / ratio
-		}
-		gauge(ch, fsSizeDesc, float64(size))
-		gauge(ch, fsUsedDesc, float64(used))
-		gauge(ch, fsFreeDesc, float64(uint64(free)))
-		gauge(ch, fsUnallocDesc, float64(unalloc))
-		gauge(ch, fsReserveDesc, float64(reserve))
-	} else {
-		errs = append(errs, r.err)
 	}
 
 	// Commits (kernel >= 6.0).
@@ -165,34 +135,13 @@ func (filesystemSource) collect(_ context.Context, s *scrape, ch chan<- promethe
 	return errors.Join(errs...)
 }
 
-// sysfs reads values below dir and keeps the first error.
-type sysfs struct {
-	dir string
-	err error
-}
-
-func (r *sysfs) str(name string) string {
-	b, err := os.ReadFile(filepath.Join(r.dir, name))
+// sysfsString reads a one-line sysfs file ("" when it cannot be read).
+func sysfsString(path string) string {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return ""
 	}
 	return strings.TrimSpace(string(b))
-}
-
-func (r *sysfs) uint(name string) uint64 {
-	if r.err != nil {
-		return 0
-	}
-	b, err := os.ReadFile(filepath.Join(r.dir, name))
-	if err != nil {
-		r.err = err
-		return 0
-	}
-	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		r.err = fmt.Errorf("%s: %w", filepath.Join(r.dir, name), err)
-	}
-	return v
 }
 
 // keyValues parses "name value" lines (commit_stats, error_stats).
