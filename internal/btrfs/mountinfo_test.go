@@ -2,7 +2,6 @@ package btrfs
 
 import (
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -33,38 +32,6 @@ func TestParseMountinfo(t *testing.T) {
 			if diff := cmp.Diff(w, m); diff != "" {
 				t.Errorf("mount %d (-want +got):\n%s", m.ID, diff)
 			}
-		}
-	}
-}
-
-func TestParseMountinfoErrors(t *testing.T) {
-	for _, in := range []string{
-		"40 1 0:45 / /top rw,relatime btrfs /dev/sda2 rw,subvolid=5\n", // no " - "
-		"x 1 0:45 / /top rw - btrfs /dev/sda2 rw,subvolid=5\n",
-		"40 1 0:45 / /top rw - btrfs /dev/sda2 rw,subvolid=five\n",
-		"40 1 0:45 / /top rw -\n",
-	} {
-		if got, err := ParseMountinfo(strings.NewReader(in)); err == nil {
-			t.Errorf("ParseMountinfo(%q) = %v, want an error", in, got)
-		}
-	}
-}
-
-func TestUnescapeOctal(t *testing.T) {
-	for in, want := range map[string]string{
-		`/plain`:           "/plain",
-		`/a\040b`:          "/a b",
-		`/tab\011nl\012`:   "/tab\tnl\n",
-		`/back\134slash`:   `/back\slash`,
-		`/short\04`:        `/short\04`,
-		`/not\999octal`:    `/not\999octal`,
-		`/end\`:            `/end\`,
-		`/\303\274ber`:     "/über",
-		`/two\040\040sp`:   "/two  sp",
-		`/mixed\040x\134y`: `/mixed x\y`,
-	} {
-		if got := unescapeOctal(in); got != want {
-			t.Errorf("unescapeOctal(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
