@@ -30,22 +30,27 @@ func runCheck(path string, env Env) int {
 		fmt.Fprintf(env.Stderr, "%s: configuration %s is invalid:\n%v\n", Program, path, err)
 		return 1
 	}
-	cmdline, _ := os.ReadFile(env.path("/proc/cmdline"))
-	printLayout(env.Stdout, cfg, plan.ParseCmdline(string(cmdline)))
+	b, _ := os.ReadFile(env.path("/proc/cmdline"))
+	cmdline := plan.ParseCmdline(string(b))
+	printLayout(env.Stdout, cfg, cmdline, judgeRoot(observeRoot(env, cfg.Device, cmdline)))
 	return 0
 }
 
-func printLayout(w io.Writer, cfg *config.Config, cmdline plan.Cmdline) {
+func printLayout(w io.Writer, cfg *config.Config, cmdline plan.Cmdline, root rootVerdict) {
 	fsOpts := strings.Join(plan.FSOptions(cfg.Mode), ",")
 	fmt.Fprintf(w, "configuration: %s: valid\n", strings.Join(cfg.Files, ", "))
 	dev, _ := unitname.FromPath(cfg.Device, ".device")
 	fmt.Fprintf(w, "device:        %s (%s)\n", cfg.Device, dev)
+	fmt.Fprintf(w, "root:          %s\n", root.Line)
 	fmt.Fprintf(w, "mode:          %s (sysctl %s/%s.conf)\n", cfg.Mode, plan.SysctlDir, cfg.Mode)
 	fmt.Fprintf(w, "fs-wide mount options (every mount carries them; the first mount wins): %s\n\n", fsOpts)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SUBVOLUME\tMOUNTPOINT\tCLASS\tUNIT\tPER-MOUNT FLAGS\tCOMPRESSION\tNOCOW\tSNAPSHOT")
 	var warnings []string
+	if root.Warning != "" {
+		warnings = append(warnings, root.Warning)
+	}
 	for _, s := range cfg.Subvolumes {
 		unit := "(initrd: root= rootflags=)"
 		if s.Mountpoint != "/" {

@@ -22,7 +22,9 @@ const Program = "server-impermanence-generator"
 
 // Env holds the generator's dependencies.
 type Env struct {
-	// Root re-roots /etc, /proc/cmdline and /etc/initrd-release ("" = /).
+	// Root re-roots the host paths ("" = /): /etc, /proc/cmdline and
+	// /etc/initrd-release; for --check also /proc/self/mountinfo, /dev and
+	// /sys.
 	Root string
 	// Kmsg is the kernel log device ("" disables it: log to Stderr).
 	Kmsg           string

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -36,6 +37,21 @@ func Parse(r io.Reader) ([]Mount, error) {
 		mounts = append(mounts, m)
 	}
 	return mounts, sc.Err()
+}
+
+// Read parses the mount table at path (/proc/self/mountinfo, or a copy
+// in a test's tree).
+func Read(path string) ([]Mount, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read mounts: %w", err)
+	}
+	defer f.Close()
+	m, err := Parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("read mounts from %s: %w", path, err)
+	}
+	return m, nil
 }
 
 // At returns the mount at mountpoint that is visible: the last one in the

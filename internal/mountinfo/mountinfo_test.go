@@ -1,6 +1,8 @@
 package mountinfo
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -71,6 +73,21 @@ func TestUnescapeOctal(t *testing.T) {
 	} {
 		if got := unescapeOctal(in); got != want {
 			t.Errorf("unescapeOctal(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRead(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good"), filepath.Join(dir, "bad")
+	os.WriteFile(good, []byte("22 1 254:0 / / rw - ext4 /dev/vda rw\n"), 0o644)
+	os.WriteFile(bad, []byte("22 1 254:0 / / rw\n"), 0o644)
+	if m, err := Read(good); err != nil || len(m) != 1 || m[0].Source != "/dev/vda" {
+		t.Errorf("Read(good) = %+v, %v; want the one ext4 mount of /dev/vda", m, err)
+	}
+	for _, p := range []string{bad, filepath.Join(dir, "missing")} {
+		if m, err := Read(p); err == nil {
+			t.Errorf("Read(%s) = %+v, want an error", filepath.Base(p), m)
 		}
 	}
 }
