@@ -119,7 +119,7 @@ func (m *machine) boot(o bootOpts) bootResult {
 	acc, cpu := accel()
 	// quiet: the kernel's messages go to the journal, not through the
 	// emulated serial port; systemd's status lines (the power-cut marker)
-	// and the rollback's debug-halt line (KERN_CRIT) still do.
+	// and the rollback's debug-halt line (written to /dev/console) still do.
 	appendLine := fmt.Sprintf("root=LABEL=server rootfstype=btrfs rootflags=subvol=@root rw console=ttyS0 quiet "+
 		"systemd.show_status=1 vmtest.boot=%d %s", n, o.append)
 	args := []string{

@@ -15,7 +15,7 @@ import (
 )
 
 // TestHaltAfterSwitch runs the power-cut test switch for real: the rollback
-// stops after the first exchange, says so on "/dev/kmsg" and waits; the test
+// stops after the first exchange, says so on "/dev/console" and waits; the test
 // then cancels it (the VM tier cuts the power instead). The state left is one
 // the next run repairs: the previous root is archived exactly once.
 func TestHaltAfterSwitch(t *testing.T) {
@@ -25,11 +25,11 @@ func TestHaltAfterSwitch(t *testing.T) {
 	before := tree(t, root)
 
 	h := host(t, cmdline.HaltAfterKey+"=exchange,sync")
-	kmsg := filepath.Join(h, "dev/kmsg")
-	if err := os.MkdirAll(filepath.Dir(kmsg), 0o755); err != nil {
+	console := filepath.Join(h, "dev/console")
+	if err := os.MkdirAll(filepath.Dir(console), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(kmsg, nil, 0o644); err != nil {
+	if err := os.WriteFile(console, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -37,7 +37,7 @@ func TestHaltAfterSwitch(t *testing.T) {
 	halted := make(chan string, 1)
 	go func() { // the test host: waits for the console line, then cuts
 		for ctx.Err() == nil {
-			if b, _ := os.ReadFile(kmsg); len(b) > 0 {
+			if b, _ := os.ReadFile(console); len(b) > 0 {
 				halted <- string(b)
 				cancel()
 				return
@@ -56,10 +56,10 @@ func TestHaltAfterSwitch(t *testing.T) {
 	select {
 	case line = <-halted:
 	default:
-		t.Fatalf("nothing written to dev/kmsg:\n%s", out.String())
+		t.Fatalf("nothing written to dev/console:\n%s", out.String())
 	}
-	if !strings.HasPrefix(line, "<2>impermanence-rollback: debug halt after step ") || !strings.Contains(line, "(exchange @root.new ⇄ @root), sync=true") {
-		t.Errorf("kmsg line = %q", line)
+	if !strings.HasPrefix(line, "impermanence-rollback: debug halt after step ") || !strings.Contains(line, "(exchange @root.new ⇄ @root), sync=true") {
+		t.Errorf("console line = %q", line)
 	}
 	// Halted after the exchange: @root is the fresh one, the old state is
 	// still @root.new, not yet archived.

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/server-impermanence/server-impermanence/internal/audit"
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
@@ -321,7 +323,8 @@ func countDeletes(ds []Decision) int {
 
 // haltAfter is the power-cut test switch (cmdline.HaltAfterKey): after the
 // chosen step it commits when asked to, says so on the console through
-// /dev/kmsg (the test host watches the serial console) and in the journal,
+// /dev/console (the test host watches the serial console; /dev/kmsg is
+// closed to the unit by ProtectKernelLogs=) and in the journal,
 // then waits until it is killed or stopped; the run ends as "stopped", which
 // leaves a state the next boot repairs, as after a crash.
 func (r *runner) haltAfter(ctx context.Context, h cmdline.HaltAfter, fsys *btrfs.FS) func(string) bool {
@@ -338,8 +341,8 @@ func (r *runner) haltAfter(ctx context.Context, h cmdline.HaltAfter, fsys *btrfs
 		}
 		msg := fmt.Sprintf("debug halt after step %d (%s), sync=%t: waiting for the power cut (%s)", n, desc, h.Sync, cmdline.HaltAfterKey)
 		r.log.Warn(msg, "step", n)
-		if f, err := os.OpenFile(r.env.path("dev/kmsg"), os.O_WRONLY, 0); err == nil {
-			fmt.Fprintf(f, "<2>%s: %s\n", program, msg)
+		if f, err := os.OpenFile(r.env.path("dev/console"), os.O_WRONLY|unix.O_NOCTTY, 0); err == nil {
+			fmt.Fprintf(f, "%s: %s\n", program, msg)
 			f.Close()
 		}
 		<-ctx.Done()
