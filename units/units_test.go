@@ -221,3 +221,20 @@ func TestBtrfsHelpersSyscalls(t *testing.T) {
 		}
 	}
 }
+
+// TestTuneSeesMountpoints keeps the tune service in the host's view of the
+// subvolume mounts: PrivateTmp= would give impermanence-tune a private
+// /var/tmp and /tmp (a bind mount of a directory, which it skips; chattr +C
+// set NoCoW on that private directory), ProtectHome= an inaccessible /home
+// and /root.
+func TestTuneSeesMountpoints(t *testing.T) {
+	data, err := os.ReadFile("server-impermanence-tune.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"PrivateTmp=", "ProtectHome="} {
+		if strings.Contains(string(data), "\n"+k) {
+			t.Errorf("server-impermanence-tune.service: %s hides subvolume mountpoints from impermanence-tune", k)
+		}
+	}
+}

@@ -7,7 +7,11 @@
 // Paths given to methods are relative to the top level, like "@root" or
 // "old_roots/@root/20261125T204023Z-1a2b3c4d". Absolute paths, ".." and
 // symbolic links are refused; every path is resolved beneath the top-level
-// mount (openat2 RESOLVE_BENEATH), so an operation can never leave it.
+// mount (openat2 RESOLVE_BENEATH), so an operation can never leave it. The
+// one exception is Dir: a directory opened by its absolute path, for the
+// compression property and NoCoW attribute that impermanence-tune
+// re-applies at each subvolume's mountpoint once the caller has checked, by
+// the directory's mount id, that the configured subvolume is mounted there.
 //
 // It uses github.com/dennwc/btrfs where that package is correct (filesystem
 // and device info, device error counters) and its own ioctls where it is not:

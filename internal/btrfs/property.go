@@ -26,23 +26,35 @@ func (fs *FS) SetCompression(path, algo string) error {
 }
 
 func (fs *FS) setCompression(path, algo string) error {
-	switch algo {
-	case "zstd", "lzo", "zlib", "none", "":
-	default:
-		return errors.New(`unknown algorithm (want zstd, lzo, zlib, none or "")`)
+	if err := checkAlgo(algo); err != nil {
+		return err
 	}
 	f, err := fs.openPath(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	return setCompression(f, algo)
+}
+
+func checkAlgo(algo string) error {
+	switch algo {
+	case "zstd", "lzo", "zlib", "none", "":
+		return nil
+	}
+	return errors.New(`unknown algorithm (want zstd, lzo, zlib, none or "")`)
+}
+
+// setCompression sets (or, for "", removes) the compression property of
+// the open file f; algo has passed checkAlgo.
+func setCompression(f *os.File, algo string) error {
 	if algo == "" {
 		if err := unix.Fremovexattr(int(f.Fd()), compressionXattr); !errors.Is(err, unix.ENODATA) {
 			return err
 		}
 		return nil
 	}
-	err = unix.Fsetxattr(int(f.Fd()), compressionXattr, []byte(algo), 0)
+	err := unix.Fsetxattr(int(f.Fd()), compressionXattr, []byte(algo), 0)
 	if errors.Is(err, unix.EINVAL) {
 		if nocow, _ := noCoW(f); nocow {
 			return fmt.Errorf("NoCoW data is never compressed: %w", err)
@@ -58,13 +70,23 @@ func (fs *FS) Compression(path string) (string, error) {
 		return "", fmt.Errorf("get compression of %s: %w", path, err)
 	}
 	defer f.Close()
+	algo, err := compression(f)
+	if err != nil {
+		return "", fmt.Errorf("get compression of %s: %w", path, err)
+	}
+	return algo, nil
+}
+
+// compression returns the compression property of the open file f, "" if
+// unset.
+func compression(f *os.File) (string, error) {
 	buf := make([]byte, 64)
 	n, err := unix.Fgetxattr(int(f.Fd()), compressionXattr, buf)
 	switch {
 	case errors.Is(err, unix.ENODATA):
 		return "", nil
 	case err != nil:
-		return "", fmt.Errorf("get compression of %s: %w", path, err)
+		return "", err
 	}
 	return string(buf[:n]), nil
 }
@@ -87,14 +109,24 @@ func (fs *FS) SetNoCoW(path string) error {
 }
 
 func setNoCoW(f *os.File) error {
-	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
-	if err != nil || flags&fsNoCoWFlag != 0 {
+	if nocow, err := noCoW(f); err != nil || nocow {
 		return err
 	}
 	if _, err := f.ReadDir(1); err != io.EOF {
 		if err == nil {
 			err = ErrNotEmpty
 		}
+		return err
+	}
+	return addNoCoW(f)
+}
+
+// addNoCoW adds the NoCoW attribute to the flags of the open file f, as
+// chattr +C does: the other flags are kept, and nothing is written when it
+// is already set.
+func addNoCoW(f *os.File) error {
+	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if err != nil || flags&fsNoCoWFlag != 0 {
 		return err
 	}
 	return unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags|fsNoCoWFlag))

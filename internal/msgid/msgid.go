@@ -31,6 +31,10 @@ const (
 	RestoreDone = "7001e805c9c540fea4166158149fbd9f"
 	// SpaceLow: free space on the filesystem is under the threshold.
 	SpaceLow = "bdc36c29161d405f95e47dc681429aca"
+	// TuneChanged: a subvolume's compression property or NoCoW attribute was set to the configured value.
+	TuneChanged = "51aa0544faf24b8a89e81ba9c0b99bc6"
+	// TuneNotApplied: a subvolume's compression or NoCoW was not applied (not mounted where configured, or failed).
+	TuneNotApplied = "329f4055770e43e3905a9f63ec552bd3"
 )
 
 // All lists every MESSAGE_ID with its name, for the catalog test.
@@ -48,4 +52,6 @@ var All = map[string]string{
 	"ConfigInvalid":   ConfigInvalid,
 	"RestoreDone":     RestoreDone,
 	"SpaceLow":        SpaceLow,
+	"TuneChanged":     TuneChanged,
+	"TuneNotApplied":  TuneNotApplied,
 }

@@ -13,8 +13,7 @@ const (
 	SysctlDir     = "/usr/lib/server-impermanence/sysctl"
 	systemdSysctl = "/usr/lib/systemd/systemd-sysctl"
 	mountBin      = "/usr/bin/mount"
-	btrfsBin      = "/usr/bin/btrfs"
-	chattrBin     = "/usr/bin/chattr"
+	tuneBin       = "/usr/sbin/impermanence-tune"
 )
 
 func (b *builder) host() {
@@ -41,9 +40,10 @@ func (b *builder) timer(name, schedule string) {
 }
 
 // tune applies the mode: its sysctl file (the static unit's ExecStart=, the
-// mode chosen here), the filesystem-wide mount options with one remount, the
-// compression property and NoCoW of each subvolume. Every step is
-// idempotent.
+// mode chosen here), the filesystem-wide mount options with one remount, and
+// impermanence-tune, which sets the compression property and NoCoW of each
+// subvolume that has one in a single process (only when some subvolume
+// has). Every step is idempotent.
 func (b *builder) tune() {
 	u := b.dropIn()
 	u.Add("Service", "Environment", "SERVER_IMPERMANENCE_MODE="+string(b.cfg.Mode))
@@ -52,11 +52,9 @@ func (b *builder) tune() {
 		u.Add("Service", "ExecStart", strings.Join([]string{mountBin, "-o", "remount," + strings.Join(opts, ","), unitfile.Exec(target)}, " "))
 	}
 	for _, s := range b.cfg.Subvolumes {
-		switch {
-		case !s.CoW:
-			u.Add("Service", "ExecStart", chattrBin+" +C "+unitfile.Exec(s.Mountpoint))
-		case s.Compression != "":
-			u.Add("Service", "ExecStart", strings.Join([]string{btrfsBin, "property", "set", unitfile.Exec(s.Mountpoint), "compression", s.Compression}, " "))
+		if !s.CoW || s.Compression != "" {
+			u.Add("Service", "ExecStart", tuneBin+" --config "+unitfile.Exec(config.DefaultPath))
+			break
 		}
 	}
 	b.unit(Normal, TuneService+".d/"+DropInName, u)

@@ -1,0 +1,104 @@
+package tune
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
+	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/job"
+)
+
+const program = "impermanence-tune"
+
+const usage = `Usage: impermanence-tune [options]
+
+Sets the compression property (compression) or the NoCoW attribute
+(cow = false) of each configured subvolume on its root, at its mountpoint,
+where it differs from the configuration: what one "btrfs property set
+MOUNTPOINT compression ALGO" or "chattr +C MOUNTPOINT" per subvolume did,
+in one process. A subvolume that is not mounted at its mountpoint is skipped
+with a warning, and nothing there is touched. Run at every boot by
+server-impermanence-tune.service.
+
+Options:
+`
+
+const exitHelp = `
+Exit status: 0 every subvolume is as configured (or was skipped), 1 a
+subvolume failed (the others are still done) or the configuration is
+invalid, 2 usage error.
+`
+
+// Env is what impermanence-tune needs from the host; zero fields take the
+// defaults. Of the helpers' job.Env it uses Stdout, Stderr, Journal and
+// Mountinfo (default /proc/self/mountinfo).
+type Env struct {
+	job.Env
+	// Open opens a mountpoint (default btrfs.OpenDir).
+	Open OpenFunc
+}
+
+// Run is the whole program; main only calls it.
+func Run(args []string, env Env) int {
+	env.Env = env.Env.WithDefaults()
+	if env.Mountinfo == "" {
+		env.Mountinfo = "/proc/self/mountinfo"
+	}
+	if env.Open == nil {
+		env.Open = openBtrfsDir
+	}
+	fl := flag.NewFlagSet(program, flag.ContinueOnError)
+	fl.SetOutput(env.Stderr)
+	// The flags of the job helpers that apply here: no --device, --mount
+	// or --lock-timeout, as tune works on the mounted subvolumes.
+	var f job.Flags
+	fl.StringVar(&f.Config, "config", config.DefaultPath, "configuration `file` (drop-ins are read from config.d/ next to it)")
+	fl.BoolVar(&f.Default, "default", false, "use the built-in default configuration instead of --config")
+	fl.BoolVar(&f.DryRun, "dry-run", false, "print what would be changed and change nothing")
+	fl.BoolVar(&f.JSON, "json", false, "print the results as JSON")
+	fl.BoolVar(&f.Version, "version", false, "print the version and exit")
+	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
+	if done, code := job.ParseFlags(fl, args, &f, env.Env, program, func() string { return buildinfo.String(program) }); done {
+		return code
+	}
+	if fl.NArg() > 0 {
+		fmt.Fprintf(env.Stderr, "%s: unexpected argument %q\n", program, fl.Arg(0))
+		return job.ExitUsage
+	}
+	log := job.Logger(env.Env, program)
+	cfg, err := job.LoadConfig(f.Config, f.Default)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+		return job.ExitFailure
+	}
+	mounts, err := readMountinfo(env.Mountinfo)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+		return job.ExitFailure
+	}
+	rep, err := Tune(log, Wants(cfg), mounts, env.Open, f.DryRun)
+	if perr := job.Print(env.Stdout, f.JSON, rep, rep.Print); perr != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", program, perr)
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+		return job.ExitFailure
+	}
+	return job.ExitOK
+}
+
+func readMountinfo(path string) ([]btrfs.Mount, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read mount table: %w", err)
+	}
+	defer f.Close()
+	mounts, err := btrfs.ParseMountinfo(f)
+	if err != nil {
+		return nil, fmt.Errorf("read mount table %s: %w", path, err)
+	}
+	return mounts, nil
+}
