@@ -1,6 +1,7 @@
 package btrfs_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"maps"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
 )
 
 func TestDeleteRecursive(t *testing.T) {
@@ -138,13 +140,12 @@ func TestDeleteMountinfoRerooted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dev string
-	for line := range strings.Lines(string(real)) {
-		if f := strings.Fields(line); len(f) > 4 && f[4] == tfs.Mount {
-			dev = f[2]
-		}
+	mounts, err := mountinfo.Parse(bytes.NewReader(real))
+	if err != nil {
+		t.Fatal(err)
 	}
-	fake := string(real) + "999 1 " + dev + " /@srv /srv rw - btrfs " + tfs.Device +
+	top, _ := mountinfo.At(mounts, tfs.Mount)
+	fake := string(real) + "999 1 " + top.Dev + " /@srv /srv rw - btrfs " + tfs.Device +
 		" rw,subvolid=" + strconv.FormatUint(id, 10) + ",subvol=/@srv\n"
 	path := filepath.Join(t.TempDir(), "mountinfo")
 	writeFile(t, path, fake)

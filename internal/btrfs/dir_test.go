@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
 )
 
 // TestDir sets the compression property and NoCoW through a subvolume's
@@ -28,7 +29,7 @@ func TestDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mounts, err := btrfs.ParseMountinfo(strings.NewReader(readFile(t, "/proc/self/mountinfo")))
+	mounts, err := mountinfo.Read("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,9 @@
 // listing built from one TREE_SEARCH_V2 walk of the root tree, which is faster
 // than `btrfs subvolume list`.
 //
-// The pure parts (mountinfo and sysfs parsing, path checks, ioctl argument
-// layouts) are tested without root; everything that reaches the kernel is
-// tested on a real loop-mounted btrfs through internal/btrfstest.
+// The mount table is read by internal/mountinfo; this package only groups
+// it by subvolume. The pure parts (that grouping, sysfs parsing, path checks,
+// ioctl argument layouts) are tested without root; everything that reaches
+// the kernel is tested on a real loop-mounted btrfs through
+// internal/btrfstest.
 package btrfs

@@ -2,11 +2,13 @@ package btrfs_test
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
+	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
 )
 
 func TestMountTopLevel(t *testing.T) {
@@ -21,15 +23,13 @@ func TestMountTopLevel(t *testing.T) {
 		t.Fatalf("Open(%s) after MountTopLevel: %v", dir, err)
 	}
 	fsys.Close()
-	mi, _ := os.ReadFile("/proc/self/mountinfo")
-	var line string
-	for l := range strings.Lines(string(mi)) {
-		if strings.Contains(l, " "+dir+" ") {
-			line = l
-		}
+	mounts, err := mountinfo.Read("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(line, " ro,") || strings.Contains(line, "shared:") {
-		t.Errorf("mountinfo line %q: want read-only and private (no shared: tag)", line)
+	shared := func(tag string) bool { return strings.HasPrefix(tag, "shared:") }
+	if m, ok := mountinfo.At(mounts, dir); !ok || !slices.Contains(m.Options, "ro") || slices.ContainsFunc(m.Optional, shared) {
+		t.Errorf("mount at %s = %+v, %t; want read-only and private (no shared: tag)", dir, m, ok)
 	}
 	if err := unmount(); err != nil {
 		t.Fatal(err)

@@ -2,29 +2,20 @@ package btrfs
 
 import (
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
 )
 
-// Mount is one line of /proc/self/mountinfo (proc(5)).
+// Mount is one line of /proc/self/mountinfo (proc(5)), as internal/mountinfo
+// reads it.
 type Mount = mountinfo.Mount
-
-// ParseMountinfo parses a mountinfo table, undoing its octal escapes
-// ("\040" for a space).
-func ParseMountinfo(r io.Reader) ([]Mount, error) { return mountinfo.Parse(r) }
 
 // MountedSubvolumes returns the mounts of the filesystem that the mount with
 // id mountID belongs to, keyed by subvolume id (subvolid=, which survives
 // renames, unlike subvol=). All mounts of one filesystem share the
 // major:minor of the mountinfo entry; a bind mount of a directory inside a
 // subvolume counts for that subvolume.
-func MountedSubvolumes(mountinfo io.Reader, mountID int) (map[uint64][]Mount, error) {
-	mounts, err := ParseMountinfo(mountinfo)
-	if err != nil {
-		return nil, err
-	}
+func MountedSubvolumes(mounts []Mount, mountID int) (map[uint64][]Mount, error) {
 	var self *Mount
 	for i := range mounts {
 		if mounts[i].ID == mountID {
@@ -51,12 +42,11 @@ func MountedSubvolumes(mountinfo io.Reader, mountID int) (map[uint64][]Mount, er
 // mounted anywhere in this mount namespace, keyed by subvolume id, from the
 // mountinfo file given to Open (default /proc/self/mountinfo).
 func (fs *FS) MountedSubvolumes() (map[uint64][]Mount, error) {
-	f, err := os.Open(fs.mountinfo)
+	mounts, err := mountinfo.Read(fs.mountinfo)
 	if err != nil {
 		return nil, fmt.Errorf("mounted subvolumes: %w", err)
 	}
-	defer f.Close()
-	m, err := MountedSubvolumes(f, fs.mountID)
+	m, err := MountedSubvolumes(mounts, fs.mountID)
 	if err != nil {
 		return nil, fmt.Errorf("mounted subvolumes from %s: %w", fs.mountinfo, err)
 	}

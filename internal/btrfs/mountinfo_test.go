@@ -1,40 +1,12 @@
 package btrfs
 
 import (
-	"os"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-func TestParseMountinfo(t *testing.T) {
-	f, err := os.Open("testdata/mountinfo.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	got, err := ParseMountinfo(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 12 {
-		t.Fatalf("ParseMountinfo(testdata/mountinfo.txt) = %d mounts, want 12", len(got))
-	}
-	want := map[int]Mount{
-		22: {ID: 22, Dev: "254:0", Root: "/", Mountpoint: "/", FSType: "ext4", Source: "/dev/vda"},
-		44: {ID: 44, Dev: "0:45", Root: "/old_roots/@root/20261125T204023Z-1a2b3c4d", Mountpoint: "/mnt/old root",
-			FSType: "btrfs", Source: "/dev/sda2", SubvolID: 258},
-		50: {ID: 50, Dev: "0:52", Root: "/@nix", Mountpoint: "/srv/other\tnix", FSType: "btrfs", Source: "/dev/sdb", SubvolID: 256},
-		51: {ID: 51, Dev: "0:53", Root: "/", Mountpoint: "/var/lib/other-ext4", FSType: "ext4", Source: `/dev/sdc\x`},
-	}
-	for _, m := range got {
-		if w, ok := want[m.ID]; ok {
-			if diff := cmp.Diff(w, m); diff != "" {
-				t.Errorf("mount %d (-want +got):\n%s", m.ID, diff)
-			}
-		}
-	}
-}
+	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
+)
 
 func TestMountedSubvolumes(t *testing.T) {
 	// Mount point per subvolume id; "//deleted" and the bind mount of a
@@ -70,12 +42,11 @@ func TestMountedSubvolumes(t *testing.T) {
 
 func mountedFixture(t *testing.T, path string, mountID int) map[uint64][]string {
 	t.Helper()
-	f, err := os.Open(path)
+	mounts, err := mountinfo.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	m, err := MountedSubvolumes(f, mountID)
+	m, err := MountedSubvolumes(mounts, mountID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,12 +69,11 @@ func TestMountedSubvolumesErrors(t *testing.T) {
 		{"testdata/mountinfo-nosubvolid.txt", 40}, // cannot tell which subvolume is mounted
 		{"testdata/mountinfo-malformed.txt", 40},  // fail closed
 	} {
-		f, err := os.Open(tc.file)
-		if err != nil {
-			t.Fatal(err)
+		mounts, err := mountinfo.Read(tc.file) // a malformed table fails here
+		var got map[uint64][]Mount
+		if err == nil {
+			got, err = MountedSubvolumes(mounts, tc.mountID)
 		}
-		got, err := MountedSubvolumes(f, tc.mountID)
-		f.Close()
 		if err == nil {
 			t.Errorf("MountedSubvolumes(%s, %d) = %v, want an error", tc.file, tc.mountID, got)
 		}

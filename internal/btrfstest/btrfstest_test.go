@@ -5,9 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
 )
 
 // stopTB records how newFS stopped the test instead of stopping it.
@@ -71,11 +74,9 @@ func TestNew(t *testing.T) {
 		if got := backingFile(fs.Device); got != fs.Image {
 			t.Errorf("backing file of %s = %q, want %s", fs.Device, got, fs.Image)
 		}
-		top := mountinfoLine(t, fs.Mount)
-		for _, want := range []string{" - btrfs " + fs.Device + " ", "subvolid=5,", "noatime"} {
-			if !strings.Contains(top, want) {
-				t.Errorf("mountinfo of %s = %q, want %q in it", fs.Mount, top, want)
-			}
+		if top, ok := mountAt(t, fs.Mount); !ok || top.FSType != "btrfs" || top.Source != fs.Device ||
+			top.SubvolID != 5 || !slices.Contains(top.Options, "noatime") {
+			t.Errorf("mount at %s = %+v, %t; want the top level (subvolid=5) of the btrfs on %s, noatime", fs.Mount, top, ok, fs.Device)
 		}
 		if out, _ := run("btrfs", "filesystem", "label", fs.Mount); strings.TrimSpace(out) != "btrfstest" {
 			t.Errorf("label = %q, want btrfstest", out)
@@ -85,8 +86,8 @@ func TestNew(t *testing.T) {
 			t.Fatal(err)
 		}
 		sub := fs.MountSubvol(t, "@sub")
-		if line := mountinfoLine(t, sub); !strings.Contains(line, "subvol=/@sub") {
-			t.Errorf("mountinfo of MountSubvol(@sub) = %q, want subvol=/@sub", line)
+		if m, ok := mountAt(t, sub); !ok || m.Root != "/@sub" {
+			t.Errorf("mount at MountSubvol(@sub) = %+v, %t; want a mount of /@sub", m, ok)
 		}
 		// Left for the cleanup: a mount below the top level, and a busy one.
 		leak := filepath.Join(fs.Mount, "@sub", "leak")
@@ -124,17 +125,13 @@ func backingFile(dev string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// mountinfoLine returns the mountinfo line of the mount at dir.
-func mountinfoLine(t *testing.T, dir string) string {
+// mountAt returns the mount at dir.
+func mountAt(t *testing.T, dir string) (mountinfo.Mount, bool) {
 	t.Helper()
-	mounts, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := mountinfo.Read("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for line := range strings.Lines(string(mounts)) {
-		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
-			return line
-		}
-	}
-	return ""
+	m, ok := mountinfo.At(mounts, dir)
+	return m, ok
 }

@@ -3,12 +3,11 @@ package btrfstest
 import (
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
 )
 
 // unmountDevice unmounts every mount whose source is dev, the newest first
@@ -30,17 +29,12 @@ func unmountDevice(dev string) error {
 	return fmt.Errorf("%s is still mounted", dev)
 }
 
-func mountsOf(dev string) ([]btrfs.Mount, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+func mountsOf(dev string) ([]mountinfo.Mount, error) {
+	all, err := mountinfo.Read("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	all, err := btrfs.ParseMountinfo(f)
-	if err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(all, func(m btrfs.Mount) bool { return m.Source != dev }), nil
+	return slices.DeleteFunc(all, func(m mountinfo.Mount) bool { return m.Source != dev }), nil
 }
 
 // unmount unmounts dir, lazily when it is busy.

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +13,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
 )
 
 const program = "impermanence-diff"
@@ -85,14 +85,17 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 }
 
 // Make compares the named ephemeral subvolumes (default: all) with their
-// blanks and looks for orphans. mountinfo is the mount table to read
+// blanks and looks for orphans. mountTable is the mountinfo file to read
 // ("" = /proc/self/mountinfo).
-func Make(cfg *config.Config, fsys *btrfs.FS, mountinfo string, names []string, orphans bool) (Report, error) {
+func Make(cfg *config.Config, fsys *btrfs.FS, mountTable string, names []string, orphans bool) (Report, error) {
 	targets, err := targets(cfg, names)
 	if err != nil {
 		return Report{}, err
 	}
-	all, err := readMounts(mountinfo)
+	if mountTable == "" {
+		mountTable = "/proc/self/mountinfo"
+	}
+	all, err := mountinfo.Read(mountTable)
 	if err != nil {
 		return Report{}, err
 	}
@@ -166,22 +169,6 @@ func targets(cfg *config.Config, names []string) ([]config.Subvolume, error) {
 		out = append(out, sv)
 	}
 	return out, nil
-}
-
-func readMounts(mountinfo string) ([]btrfs.Mount, error) {
-	if mountinfo == "" {
-		mountinfo = "/proc/self/mountinfo"
-	}
-	f, err := os.Open(mountinfo)
-	if err != nil {
-		return nil, fmt.Errorf("read mounts: %w", err)
-	}
-	defer f.Close()
-	m, err := btrfs.ParseMountinfo(f)
-	if err != nil {
-		return nil, fmt.Errorf("read mounts from %s: %w", mountinfo, err)
-	}
-	return m, nil
 }
 
 // MountsBelow returns the mounts of all that lie strictly below a mount of

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
 )
 
 var (
@@ -77,7 +77,7 @@ func (archivesSource) collect(_ context.Context, s *scrape, ch chan<- prometheus
 // reachable returns the host path of the filesystem path fsPath (relative
 // to the top level, with a leading /) through a mount of device dev whose
 // root is fsPath or one of its parents.
-func reachable(mounts []btrfs.Mount, dev, fsPath string) (string, bool) {
+func reachable(mounts []mountinfo.Mount, dev, fsPath string) (string, bool) {
 	for _, m := range mounts {
 		if m.FSType != "btrfs" || m.Dev != dev || strings.HasSuffix(m.Root, "//deleted") {
 			continue

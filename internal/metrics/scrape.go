@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
 )
 
 // scrape holds what several sources share in one scrape, each read at most
@@ -24,7 +24,7 @@ type scrape struct {
 	cfgErr  error
 
 	mountsDone bool
-	mounts     []btrfs.Mount
+	mounts     []mountinfo.Mount
 	mountsErr  error
 }
 
@@ -46,43 +46,29 @@ func (s *scrape) config() (*config.Config, error) {
 	return s.cfg, nil
 }
 
-func (s *scrape) mountTable() ([]btrfs.Mount, error) {
+func (s *scrape) mountTable() ([]mountinfo.Mount, error) {
 	if !s.mountsDone {
 		s.mountsDone = true
-		f, err := os.Open(s.opts.Paths.Mountinfo)
-		if err != nil {
-			s.mountsErr = fmt.Errorf("read mount table: %w", err)
-			return nil, s.mountsErr
-		}
-		defer f.Close()
-		s.mounts, s.mountsErr = btrfs.ParseMountinfo(f)
-		if s.mountsErr != nil {
-			s.mountsErr = fmt.Errorf("read mount table %s: %w", s.opts.Paths.Mountinfo, s.mountsErr)
-		}
+		s.mounts, s.mountsErr = mountinfo.Read(s.opts.Paths.Mountinfo)
 	}
 	return s.mounts, s.mountsErr
 }
 
 // mountAt returns the btrfs mount at the host path mountpoint (the last one,
 // which is the visible one when mounts are stacked).
-func (s *scrape) mountAt(mountpoint string) (btrfs.Mount, error) {
+func (s *scrape) mountAt(mountpoint string) (mountinfo.Mount, error) {
 	mounts, err := s.mountTable()
 	if err != nil {
-		return btrfs.Mount{}, err
+		return mountinfo.Mount{}, err
 	}
-	var found *btrfs.Mount
-	for i := range mounts {
-		if mounts[i].Mountpoint == mountpoint {
-			found = &mounts[i]
-		}
-	}
-	if found == nil {
-		return btrfs.Mount{}, fmt.Errorf("%s is not mounted", mountpoint)
+	found, ok := mountinfo.At(mounts, mountpoint)
+	if !ok {
+		return mountinfo.Mount{}, fmt.Errorf("%s is not mounted", mountpoint)
 	}
 	if found.FSType != "btrfs" {
-		return btrfs.Mount{}, fmt.Errorf("%s is a %s mount, not btrfs", mountpoint, found.FSType)
+		return mountinfo.Mount{}, fmt.Errorf("%s is a %s mount, not btrfs", mountpoint, found.FSType)
 	}
-	return *found, nil
+	return found, nil
 }
 
 // errNoFilesystem says the suite's filesystem was not found in sysfs.

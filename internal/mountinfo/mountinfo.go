@@ -1,6 +1,7 @@
-// Package mountinfo parses /proc/self/mountinfo (proc(5)). It is pure and
-// imports only the standard library, so the generator can read the mount
-// table without the ioctls of internal/btrfs, which re-exports it.
+// Package mountinfo reads /proc/self/mountinfo (proc(5)): the one parser of
+// the mount table for every command and test of the suite. It imports only
+// the standard library, so the generator can read the mount table without
+// the ioctls of internal/btrfs.
 package mountinfo
 
 import (
@@ -18,9 +19,14 @@ type Mount struct {
 	Dev        string // "major:minor" of the filesystem, shared by all its mounts
 	Root       string // the mounted directory inside the filesystem, e.g. "/@root"
 	Mountpoint string
-	FSType     string
-	Source     string
-	SubvolID   uint64 // btrfs: subvolid= of the super options, 0 otherwise
+	// Options are the per-mount options, e.g. "ro", "noatime"; Optional
+	// are the optional fields, the propagation tags such as "shared:1" or
+	// "master:7" (none for a private mount).
+	Options  []string
+	Optional []string
+	FSType   string
+	Source   string
+	SubvolID uint64 // btrfs: subvolid= of the super options, 0 otherwise
 }
 
 // Parse parses a mountinfo table, undoing its octal escapes ("\040" for a
@@ -88,8 +94,12 @@ func parseLine(line string) (Mount, error) {
 		Dev:        f[2],
 		Root:       unescapeOctal(f[3]),
 		Mountpoint: unescapeOctal(f[4]),
+		Options:    splitOptions(f[5]),
 		FSType:     f[sep+1],
 		Source:     unescapeOctal(f[sep+2]),
+	}
+	if sep > 6 {
+		m.Optional = f[6:sep:sep]
 	}
 	if m.FSType != "btrfs" {
 		return m, nil
@@ -102,6 +112,16 @@ func parseLine(line string) (Mount, error) {
 		}
 	}
 	return m, nil
+}
+
+// splitOptions splits a comma-separated option list, undoing the escapes of
+// each option (a comma in a value is "\054").
+func splitOptions(s string) []string {
+	opts := strings.Split(s, ",")
+	for i, o := range opts {
+		opts[i] = unescapeOctal(o)
+	}
+	return opts
 }
 
 // unescapeOctal replaces the kernel's \ooo escapes by their bytes.

@@ -3,6 +3,7 @@ package mountinfo
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,17 +15,22 @@ func TestParse(t *testing.T) {
 44 22 0:45 /old_roots/@root/20261125T204023Z-1a2b3c4d /mnt/old\040root rw,noatime shared:30 - btrfs /dev/sda2 rw,compress=zstd:1,subvolid=258,subvol=/old_roots/@root/20261125T204023Z-1a2b3c4d
 50 22 0:52 /@nix /srv/other\011nix rw,noatime shared:31 - btrfs /dev/sdb rw,subvolid=256,subvol=/@nix
 51 22 0:53 / /var/lib/other-ext4 rw,relatime shared:32 master:7 - ext4 /dev/sdc\x rw
+60 22 0:54 / /run/private ro,nosuid,nodev - tmpfs tmpfs rw,mode=755
 `
 	got, err := Parse(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []Mount{
-		{ID: 22, Dev: "254:0", Root: "/", Mountpoint: "/", FSType: "ext4", Source: "/dev/vda"},
+		{ID: 22, Dev: "254:0", Root: "/", Mountpoint: "/", Options: []string{"rw", "relatime"}, Optional: []string{"shared:1"},
+			FSType: "ext4", Source: "/dev/vda"},
 		{ID: 44, Dev: "0:45", Root: "/old_roots/@root/20261125T204023Z-1a2b3c4d", Mountpoint: "/mnt/old root",
-			FSType: "btrfs", Source: "/dev/sda2", SubvolID: 258},
-		{ID: 50, Dev: "0:52", Root: "/@nix", Mountpoint: "/srv/other\tnix", FSType: "btrfs", Source: "/dev/sdb", SubvolID: 256},
-		{ID: 51, Dev: "0:53", Root: "/", Mountpoint: "/var/lib/other-ext4", FSType: "ext4", Source: `/dev/sdc\x`},
+			Options: []string{"rw", "noatime"}, Optional: []string{"shared:30"}, FSType: "btrfs", Source: "/dev/sda2", SubvolID: 258},
+		{ID: 50, Dev: "0:52", Root: "/@nix", Mountpoint: "/srv/other\tnix", Options: []string{"rw", "noatime"}, Optional: []string{"shared:31"},
+			FSType: "btrfs", Source: "/dev/sdb", SubvolID: 256},
+		{ID: 51, Dev: "0:53", Root: "/", Mountpoint: "/var/lib/other-ext4", Options: []string{"rw", "relatime"},
+			Optional: []string{"shared:32", "master:7"}, FSType: "ext4", Source: `/dev/sdc\x`},
+		{ID: 60, Dev: "0:54", Root: "/", Mountpoint: "/run/private", Options: []string{"ro", "nosuid", "nodev"}, FSType: "tmpfs", Source: "tmpfs"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Parse (-want +got):\n%s", diff)
@@ -73,6 +79,21 @@ func TestUnescapeOctal(t *testing.T) {
 	} {
 		if got := unescapeOctal(in); got != want {
 			t.Errorf("unescapeOctal(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSplitOptions(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"rw", []string{"rw"}},
+		{"ro,nosuid,noatime", []string{"ro", "nosuid", "noatime"}},
+		{`rw,x=a\054b,y=c\040d`, []string{"rw", "x=a,b", "y=c d"}},
+	} {
+		if got := splitOptions(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("splitOptions(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
+	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
 )
 
 // runProvision runs the program on the top level of tfs and returns its
@@ -321,9 +322,14 @@ func TestProvisionMountsDeviceItself(t *testing.T) {
 	if rep.Done != 14 || len(rep.Layout) != 12 {
 		t.Errorf("--json: done %d, %d layout rows; want 14 and 12", rep.Done, len(rep.Layout))
 	}
-	mi, _ := os.ReadFile("/proc/self/mountinfo")
-	if strings.Contains(string(mi), runDir) {
-		t.Errorf("private top-level mount under %s left mounted", runDir)
+	mounts, err := mountinfo.Read("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mounts {
+		if m.Mountpoint == runDir || strings.HasPrefix(m.Mountpoint, runDir+"/") {
+			t.Errorf("private top-level mount at %s left mounted", m.Mountpoint)
+		}
 	}
 	if entries, _ := os.ReadDir(runDir); len(entries) != 0 {
 		t.Errorf("mount dir left in %s: %v", runDir, entries)

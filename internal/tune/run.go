@@ -3,12 +3,11 @@ package tune
 import (
 	"flag"
 	"fmt"
-	"os"
 
-	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
 )
 
 const program = "impermanence-tune"
@@ -74,7 +73,7 @@ func Run(args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		return job.ExitFailure
 	}
-	mounts, err := readMountinfo(env.Mountinfo)
+	mounts, err := mountinfo.Read(env.Mountinfo)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		return job.ExitFailure
@@ -88,17 +87,4 @@ func Run(args []string, env Env) int {
 		return job.ExitFailure
 	}
 	return job.ExitOK
-}
-
-func readMountinfo(path string) ([]btrfs.Mount, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read mount table: %w", err)
-	}
-	defer f.Close()
-	mounts, err := btrfs.ParseMountinfo(f)
-	if err != nil {
-		return nil, fmt.Errorf("read mount table %s: %w", path, err)
-	}
-	return mounts, nil
 }
