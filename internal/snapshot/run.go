@@ -356,7 +356,7 @@ func runList(ctx context.Context, args []string, env job.Env) int {
 	fl := flag.NewFlagSet(program+" list", flag.ContinueOnError)
 	fl.SetOutput(env.Stderr)
 	var f job.Flags
-	f.Register(fl, false)
+	f.RegisterReadOnly(fl) // list only reads and takes no lock: no --lock-timeout
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults() }
 	if done, code := job.ParseFlags(fl, args, &f, env, program, func() string { return buildinfo.String(program) }); done {
 		return code

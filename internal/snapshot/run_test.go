@@ -135,6 +135,11 @@ func TestSnapshotUsage(t *testing.T) {
 		{"--label", "a/b"},
 		{"--label", "x", "--expire", "forever"},
 		{"--bogus"},
+		// list only reads and takes no lock: no --lock-timeout to accept
+		// and ignore, no --dry-run, no options of taking a snapshot.
+		{"list", "--lock-timeout", "1s"},
+		{"list", "--dry-run"},
+		{"list", "--label", "x"},
 	} {
 		if code := snapshot.Run(context.Background(), args, l.Env); code != 2 {
 			t.Errorf("snapshot %v: exit %d, want 2\n%s", args, code, l.Err)
@@ -142,6 +147,10 @@ func TestSnapshotUsage(t *testing.T) {
 	}
 	if code := snapshot.Run(context.Background(), []string{"--help"}, l.Env); code != 0 {
 		t.Errorf("--help: exit %d", code)
+	}
+	l.Reset()
+	if code := snapshot.Run(context.Background(), []string{"list", "--help"}, l.Env); code != 0 || strings.Contains(l.Err.String(), "lock") {
+		t.Errorf("list --help: exit %d, usage mentions a lock = %t; want 0 and no lock:\n%s", code, strings.Contains(l.Err.String(), "lock"), l.Err)
 	}
 }
 
