@@ -75,6 +75,12 @@ func Run(args []string, env Env) int {
 		}
 		return 2
 	}
+	given := map[string]bool{"check": *check, "render": *render != "", "print-default": *printDefault,
+		"version": *version, "initrd": *initrd, "config": *cfgPath != ""}
+	if err := checkFlags(given); err != nil {
+		fmt.Fprintln(env.Stderr, err)
+		return 2
+	}
 	path := *cfgPath
 	if path == "" {
 		path = env.path(config.DefaultPath)
@@ -100,10 +106,6 @@ func Run(args []string, env Env) int {
 		log := slog.New(&kmsgHandler{mu: &sync.Mutex{}, w: env.Stderr, ident: Program})
 		return generate(log, path, []string{*render}, plan.Env{Initrd: *initrd, SourcePath: config.DefaultPath})
 	}
-	if *initrd || *cfgPath != "" {
-		fmt.Fprintln(env.Stderr, "--initrd and --config apply to --check and --render only")
-		return 2
-	}
 	if n := fs.NArg(); n != 1 && n != 3 {
 		fs.Usage()
 		return 2
@@ -118,6 +120,36 @@ func Run(args []string, env Env) int {
 	}
 	penv.Cmdline = plan.ParseCmdline(string(cmdline))
 	return generate(log, path, fs.Args(), penv)
+}
+
+// checkFlags returns the usage error of a combination of the given flags
+// (by name) in which one of them would be ignored: two modes (the flags that
+// each choose what a run does instead of generating), --initrd without
+// --render, --config without --check or --render.
+func checkFlags(given map[string]bool) error {
+	var chosen []string
+	for _, m := range []string{"check", "render", "print-default", "version"} {
+		if given[m] {
+			chosen = append(chosen, "--"+m)
+		}
+	}
+	switch {
+	case len(chosen) > 1:
+		return fmt.Errorf("%s exclude each other: give one", joinAnd(chosen))
+	case given["initrd"] && !given["render"]:
+		return errors.New("--initrd applies to --render only")
+	case given["config"] && !given["check"] && !given["render"]:
+		return errors.New("--config applies to --check and --render only")
+	}
+	return nil
+}
+
+// joinAnd joins "a", "b", "c" as "a, b and c".
+func joinAnd(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
 // generate loads the configuration, plans and writes. It returns the exit
