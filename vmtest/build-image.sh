@@ -5,6 +5,9 @@
 #                       --blank-from, the project installed from its Debian package
 #   vmlinuz, initrd.img a dracut systemd initrd with the project's dracut module
 #   initrd-invalid.img  the same with an invalid config.d drop-in (scenario 4)
+#   disk-plain.img      a plain Debian system in @rootfs with its dracut
+#                       initrd in /boot, the project not installed (scenario 9)
+#   server-impermanence.deb  the package installed in disk.img
 # The Debian root filesystem (mmdebstrap) is cached as rootfs-<hash>.tar.zst,
 # keyed by the package list, the recipe and the mirror: a warm build takes seconds.
 # Needs root (loop device, mounts, chroot). Leaves no loop device or mount behind.
@@ -51,6 +54,46 @@ else
 	log "root filesystem cached: $rootfs"
 fi
 
+# identity ROOT: the guest side of the harness (runner and its unit), a host
+# name, a stand-in ssh host key, a committed machine-id, quiet boots, and
+# dpkg told to keep this project's docs (the rootfs excludes /usr/share/doc,
+# the quickstart copies the example configuration from there).
+identity() {
+	local r=$1
+	install -m 0755 vmtest/guest/vmtest-runner "$r/usr/local/sbin/vmtest-runner"
+	install -m 0644 vmtest/guest/vmtest-run.service "$r/etc/systemd/system/vmtest-run.service"
+	install -d "$r/etc/systemd/system/multi-user.target.wants"
+	ln -sf ../vmtest-run.service "$r/etc/systemd/system/multi-user.target.wants/vmtest-run.service"
+	echo vmtest > "$r/etc/hostname"
+	# A stand-in host key: persisted by the default config's /etc/ssh.
+	install -d -m 0755 "$r/etc/ssh"
+	echo "vmtest stand-in host key" > "$r/etc/ssh/ssh_host_ed25519_key"
+	chmod 0600 "$r/etc/ssh/ssh_host_ed25519_key"
+	# A server has a committed machine-id (persisted by the default config).
+	chroot "$r" systemd-machine-id-setup >/dev/null
+	# Quiet, fast non-interactive boots.
+	local u
+	for u in getty@tty1.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer man-db.timer; do
+		ln -sf /dev/null "$r/etc/systemd/system/$u"
+	done
+	printf 'path-include=/usr/share/doc/server-impermanence/*\n' > "$r/etc/dpkg/dpkg.cfg.d/zz-server-impermanence-docs"
+}
+
+# mkinitrd ROOT NAME MODULES: a dracut initrd built in the chroot ROOT
+# (proc, sys and dev bound), written to $work/NAME.
+mkinitrd() {
+	local r=$1 name=$2 mods=$3 d
+	for d in proc sys dev; do
+		mount --bind "/$d" "$r/$d"; chrootmounts+=("$r/$d")
+	done
+	chroot "$r" dracut --quiet --force --no-hostonly --no-compress \
+		--modules "$mods" --drivers "$drivers" --kver "$kver" "/tmp/$name" \
+		|| { echo "vmtest: dracut failed for $name" >&2; return 1; }
+	mv "$r/tmp/$name" "$work/$name"
+	for ((i=${#chrootmounts[@]}-1; i>=0; i--)); do umount "${chrootmounts[i]}"; done
+	chrootmounts=()
+}
+
 # 2. Disk image.
 out=$cache/image
 work=$cache/image.tmp
@@ -77,6 +120,7 @@ btrfs -q subvolume create "$work/top/@root"
 btrfs property set "$work/top/@root" compression zstd
 root=$work/top/@root
 zstd -dc "$rootfs" | tar -x -C "$root" --numeric-owner --xattrs
+identity "$root"
 
 # 3. The project as an operator installs it: the Debian package of this
 # checkout (scripts/build-deb.sh), installed by dpkg in the chroot, which runs
@@ -90,6 +134,7 @@ log "Debian package (scripts/build-deb.sh) and dpkg -i in @root"
 deb=$(tail -n 1 "$work/deb.log")
 [ -f "$deb" ] || { echo "vmtest: build-deb.sh printed no package path (got '$deb')" >&2; exit 1; }
 cp "$deb" "$root/tmp/server-impermanence.deb"
+cp "$deb" "$work/server-impermanence.deb"
 chroot "$root" dpkg -i /tmp/server-impermanence.deb >"$work/dpkg.log" 2>&1 || {
 	cat "$work/dpkg.log" >&2
 	echo "vmtest: dpkg -i of the package failed in the image" >&2
@@ -101,51 +146,19 @@ install -d -m 0755 "$root/etc/server-impermanence"
 "$root/usr/lib/systemd/system-generators/server-impermanence-generator" --print-default \
 	> "$root/etc/server-impermanence/config.toml"
 
-# 4. Guest side of the harness and a little host identity.
-install -m 0755 vmtest/guest/vmtest-runner "$root/usr/local/sbin/vmtest-runner"
-install -m 0644 vmtest/guest/vmtest-run.service "$root/etc/systemd/system/vmtest-run.service"
-install -d "$root/etc/systemd/system/multi-user.target.wants"
-ln -sf ../vmtest-run.service "$root/etc/systemd/system/multi-user.target.wants/vmtest-run.service"
-echo vmtest > "$root/etc/hostname"
+# 4. Initrds, built by dracut in the chroot.
 : > "$root/etc/fstab"
-# A stand-in host key: persisted by the default config's /etc/ssh.
-install -d -m 0755 "$root/etc/ssh"
-echo "vmtest stand-in host key" > "$root/etc/ssh/ssh_host_ed25519_key"
-chmod 0600 "$root/etc/ssh/ssh_host_ed25519_key"
-# A converted server has a committed machine-id (persisted by the default config).
-chroot "$root" systemd-machine-id-setup >/dev/null
-# Quiet, fast non-interactive boots.
-ln -sf /dev/null "$root/etc/systemd/system/getty@tty1.service"
-ln -sf /dev/null "$root/etc/systemd/system/apt-daily.timer"
-ln -sf /dev/null "$root/etc/systemd/system/apt-daily-upgrade.timer"
-ln -sf /dev/null "$root/etc/systemd/system/e2scrub_all.timer"
-ln -sf /dev/null "$root/etc/systemd/system/fstrim.timer"
-ln -sf /dev/null "$root/etc/systemd/system/man-db.timer"
-
-# 5. Initrds, built by dracut in the chroot.
-for d in proc sys dev; do
-	mount --bind "/$d" "$root/$d"; chrootmounts+=("$root/$d")
-done
 kver=$(ls "$root/lib/modules" | sort -V | tail -n1)
-mkinitrd() {
-	chroot "$root" dracut --quiet --force --no-hostonly --no-compress \
-		--modules "$modules" --drivers "$drivers" --kver "$kver" "/tmp/$1" \
-		|| { echo "vmtest: dracut failed for $1" >&2; return 1; }
-	mv "$root/tmp/$1" "$work/$1"
-}
 log "dracut ($kver)"
-mkinitrd initrd.img
-printf 'mode = "vmtest-invalid"\n' > "$root/etc/server-impermanence/config.d-vmtest-invalid.toml"
+mkinitrd "$root" initrd.img "$modules"
 install -d "$root/etc/server-impermanence/config.d"
-mv "$root/etc/server-impermanence/config.d-vmtest-invalid.toml" "$root/etc/server-impermanence/config.d/99-vmtest-invalid.toml"
-mkinitrd initrd-invalid.img
+printf 'mode = "vmtest-invalid"\n' > "$root/etc/server-impermanence/config.d/99-vmtest-invalid.toml"
+mkinitrd "$root" initrd-invalid.img "$modules"
 rm -rf "$root/etc/server-impermanence/config.d"
-for ((i=${#chrootmounts[@]}-1; i>=0; i--)); do umount "${chrootmounts[i]}"; done
-chrootmounts=()
 cp "$root/boot/vmlinuz-$kver" "$work/vmlinuz"
-rm -f "$root"/boot/initrd.img* 
+rm -f "$root"/boot/initrd.img*
 
-# 6. Provision the default layout and capture the blank from the installed root.
+# 5. Provision the default layout and capture the blank from the installed root.
 log "impermanence-provision --blank-from @root"
 "$root/usr/sbin/impermanence-provision" --config "$root/etc/server-impermanence/config.toml" \
 	--mount "$work/top" --blank-from @root
@@ -158,6 +171,29 @@ btrfs subvolume list "$work/top" > "$work/subvolumes.txt"
 
 umount "$work/top"
 losetup -d "$loop"; loop=""
+
+# 6. A plain Debian system for the quickstart scenario, as the Debian
+# installer leaves a btrfs root: the system in subvolume @rootfs, an fstab
+# line naming subvol=@rootfs, a dracut initrd without this project, and the
+# project not installed (the scenario installs the package from the vmtest
+# disk and follows docs/quickstart.md).
+log "plain system in @rootfs (quickstart scenario)"
+truncate -s "$size" "$work/disk-plain.img"
+mkfs.btrfs -q -f -L server "$work/disk-plain.img"
+loop=$(losetup --find --show "$work/disk-plain.img")
+mount -o subvolid=5 "$loop" "$work/top"
+btrfs -q subvolume create "$work/top/@rootfs"
+plain=$work/top/@rootfs
+zstd -dc "$rootfs" | tar -x -C "$plain" --numeric-owner --xattrs
+identity "$plain"
+printf 'UUID=%s / btrfs defaults,subvol=@rootfs 0 0\n' "$(blkid -s UUID -o value "$loop")" > "$plain/etc/fstab"
+mkinitrd "$plain" initrd-plain.img "${modules% server-impermanence}"
+# The test boots the initrd it finds in @rootfs/boot, as GRUB would.
+rm -f "$plain"/boot/initrd.img*
+mv "$work/initrd-plain.img" "$plain/boot/initrd.img-$kver"
+umount "$work/top"
+losetup -d "$loop"; loop=""
+
 rm -rf "$out"
 mv "$work" "$out"
 log "image ready in $out ($(du -sh --apparent-size "$out/disk.img" | cut -f1) sparse, $(du -sh "$out/disk.img" | cut -f1) used) in $(echo "$(date +%s.%N) - $t0" | bc 2>/dev/null || echo ?)s"

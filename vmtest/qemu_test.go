@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -61,8 +62,9 @@ type bootResult struct {
 
 // bootOpts varies one boot.
 type bootOpts struct {
-	initrd string // default initrd.img
-	append string // extra kernel command line
+	initrd    string // default initrd.img; relative to the image directory
+	rootflags string // default subvol=@root
+	append    string // extra kernel command line
 	// killOn, when set, kills QEMU killDelay after a serial line matches:
 	// a power cut.
 	killOn    *regexp.Regexp
@@ -70,11 +72,29 @@ type bootOpts struct {
 	timeout   time.Duration
 }
 
-func newMachine(t *testing.T, img image, scenario string) *machine {
+// machineOpts varies a machine: another disk of the image, more files on
+// the vmtest disk (next to scenario.sh), a bigger vmtest disk.
+type machineOpts struct {
+	disk   string   // default disk.img
+	extra  []string // host files copied to the vmtest disk's top
+	vtSize string   // default 64M
+}
+
+func newMachine(t *testing.T, img image, scenario string, opts ...machineOpts) *machine {
 	t.Helper()
+	var o machineOpts
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.disk == "" {
+		o.disk = "disk.img"
+	}
+	if o.vtSize == "" {
+		o.vtSize = "64M"
+	}
 	dir := t.TempDir()
 	m := &machine{t: t, img: img, dir: dir, disk: filepath.Join(dir, "disk.img"), vtdisk: filepath.Join(dir, "vmtest.img")}
-	run(t, "cp", "--sparse=always", filepath.Join(img.dir, "disk.img"), m.disk)
+	run(t, "cp", "--sparse=always", filepath.Join(img.dir, o.disk), m.disk)
 	payload := filepath.Join(dir, "payload")
 	if err := os.MkdirAll(payload, 0o755); err != nil {
 		t.Fatal(err)
@@ -92,7 +112,10 @@ func newMachine(t *testing.T, img image, scenario string) *machine {
 			t.Fatal(err)
 		}
 	}
-	run(t, "mke2fs", "-q", "-F", "-t", "ext4", "-L", "vmtest", "-d", payload, m.vtdisk, "64M")
+	for _, f := range o.extra {
+		run(t, "cp", f, payload)
+	}
+	run(t, "mke2fs", "-q", "-F", "-t", "ext4", "-L", "vmtest", "-d", payload, m.vtdisk, o.vtSize)
 	return m
 }
 
@@ -113,6 +136,12 @@ func (m *machine) boot(o bootOpts) bootResult {
 	if o.initrd == "" {
 		o.initrd = "initrd.img"
 	}
+	if !filepath.IsAbs(o.initrd) {
+		o.initrd = filepath.Join(m.img.dir, o.initrd)
+	}
+	if o.rootflags == "" {
+		o.rootflags = "subvol=@root"
+	}
 	if o.timeout == 0 {
 		o.timeout = envDuration("VMTEST_BOOT_TIMEOUT", 300*time.Second)
 	}
@@ -120,12 +149,12 @@ func (m *machine) boot(o bootOpts) bootResult {
 	// quiet: the kernel's messages go to the journal, not through the
 	// emulated serial port; systemd's status lines (the power-cut marker)
 	// and the rollback's debug-halt line (written to /dev/console) still do.
-	appendLine := fmt.Sprintf("root=LABEL=server rootfstype=btrfs rootflags=subvol=@root rw console=ttyS0 quiet "+
-		"systemd.show_status=1 vmtest.boot=%d %s", n, o.append)
+	appendLine := fmt.Sprintf("root=LABEL=server rootfstype=btrfs rootflags=%s rw console=ttyS0 quiet "+
+		"systemd.show_status=1 vmtest.boot=%d %s", o.rootflags, n, o.append)
 	args := []string{
 		"-accel", acc, "-cpu", cpu, "-machine", "q35", "-m", env("VMTEST_MEM", "1024"), "-smp", env("VMTEST_SMP", "2"),
 		"-display", "none", "-monitor", "none", "-serial", "stdio", "-nodefaults", "-no-reboot",
-		"-kernel", filepath.Join(m.img.dir, "vmlinuz"), "-initrd", filepath.Join(m.img.dir, o.initrd),
+		"-kernel", filepath.Join(m.img.dir, "vmlinuz"), "-initrd", o.initrd,
 		"-append", strings.TrimSpace(appendLine),
 		"-drive", "file=" + m.disk + ",format=raw,if=none,id=root,cache=unsafe",
 		"-device", "virtio-blk-pci,drive=root",
@@ -229,6 +258,25 @@ func (m *machine) readImage(fn func(top string)) {
 		}
 	}()
 	fn(top)
+}
+
+// initrdOnDisk copies the newest /boot/initrd.img-* of subvolume sv out of
+// the machine's disk, as a boot loader reading that subvolume would load it,
+// and returns its path for the next boot.
+func (m *machine) initrdOnDisk(sv string) string {
+	t := m.t
+	dst := filepath.Join(m.dir, fmt.Sprintf("initrd-boot%d.img", len(m.boots)+1))
+	m.readImage(func(top string) {
+		found, _ := filepath.Glob(filepath.Join(top, sv, "boot", "initrd.img-*"))
+		if len(found) == 0 {
+			t.Fatalf("no /boot/initrd.img-* in %s for boot %d", sv, len(m.boots)+1)
+		}
+		sort.Strings(found)
+		run(t, "cp", found[len(found)-1], dst)
+		fi, _ := os.Stat(dst)
+		t.Logf("boot %d: initrd %s from %s (%d bytes)", len(m.boots)+1, filepath.Base(found[len(found)-1]), sv, fi.Size())
+	})
+	return dst
 }
 
 // tail returns the last n lines of a file.

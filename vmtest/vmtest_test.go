@@ -57,7 +57,7 @@ func requireVM(t *testing.T) image {
 	if dir == "" {
 		dir = filepath.Join(env("VMTEST_CACHE", "/var/cache/server-impermanence-vmtest"), "image")
 	}
-	for _, f := range []string{"disk.img", "vmlinuz", "initrd.img", "initrd-invalid.img"} {
+	for _, f := range []string{"disk.img", "vmlinuz", "initrd.img", "initrd-invalid.img", "disk-plain.img", "server-impermanence.deb"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Fatalf("vmtest: image incomplete (run vmtest/build-image.sh): %v", err)
 		}
@@ -290,4 +290,24 @@ func TestModesAndFailureAlerting(t *testing.T) {
 		m.boot(bootOpts{})
 	}
 	m.finish("7+8 modes/alerting", start, map[int]int{1: 3, 2: 5, 3: 9})
+}
+
+// Scenario 9 (beyond the eight): docs/quickstart.md followed on a
+// plain Debian system booted from @rootfs, as the Debian installer leaves a
+// btrfs root. Each boot takes the initrd from @rootfs/boot of the disk as it
+// is after the previous power-off, as GRUB would, so an initrd left out of
+// the blank shows.
+func TestQuickstartConversion(t *testing.T) {
+	img := requireVM(t)
+	t.Parallel()
+	start := time.Now()
+	m := newMachine(t, img, "quickstart.sh", machineOpts{
+		disk:   "disk-plain.img",
+		extra:  []string{filepath.Join(img.dir, "server-impermanence.deb")},
+		vtSize: "256M",
+	})
+	for range 3 {
+		m.boot(bootOpts{initrd: m.initrdOnDisk("@rootfs"), rootflags: "subvol=@rootfs"})
+	}
+	m.finish("9 quickstart conversion", start, map[int]int{1: 20, 2: 11, 3: 7})
 }
