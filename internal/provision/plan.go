@@ -120,7 +120,9 @@ func (a Action) String() string {
 }
 
 // Mismatch is something that exists but differs from the configuration.
-// Provision never changes it; the operator decides.
+// Provision never changes it; the operator decides. A difference that the
+// next boot corrects (a compression property, see reappliedBy) is reported
+// as a warning in the same form instead.
 type Mismatch struct {
 	Path string `json:"path"`
 	Want string `json:"want"`
@@ -151,6 +153,8 @@ type want struct {
 	compression string // property to set; "" for none
 	mode        fs.FileMode
 	why         string
+	// ephemeral: the rollback recreates it at every boot.
+	ephemeral bool
 	// blank: properties are advisory (a captured or snapshotted blank has
 	// its source's); only read-only is required.
 	blank bool
@@ -227,7 +231,8 @@ func Plan(cfg *config.Config, obs Observed, opt Options) Result {
 		}
 	}
 	for _, s := range cfg.Subvolumes {
-		w := want{path: s.Name, nocow: !s.CoW, compression: property(s), why: string(s.Class) + " subvolume mounted at " + s.Mountpoint}
+		w := want{path: s.Name, nocow: !s.CoW, compression: property(s), ephemeral: s.Class == config.Ephemeral,
+			why: string(s.Class) + " subvolume mounted at " + s.Mountpoint}
 		if s.Name == cfg.Snapshots.Dir {
 			w.mode = 0o700
 		}
@@ -358,13 +363,36 @@ func (r *Result) check(w want, e Entry) {
 			"NoCoW can only be set on an empty subvolume: recreate it and copy the data")
 	}
 	if w.compression != e.Compression {
-		add(fmt.Sprintf("compression property %q", w.compression), fmt.Sprintf("%q", e.Compression),
-			"btrfs property set "+w.path+" compression "+orNone(w.compression)+" (affects new writes only)")
+		m := Mismatch{Path: w.path, Want: fmt.Sprintf("compression property %q", w.compression), Got: fmt.Sprintf("%q", e.Compression)}
+		if by := reappliedBy(w, e); by != "" {
+			m.Fix = by + "; affects new writes only"
+			r.Warnings = append(r.Warnings, m.String())
+		} else {
+			add(m.Want, m.Got, "btrfs property set "+w.path+" compression "+orNone(w.compression)+" (affects new writes only)")
+		}
 	}
 	if w.mode != 0 && (e.Mode.Perm() != w.mode || e.UID != 0 || e.GID != 0) {
 		add(fmt.Sprintf("root:root %04o", w.mode), fmt.Sprintf("%d:%d %04o", e.UID, e.GID, e.Mode.Perm()),
 			fmt.Sprintf("chown root:root and chmod %04o it", w.mode))
 	}
+}
+
+// reappliedBy says who gives an existing subvolume the compression property
+// w asks for at boot, or "" when nobody does and the difference is the
+// operator's. The rollback recreates an ephemeral subvolume at every boot
+// from its blank (whose own properties are checked apart) and sets the
+// configured property on it. server-impermanence-tune.service sets a
+// configured property on every other subvolume at its mountpoint, but never
+// removes one (compression = "" is left alone) and cannot set one on a NoCoW
+// directory (the kernel refuses it).
+func reappliedBy(w want, e Entry) string {
+	switch {
+	case w.ephemeral:
+		return "applied at the next boot by the rollback"
+	case w.compression != "" && !e.NoCoW:
+		return "applied by server-impermanence-tune.service at boot"
+	}
+	return ""
 }
 
 func orNone(s string) string {

@@ -49,6 +49,8 @@ Options:
 const exitHelp = `
 Exit status: 0 done (or nothing to do), 1 failure, 2 usage error,
 3 the existing layout differs from the configuration (see the mismatches).
+A compression property that the next boot sets (the rollback on an ephemeral
+subvolume, server-impermanence-tune.service on the others) is a warning.
 `
 
 // Run is the whole program; main only calls it.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,6 +51,18 @@ func subvolumes(t *testing.T, fsys *btrfs.FS) map[string]btrfs.Subvolume {
 		m[s.Path] = s
 	}
 	return m
+}
+
+// installedRoot makes subvolume name stand for an installed root: a
+// subvolume without properties holding a file "marker".
+func installedRoot(t *testing.T, tfs *btrfstest.FS, fsys *btrfs.FS, name string) {
+	t.Helper()
+	if err := fsys.CreateSubvolume(name); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tfs.Mount, name, "marker"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func sh(t *testing.T, name string, args ...string) string {
@@ -160,13 +173,16 @@ func TestProvisionPartialLayoutAndMismatches(t *testing.T) {
 	}
 	for _, want := range []string{
 		"mismatch: @root-blank: want read-only, found writable",
-		`mismatch: @nix: want compression property "zstd", found "lzo"`,
+		`warning: @nix: want compression property "zstd", found "lzo" (applied by server-impermanence-tune.service at boot; affects new writes only)`,
 		"mismatch: @var-log: want a subvolume, found a directory",
 		"mismatch: old_roots: want a plain directory, found a subvolume",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "mismatch: @nix") {
+		t.Errorf("the compression property of @nix is reported as a mismatch:\n%s", out)
 	}
 	after := subvolumes(t, fsys)
 	for name, s := range before {
@@ -194,6 +210,49 @@ func TestProvisionPartialLayoutAndMismatches(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(tfs.Mount, "old_roots/@root")); err == nil {
 		t.Error("old_roots/@root created inside the mismatching old_roots subvolume")
+	}
+}
+
+// A root installed by the Debian installer: no compression property where
+// the configuration has one. Provision creates the rest and the blank, and
+// warns (exit 0): the rollback sets the property at the next boot.
+func TestProvisionInstalledRootWithoutCompression(t *testing.T) {
+	tfs := btrfstest.New(t)
+	fsys := open(t, tfs)
+	installedRoot(t, tfs, fsys, "@root")
+	const warning = `@root: want compression property "zstd", found "" (applied at the next boot by the rollback; affects new writes only)`
+	for _, args := range [][]string{
+		{"--default", "--blank-from", "@root", "--dry-run"},
+		{"--default", "--blank-from", "@root"},
+		{"--default"},
+	} {
+		code, out, stderr := runProvision(t, tfs, args...)
+		if code != ExitOK {
+			t.Fatalf("provision %v = exit %d, want 0\n%s%s", args, code, out, stderr)
+		}
+		if !strings.Contains(out, "warning: "+warning+"\n") || strings.Contains(out, "mismatch:") {
+			t.Errorf("provision %v output, want the warning %q and no mismatch:\n%s", args, warning, out)
+		}
+	}
+	code, out, stderr := runProvision(t, tfs, "--default", "--json")
+	if code != ExitOK {
+		t.Fatalf("provision --json = exit %d, want 0\n%s%s", code, out, stderr)
+	}
+	var rep struct {
+		Mismatches []Mismatch
+		Warnings   []string
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json output does not parse: %v\n%s", err, out)
+	}
+	if len(rep.Mismatches) != 0 || !slices.Contains(rep.Warnings, warning) {
+		t.Errorf("--json: mismatches %v, warnings %q; want none and %q", rep.Mismatches, rep.Warnings, warning)
+	}
+	if got, _ := fsys.Compression("@root"); got != "" {
+		t.Errorf("@root compression = %q, want it left alone", got)
+	}
+	if _, err := os.Stat(filepath.Join(tfs.Mount, "@root-blank/marker")); err != nil {
+		t.Errorf("@root-blank is not a snapshot of the installed root: %v", err)
 	}
 }
 
@@ -266,12 +325,7 @@ func TestProvisionBlankFromDirectory(t *testing.T) {
 func TestProvisionBlankFromSubvolume(t *testing.T) {
 	tfs := btrfstest.New(t)
 	fsys := open(t, tfs)
-	if err := fsys.CreateSubvolume("@installed"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(tfs.Mount, "@installed/marker"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	installedRoot(t, tfs, fsys, "@installed")
 	if code, out, stderr := runProvision(t, tfs, "--default", "--blank-from", "@installed"); code != ExitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
