@@ -17,13 +17,15 @@ const (
 	rootItemGenerationV2 = 239
 	rootItemUUID         = 247
 	rootItemParentUUID   = 263
+	rootItemOTransID     = 303
 	rootItemOTime        = 339
 	rootItemSize         = 439
 )
 
-// decodeRootItem decodes the fields of Subvolume held by a ROOT_ITEM. UUIDs
-// and otime exist only in v2 items, which every kernel since 3.x writes;
-// generation_v2 != generation marks an item last written by an older kernel.
+// decodeRootItem decodes the fields of Subvolume held by a ROOT_ITEM. UUIDs,
+// otransid and otime exist only in v2 items, which every kernel since 3.x
+// writes; generation_v2 != generation marks an item last written by an older
+// kernel.
 func decodeRootItem(id uint64, b []byte) (Subvolume, error) {
 	if len(b) < rootItemFlags+8 {
 		return Subvolume{}, fmt.Errorf("root item of subvolume %d: %d bytes", id, len(b))
@@ -36,6 +38,7 @@ func decodeRootItem(id uint64, b []byte) (Subvolume, error) {
 	if len(b) >= rootItemSize && le.Uint64(b[rootItemGenerationV2:]) == s.Generation {
 		copy(s.UUID[:], b[rootItemUUID:])
 		copy(s.ParentUUID[:], b[rootItemParentUUID:])
+		s.OTransID = le.Uint64(b[rootItemOTransID:])
 		sec, nsec := le.Uint64(b[rootItemOTime:]), le.Uint32(b[rootItemOTime+8:])
 		s.OTime = time.Unix(int64(sec), int64(nsec)).UTC()
 	}

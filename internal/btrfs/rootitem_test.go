@@ -15,12 +15,13 @@ func TestDecodeRootItem(t *testing.T) {
 		if size >= rootItemSize {
 			le.PutUint64(b[rootItemGenerationV2:], genV2)
 			b[rootItemUUID], b[rootItemParentUUID] = 0xaa, 0xbb
+			le.PutUint64(b[rootItemOTransID:], 7)
 			le.PutUint64(b[rootItemOTime:], 1764103223)
 			le.PutUint32(b[rootItemOTime+8:], 500)
 		}
 		return b
 	}
-	v2 := Subvolume{ID: 300, Generation: 9, ReadOnly: true, UUID: UUID{0xaa}, ParentUUID: UUID{0xbb},
+	v2 := Subvolume{ID: 300, Generation: 9, OTransID: 7, ReadOnly: true, UUID: UUID{0xaa}, ParentUUID: UUID{0xbb},
 		OTime: time.Date(2025, 11, 25, 20, 40, 23, 500, time.UTC)}
 	for _, tc := range []struct {
 		name string

@@ -14,7 +14,10 @@ type Subvolume struct {
 	Path       string    // relative to the top level
 	OTime      time.Time // creation time (UTC); a snapshot's age
 	ReadOnly   bool
-	Generation uint64
+	Generation uint64 // the last transaction that wrote its tree, or snapshotted it
+	// OTransID is the transaction that created it; for a snapshot, the one
+	// in which it was identical to its source.
+	OTransID   uint64
 	UUID       UUID
 	ParentUUID UUID // the snapshot's source; zero for a plain subvolume
 }
@@ -85,6 +88,7 @@ func (fs *FS) Info(path string) (Subvolume, error) {
 		OTime:      time.Unix(int64(a.OTime.Sec), int64(a.OTime.Nsec)).UTC(),
 		ReadOnly:   a.Flags&rootSubvolReadOnly != 0,
 		Generation: a.Generation,
+		OTransID:   a.OTransID,
 		UUID:       a.UUID,
 		ParentUUID: a.ParentUUID,
 	}, nil

@@ -128,10 +128,10 @@ func TestListMatchesProgs(t *testing.T) {
 		t.Errorf("List() is not sorted by id: %v", subs)
 	}
 	type row struct {
-		ID, Gen, Parent  uint64
-		ParentUUID, UUID string
-		Path             string
-		ReadOnly         bool
+		ID, Gen, OGen, Parent uint64
+		ParentUUID, UUID      string
+		Path                  string
+		ReadOnly              bool
 	}
 	var got []row
 	for _, s := range subs {
@@ -139,20 +139,21 @@ func TestListMatchesProgs(t *testing.T) {
 		if !s.ParentUUID.IsZero() {
 			parentUUID = s.ParentUUID.String()
 		}
-		got = append(got, row{s.ID, s.Generation, s.ParentID, parentUUID, s.UUID.String(), s.Path, s.ReadOnly})
+		got = append(got, row{s.ID, s.Generation, s.OTransID, s.ParentID, parentUUID, s.UUID.String(), s.Path, s.ReadOnly})
 	}
 	readOnly := map[string]bool{}
 	for line := range strings.Lines(command(t, "btrfs", "subvolume", "list", "-r", tfs.Mount)) {
 		readOnly[strings.Fields(line)[8]] = true
 	}
 	var want []row
-	// ID 256 gen 9 top level 5 parent_uuid - uuid 5f0d… path @root
-	for line := range strings.Lines(command(t, "btrfs", "subvolume", "list", "-q", "-u", tfs.Mount)) {
+	// ID 256 gen 9 cgen 7 top level 5 parent_uuid - uuid 5f0d… path @root
+	for line := range strings.Lines(command(t, "btrfs", "subvolume", "list", "-c", "-q", "-u", tfs.Mount)) {
 		f := strings.Fields(line)
 		id, _ := strconv.ParseUint(f[1], 10, 64)
 		gen, _ := strconv.ParseUint(f[3], 10, 64)
-		parent, _ := strconv.ParseUint(f[6], 10, 64)
-		want = append(want, row{id, gen, parent, f[8], f[10], f[12], readOnly[f[12]]})
+		ogen, _ := strconv.ParseUint(f[5], 10, 64)
+		parent, _ := strconv.ParseUint(f[8], 10, 64)
+		want = append(want, row{id, gen, ogen, parent, f[10], f[12], f[14], readOnly[f[14]]})
 	}
 	if diff := gocmp.Diff(want, got); diff != "" {
 		t.Errorf("List() differs from btrfs subvolume list (-progs +ours):\n%s", diff)
