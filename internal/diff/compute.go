@@ -44,40 +44,32 @@ type Tree interface {
 	InodePath(id, ino uint64) (string, error)
 }
 
-// ErrNotFromBlank is returned for a live subvolume that is not a snapshot of
-// its configured blank: inode numbers then mean nothing across the two.
-var ErrNotFromBlank = errors.New("the live subvolume is not a snapshot of its blank")
-
-// Source says what a subvolume was compared with.
-type Source struct {
-	Live  btrfs.Subvolume
-	Blank btrfs.Subvolume // zero without a blank
-}
-
 const rootIno = 256
 
 // Compute returns what differs between the live subvolume sv and its blank,
-// outside ex, sorted by path.
+// outside ex, sorted by path: what the live subvolume changed since the two
+// were identical (see NewSource), with the blank as the reference for what
+// existed then.
 func Compute(t Tree, sv config.Subvolume, ex []Exclusion) ([]Entry, Source, error) {
-	var src Source
-	var err error
-	if src.Live, err = t.Info(sv.Name); err != nil {
-		return nil, src, err
+	live, err := t.Info(sv.Name)
+	if err != nil {
+		return nil, Source{}, err
 	}
+	var blank btrfs.Subvolume
 	if sv.Blank != "" {
-		if src.Blank, err = t.Info(sv.Blank); err != nil {
-			return nil, src, fmt.Errorf("blank of %s: %w", sv.Name, err)
+		if blank, err = t.Info(sv.Blank); err != nil {
+			return nil, Source{Live: live}, fmt.Errorf("blank of %s: %w", sv.Name, err)
 		}
-		if src.Live.ParentUUID != src.Blank.UUID {
-			return nil, src, fmt.Errorf("%s (parent %s) and %s (%s): %w; the comparison needs the blank it was reset from (was the blank re-captured since the last boot?)",
-				sv.Name, src.Live.ParentUUID, sv.Blank, src.Blank.UUID, ErrNotFromBlank)
-		}
+	}
+	src, err := NewSource(sv, live, blank)
+	if err != nil {
+		return nil, src, err
 	}
 	// Delayed inode and directory updates reach the tree at the commit.
 	if err := t.Commit(); err != nil {
 		return nil, src, err
 	}
-	gen := src.Blank.Generation // 0 without a blank: everything is new
+	gen := src.Since
 	changed, err := t.Changed(src.Live.ID, gen)
 	if err != nil {
 		return nil, src, err

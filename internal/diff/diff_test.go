@@ -21,13 +21,8 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // the mounted root.
 func lived(t *testing.T) (*jobtest.Layout, string) {
 	t.Helper()
-	l := jobtest.New(t)
+	l, fsys := layout(t)
 	top := l.FS.Mount
-	fsys, err := btrfs.Open(top)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fsys.Close()
 	must(t, fsys.SetReadOnly("@root-blank", false))
 	blank := filepath.Join(top, "@root-blank")
 	files(t, blank, map[string]string{
@@ -81,14 +76,7 @@ func TestDiff(t *testing.T) {
 	}
 	golden(t, "testdata/root.golden", l.Out.String())
 
-	l.Reset()
-	if code := diff.Run(context.Background(), l.Args("--json"), l.Env); code != 0 {
-		t.Fatalf("diff --json: exit %d\n%s", code, l.Err)
-	}
-	var rep diff.Report
-	if err := json.Unmarshal([]byte(l.Out.String()), &rep); err != nil {
-		t.Fatal(err)
-	}
+	rep := jsonReport(t, l)
 	if len(rep.Subvolumes) != 3 {
 		t.Fatalf("--json: %d subvolumes, want the 3 ephemeral ones", len(rep.Subvolumes))
 	}
@@ -113,6 +101,31 @@ func TestDiffRefusesPermanent(t *testing.T) {
 	if want := "subvolume @nix is permanent: the boot does not reset it"; !contains(l.Err.String(), want) {
 		t.Errorf("stderr = %q, want %q", l.Err, want)
 	}
+}
+
+// layout provisions the default layout on a fresh filesystem and opens its
+// top level.
+func layout(t *testing.T) (*jobtest.Layout, *btrfs.FS) {
+	t.Helper()
+	l := jobtest.New(t)
+	fsys, err := btrfs.Open(l.FS.Mount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fsys.Close() })
+	return l, fsys
+}
+
+// jsonReport runs diff --json with args on l and decodes the report.
+func jsonReport(t *testing.T, l *jobtest.Layout, args ...string) diff.Report {
+	t.Helper()
+	l.Reset()
+	if code := diff.Run(context.Background(), l.Args(append([]string{"--json"}, args...)...), l.Env); code != 0 {
+		t.Fatalf("diff --json %v: exit %d\n%s", args, code, l.Err)
+	}
+	var rep diff.Report
+	must(t, json.Unmarshal([]byte(l.Out.String()), &rep))
+	return rep
 }
 
 func golden(t *testing.T, file, got string) {

@@ -7,9 +7,13 @@
 // on the persist subvolume that no persisted path of the configuration
 // covers any more (they are kept, but nothing binds them into the root).
 //
-// It does not walk the tree. The live subvolume is a snapshot of its blank,
-// so the two share every tree block the live system has not written since;
-// btrfs.Changed (TREE_SEARCH with min_transid = the blank's generation + 1,
+// It does not walk the tree. One of the two is a snapshot of the other (see
+// NewSource): the live subvolume of its blank, as every boot makes it, or the
+// blank of the live subvolume, captured from it before the first boot or
+// after an upgrade. Either way the two share inode numbers and every tree
+// block the live system has not written since the snapshot, and what the
+// next boot erases is what the live subvolume changed after it;
+// btrfs.Changed (TREE_SEARCH with min_transid = the snapshot's otransid + 1,
 // as `btrfs subvolume find-new` does) returns only the inodes written since,
 // and only the directories among them are compared entry by entry with the
 // blank to find removals. The cost is proportional to what changed, not to

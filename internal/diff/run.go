@@ -45,16 +45,17 @@ type Report struct {
 
 // SubvolumeReport is the comparison of one ephemeral subvolume.
 type SubvolumeReport struct {
-	Name       string      `json:"name"`
-	Mountpoint string      `json:"mountpoint"`
-	Blank      string      `json:"blank,omitempty"` // "" = reset to empty
-	Since      uint64      `json:"since_generation"`
-	Added      int         `json:"added"`
-	Changed    int         `json:"changed"`
-	Removed    int         `json:"removed"`
-	Bytes      uint64      `json:"bytes"` // in added and changed files: lost at the next boot
-	Entries    []Entry     `json:"entries"`
-	Excluded   []Exclusion `json:"excluded"`
+	Name             string      `json:"name"`
+	Mountpoint       string      `json:"mountpoint"`
+	Blank            string      `json:"blank,omitempty"`          // "" = reset to empty
+	CapturedFromLive bool        `json:"blank_captured_from_live"` // the blank is a snapshot of the live subvolume (see NewSource)
+	Since            uint64      `json:"since_generation"`         // changes after this transaction are listed (see Source)
+	Added            int         `json:"added"`
+	Changed          int         `json:"changed"`
+	Removed          int         `json:"removed"`
+	Bytes            uint64      `json:"bytes"` // in added and changed files: lost at the next boot
+	Entries          []Entry     `json:"entries"`
+	Excluded         []Exclusion `json:"excluded"`
 }
 
 // Run is the whole program; main only calls it.
@@ -115,7 +116,7 @@ func Make(cfg *config.Config, fsys *btrfs.FS, mountTable string, names []string,
 			return rep, err
 		}
 		r := SubvolumeReport{Name: sv.Name, Mountpoint: sv.Mountpoint, Blank: sv.Blank,
-			Since: src.Blank.Generation, Entries: entries, Excluded: ex}
+			CapturedFromLive: src.Captured, Since: src.Since, Entries: entries, Excluded: ex}
 		if r.Entries == nil {
 			r.Entries = []Entry{}
 		}
@@ -199,7 +200,10 @@ func (r Report) Print(w io.Writer) {
 			fmt.Fprintln(w)
 		}
 		with := "an empty subvolume"
-		if s.Blank != "" {
+		switch {
+		case s.CapturedFromLive:
+			with = s.Blank + " (captured from it)"
+		case s.Blank != "":
 			with = s.Blank
 		}
 		fmt.Fprintf(w, "%s (%s), compared with %s: %d added, %d changed, %d removed; %d bytes in added and changed files\n",
