@@ -26,11 +26,17 @@ DOCDIR       := $(PREFIX)/share/doc/server-impermanence
 # What `make install` installs, as mode:source:destination (without DESTDIR).
 # `make uninstall` removes exactly these; internal/installtest compares them
 # with a golden list. Man pages: one per binary present, plus the config's.
+# A symbolic link is link:target:destination, the target relative to the
+# link's folder (computed, so any PREFIX, SBINDIR or GENERATORDIR works);
+# uninstall removes it only while it is a link with that target.
+# $(SBINDIR)/server-impermanence-generator puts the generator on PATH for
+# --check, --render, --print-default and --version.
 UNIT_FILES := $(sort $(wildcard units/*.service units/*.timer units/*.socket units/*.target))
 MAN_PAGES  := $(foreach b,$(BINARIES) $(EXPORTER) $(GENERATOR),$(if $(wildcard docs/man/$(b).8.md),man8/$(b).8)) man5/server-impermanence.toml.5
 INSTALL_LIST := \
 	$(foreach b,$(BINARIES) $(EXPORTER),0755:$(BIN)/$(b):$(SBINDIR)/$(b)) \
 	$(if $(GENERATOR),0755:$(BIN)/$(GENERATOR):$(GENERATORDIR)/$(GENERATOR)) \
+	$(if $(GENERATOR),link:$(shell realpath -ms --relative-to=$(SBINDIR) $(GENERATORDIR)/$(GENERATOR)):$(SBINDIR)/$(GENERATOR)) \
 	$(foreach u,$(UNIT_FILES),0644:$(u):$(UNITDIR)/$(notdir $(u))) \
 	$(foreach c,$(wildcard units/*.catalog),0644:$(c):$(CATALOGDIR)/$(notdir $(c))) \
 	$(if $(wildcard units/dracut/90server-impermanence/module-setup.sh),0755:units/dracut/90server-impermanence/module-setup.sh:$(DRACUTDIR)/module-setup.sh) \
@@ -94,15 +100,19 @@ man: ## Render the man pages (docs/man/*.md) into bin/man/
 install: build man ## Install (DESTDIR=, PREFIX=/usr): binaries, generator, units, catalog, dracut module, sysctl modes, man pages, example config
 	@set -e; for e in $(INSTALL_LIST); do \
 		IFS=: read -r mode src dst <<<"$$e"; \
+		if [ "$$mode" = link ]; then \
+			install -d "$$(dirname "$(DESTDIR)$$dst")"; ln -sfn "$$src" "$(DESTDIR)$$dst"; echo "linked $(DESTDIR)$$dst -> $$src"; continue; fi; \
 		install -D -m "$$mode" "$$src" "$(DESTDIR)$$dst"; echo "installed $(DESTDIR)$$dst"; done
 
 uninstall: ## Remove exactly what install installed (never /etc, state or logs)
 	@set -e; for e in $(INSTALL_LIST); do \
 		IFS=: read -r mode src dst <<<"$$e"; \
+		if [ "$$mode" = link ]; then \
+			if [ -L "$(DESTDIR)$$dst" ] && [ "$$(readlink "$(DESTDIR)$$dst")" = "$$src" ]; then rm -f "$(DESTDIR)$$dst"; echo "removed $(DESTDIR)$$dst"; fi; continue; fi; \
 		if [ -e "$(DESTDIR)$$dst" ]; then rm -f "$(DESTDIR)$$dst"; echo "removed $(DESTDIR)$$dst"; fi; done; \
 	for d in $(OWN_DIRS); do [ ! -d "$(DESTDIR)$$d" ] || rmdir --ignore-fail-on-non-empty "$(DESTDIR)$$d"; done
 
-install-list: ## Print the files install installs (destination paths)
+install-list: ## Print the files and links install installs (destination paths)
 	@for e in $(INSTALL_LIST); do echo "$${e##*:}"; done
 
 deb: ## Build the Debian package into ../ (scripts/build-deb.sh; needs dpkg-dev, debhelper)

@@ -96,6 +96,16 @@ func TestDebianPackage(t *testing.T) {
 			t.Errorf("after install: %v", err)
 		}
 	}
+	// The generator is on PATH through a relative link in /usr/sbin.
+	if !strings.Contains(listed, "/usr"+generatorLink+"\n") {
+		t.Errorf("dpkg -L %s does not list /usr%s", pkg, generatorLink)
+	}
+	if target, err := os.Readlink("/usr" + generatorLink); err != nil || target != generatorTarget {
+		t.Errorf("after install /usr%s -> %q (%v), want a link to %s", generatorLink, target, err, generatorTarget)
+	}
+	if out := run(t, "/usr"+generatorLink, "--version"); strings.TrimSpace(out) == "" {
+		t.Errorf("/usr%s --version printed nothing", generatorLink)
+	}
 	// No configuration, nothing enabled: installing changes no boot.
 	for _, p := range []string{
 		"/etc/server-impermanence/config.toml",
@@ -130,8 +140,10 @@ func TestDebianPackage(t *testing.T) {
 	}
 
 	run(t, "apt-get", "remove", "-y", "-qq", pkg)
-	if _, err := os.Stat("/usr/sbin/impermanence-rollback"); err == nil {
-		t.Error("after remove /usr/sbin/impermanence-rollback still exists")
+	for _, p := range []string{"/usr/sbin/impermanence-rollback", "/usr" + generatorLink} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("after remove %s still exists", p)
+		}
 	}
 	run(t, "dpkg", "--purge", pkg)
 	if out, _ := exec.Command("dpkg-query", "-W", "-f=${Status}", pkg).CombinedOutput(); strings.Contains(string(out), "installed") || strings.Contains(string(out), "config-files") {

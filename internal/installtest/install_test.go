@@ -47,7 +47,8 @@ func runMake(t *testing.T, root string, args ...string) string {
 	return string(b)
 }
 
-// listTree returns "mode path" for every file and symlink below dir.
+// listTree returns "mode path" for every file and "link path -> target" for
+// every symbolic link below dir.
 func listTree(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
@@ -55,11 +56,19 @@ func listTree(t *testing.T, dir string) []string {
 		if err != nil || d.IsDir() {
 			return err
 		}
+		rel, _ := filepath.Rel(dir, p)
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			out = append(out, fmt.Sprintf("link /%s -> %s", rel, target))
+			return nil
+		}
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(dir, p)
 		out = append(out, fmt.Sprintf("%04o /%s", info.Mode().Perm(), rel))
 		return nil
 	})
@@ -69,6 +78,20 @@ func listTree(t *testing.T, dir string) []string {
 	sort.Strings(out)
 	return out
 }
+
+// treePath returns the installed path of a listTree line.
+func treePath(line string) string {
+	_, p, _ := strings.Cut(line, " ")
+	p, _, _ = strings.Cut(p, " -> ")
+	return p
+}
+
+// The link that puts the generator on PATH, relative to its folder so that it
+// resolves below any DESTDIR and PREFIX.
+const (
+	generatorLink   = "/sbin/server-impermanence-generator"
+	generatorTarget = "../lib/systemd/system-generators/server-impermanence-generator"
+)
 
 var helperRE = regexp.MustCompile(`/impermanence-([a-z]+)(\.8)?$`)
 
@@ -127,12 +150,27 @@ func TestInstallGolden(t *testing.T) {
 	}
 	var paths []string
 	for _, l := range got {
-		paths = append(paths, strings.SplitN(l, " ", 2)[1])
+		paths = append(paths, treePath(l))
 	}
 	sort.Strings(listed)
 	sort.Strings(paths)
 	if diff := cmp.Diff(paths, listed); diff != "" {
 		t.Errorf("make install-list differs from what make install installed (-installed +listed):\n%s", diff)
+	}
+
+	// Every link is relative and resolves to an installed file inside DESTDIR.
+	for _, l := range got {
+		if !strings.HasPrefix(l, "link ") {
+			continue
+		}
+		_, target, _ := strings.Cut(l, " -> ")
+		if filepath.IsAbs(target) {
+			t.Errorf("make install installed %s: the target must be relative", l)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(dest, treePath(l))); err != nil {
+			t.Errorf("make install installed %s, which does not resolve: %v", l, err)
+		}
 	}
 
 	runMake(t, root, "uninstall", "DESTDIR="+dest, "PREFIX=/usr")
@@ -143,5 +181,64 @@ func TestInstallGolden(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dest, d)); err == nil {
 			t.Errorf("make uninstall left the folder /%s", d)
 		}
+	}
+}
+
+// TestInstallGeneratorLink installs with PREFIX=/usr/local: the generator's
+// link in $(PREFIX)/sbin is relative and resolves to the generator below the
+// same PREFIX, and uninstall removes the link only while it points there.
+func TestInstallGeneratorLink(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every binary")
+	}
+	needMake(t)
+	root := moduleRoot(t)
+	if _, err := os.Stat(filepath.Join(root, "generator", "main.go")); err != nil {
+		t.Skip("no generator in this tree")
+	}
+	const prefix = "/usr/local"
+	dest := t.TempDir()
+	runMake(t, root, "install", "DESTDIR="+dest, "PREFIX="+prefix)
+	link := filepath.Join(dest, prefix+generatorLink)
+	target, err := os.Readlink(link)
+	if err != nil {
+		t.Fatalf("make install PREFIX=%s: %v", prefix, err)
+	}
+	if target != generatorTarget {
+		t.Errorf("make install PREFIX=%s: %s -> %s, want -> %s", prefix, prefix+generatorLink, target, generatorTarget)
+	}
+	gen := filepath.Join(dest, prefix, "lib/systemd/system-generators/server-impermanence-generator")
+	li, err := os.Stat(link)
+	if err != nil {
+		t.Fatalf("the link does not resolve: %v", err)
+	}
+	gi, err := os.Stat(gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(li, gi) {
+		t.Errorf("%s does not resolve to %s", link, gen)
+	}
+	out, err := exec.Command(link, "--version").CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(out))) == 0 {
+		t.Errorf("%s --version: %v %q", link, err, out)
+	}
+
+	// A link the operator pointed elsewhere is not ours: uninstall keeps it.
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/opt/elsewhere/server-impermanence-generator", link); err != nil {
+		t.Fatal(err)
+	}
+	runMake(t, root, "uninstall", "DESTDIR="+dest, "PREFIX="+prefix)
+	if target, err := os.Readlink(link); err != nil || target != "/opt/elsewhere/server-impermanence-generator" {
+		t.Errorf("make uninstall removed or changed a link that was not its own: %q, %v", target, err)
+	}
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if left := listTree(t, dest); len(left) > 0 {
+		t.Errorf("make uninstall PREFIX=%s left files behind:\n%s", prefix, strings.Join(left, "\n"))
 	}
 }
