@@ -69,7 +69,7 @@ build: ## Build every binary into bin/
 tools: ## Build the Go test tools that are not Debian packages (node_exporter) into the tools cache
 	@scripts/install-tools.sh
 
-test: test-host vmtest ## Every test: the host tiers, then the QEMU boots (root; about 15-20 min without KVM)
+test: test-host vmtest ## Every test: the host tiers, then the QEMU boots (root; about 15 min without KVM)
 
 test-host: deps tools lint ## Install what the tests need, then run every test but the QEMU boots (real-btrfs tests need root)
 	IMPERMANENCE_REQUIRE_TOOLS=1 $(GO) test -count=1 ./...
