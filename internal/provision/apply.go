@@ -2,32 +2,42 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 )
 
+// Record is told the outcome of each action Apply attempted.
+type Record func(a Action, took time.Duration, err error)
+
 // Apply carries out the actions in order on fsys and commits once at the
 // end. It stops at the first failure: later actions may depend on it, and
 // what was done is complete (every subvolume is renamed into place only when
-// finished). It returns the number of actions done.
-func Apply(ctx context.Context, fsys *btrfs.FS, actions []Action, log *slog.Logger) (int, error) {
+// finished). It returns the number of actions done. record, if not nil, is
+// told about every action attempted.
+func Apply(ctx context.Context, fsys *btrfs.FS, actions []Action, log *slog.Logger, record Record) (int, error) {
 	done := 0
 	for _, a := range actions {
 		if err := ctx.Err(); err != nil {
 			return done, err
 		}
 		start := time.Now()
-		if err := apply(ctx, fsys, a); err != nil {
+		err := apply(ctx, fsys, a, nil)
+		if record != nil {
+			record(a, time.Since(start), err)
+		}
+		if err != nil {
 			return done, err
 		}
-		log.Info("provisioned", "op", string(a.Op), "path", a.Path, "duration", time.Since(start))
+		log.Info("provisioned", "op", string(a.Op), "path", a.Path, "from", a.From, "duration", time.Since(start))
 		done++
 	}
 	if done > 0 {
@@ -38,7 +48,12 @@ func Apply(ctx context.Context, fsys *btrfs.FS, actions []Action, log *slog.Logg
 	return done, nil
 }
 
-func apply(ctx context.Context, fsys *btrfs.FS, a Action) error {
+// errStopped is returned by replace when its stop hook ended it early.
+var errStopped = errors.New("stopped")
+
+// apply carries out one action. stop, when not nil, is asked after each
+// step of a replacement whether to end there, as a crash would (tests).
+func apply(ctx context.Context, fsys *btrfs.FS, a Action, stop func(step string) bool) error {
 	switch a.Op {
 	case OpRemoveLeftover:
 		_, err := fsys.DeleteRecursive(a.Path)
@@ -56,6 +71,8 @@ func apply(ctx context.Context, fsys *btrfs.FS, a Action) error {
 		return nil
 	case OpCreate, OpCapture:
 		return build(ctx, fsys, a)
+	case OpReplace:
+		return replace(ctx, fsys, a, stop)
 	}
 	return fmt.Errorf("provision %s: unknown step %q", a.Path, a.Op)
 }
@@ -65,6 +82,46 @@ func apply(ctx context.Context, fsys *btrfs.FS, a Action) error {
 // renames it into place without replacing anything.
 func build(ctx context.Context, fsys *btrfs.FS, a Action) error {
 	tmp := a.Path + TempSuffix
+	if err := fill(ctx, fsys, a, tmp); err != nil {
+		return err
+	}
+	return fsys.Rename(tmp, a.Path)
+}
+
+// replace puts a new blank in place of the existing one without a moment
+// where there is none: it builds the new one read-only under the temporary
+// name, exchanges the two names atomically and deletes the old blank, now
+// under the temporary name. The caller commits. A crash before the commit
+// leaves one of the two blanks in place and the other under the temporary
+// name: a leftover that the next run removes.
+func replace(ctx context.Context, fsys *btrfs.FS, a Action, stop func(string) bool) error {
+	tmp := a.Path + TempSuffix
+	if strings.HasPrefix(a.From, "/") {
+		if err := fill(ctx, fsys, a, tmp); err != nil {
+			return err
+		}
+	} else if err := fsys.Snapshot(a.From, tmp, true); err != nil {
+		return err
+	}
+	if stop != nil && stop("built") {
+		return errStopped
+	}
+	if err := fsys.Exchange(tmp, a.Path); err != nil {
+		return fmt.Errorf("replace blank %s: %w (the new one stays as %s; the next run removes it)", a.Path, err, tmp)
+	}
+	if stop != nil && stop("exchanged") {
+		return errStopped
+	}
+	if _, err := fsys.DeleteRecursive(tmp); err != nil {
+		return fmt.Errorf("replace blank %s: the new blank is in place, the old one is %s: %w (unmount it; the next run deletes it)", a.Path, tmp, err)
+	}
+	return nil
+}
+
+// fill makes the subvolume tmp of a: empty with the properties of a, filled
+// from a.From for a capture or a replacement from a directory, and made
+// read-only if a asks for it.
+func fill(ctx context.Context, fsys *btrfs.FS, a Action, tmp string) error {
 	if err := fsys.CreateSubvolume(tmp); err != nil {
 		return err
 	}
@@ -84,7 +141,7 @@ func build(ctx context.Context, fsys *btrfs.FS, a Action) error {
 			return fmt.Errorf("chmod %s: %w", tmp, err)
 		}
 	}
-	if a.Op == OpCapture {
+	if a.Op == OpCapture || a.Op == OpReplace {
 		if err := copyTree(ctx, a.From, full); err != nil {
 			return fmt.Errorf("capture %s into %s: %w", a.From, tmp, err)
 		}
@@ -94,7 +151,7 @@ func build(ctx context.Context, fsys *btrfs.FS, a Action) error {
 			return err
 		}
 	}
-	return fsys.Rename(tmp, a.Path)
+	return nil
 }
 
 // copyTree copies the content of src into the existing directory dst with

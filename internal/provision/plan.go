@@ -49,6 +49,9 @@ type Options struct {
 	// path relative to the top level, or an absolute directory (an installed
 	// root) that is copied. Empty: blanks start as empty subvolumes.
 	BlankFrom string
+	// ReplaceBlank replaces that blank with a new capture from BlankFrom
+	// when it exists already (see OpReplace); it needs BlankFrom.
+	ReplaceBlank bool
 }
 
 // Op names a step of a plan.
@@ -69,6 +72,14 @@ const (
 	OpCapture Op = "capture"
 	// OpMkdir creates a plain directory.
 	OpMkdir Op = "mkdir"
+	// OpReplace replaces an existing blank so that a valid read-only blank
+	// exists at every instant, also across a crash: the new blank is made
+	// read-only under the temporary name (a snapshot of a subvolume, or a
+	// copy of a directory), exchanged with the old one (RENAME_EXCHANGE),
+	// and the old one, now under the temporary name, is deleted (refused if
+	// it is mounted). A crash leaves either blank in place and the other
+	// one under the temporary name, which the next run removes as a leftover.
+	OpReplace Op = "replace-blank"
 )
 
 // Action is one step of a plan.
@@ -96,6 +107,13 @@ func (a Action) String() string {
 		fmt.Fprintf(&b, "capture %s into subvolume %s", a.From, a.Path)
 	case OpMkdir:
 		fmt.Fprintf(&b, "create directory %s (mode %04o)", a.Path, a.Mode.Perm())
+	case OpReplace:
+		how := "snapshot"
+		if strings.HasPrefix(a.From, "/") {
+			how = "copy"
+		}
+		fmt.Fprintf(&b, "replace blank %s with a %s of %s (built as %s, exchanged atomically, then the old blank is deleted)",
+			a.Path, how, a.From, a.Path+TempSuffix)
 	}
 	var props []string
 	if a.NoCoW {
@@ -208,6 +226,9 @@ func Plan(cfg *config.Config, obs Observed, opt Options) Result {
 	if opt.BlankFrom != "" && root == "" {
 		r.Warnings = append(r.Warnings, "--blank-from given but no ephemeral subvolume has a blank; ignored")
 	}
+	if opt.ReplaceBlank && opt.BlankFrom == "" {
+		r.Warnings = append(r.Warnings, "--replace-blank needs --blank-from; ignored")
+	}
 	// Blanks, then the subvolumes (an ephemeral one starts as a snapshot of
 	// its blank), then the snapshots subvolume and the archive directories.
 	for _, s := range cfg.Ephemeral() {
@@ -218,6 +239,17 @@ func Plan(cfg *config.Config, obs Observed, opt Options) Result {
 			why: fmt.Sprintf("read-only blank of ephemeral %s", s.Name)}
 		e, ok := obs[s.Blank]
 		switch {
+		case ok && e.Kind == Subvolume && s.Name == root && opt.BlankFrom != "" && opt.ReplaceBlank:
+			a := r.capture(w, opt.BlankFrom, obs)
+			a.Op = OpReplace
+			r.Actions = append(r.Actions, a)
+			if !e.ReadOnly {
+				r.Warnings = append(r.Warnings, fmt.Sprintf("blank %s is writable; it is replaced all the same", s.Blank))
+			}
+			if opt.BlankFrom == s.Name && s.Mountpoint == "/" {
+				r.Warnings = append(r.Warnings, fmt.Sprintf(
+					"%s is the live root: the new blank is everything in it now; it carries /boot, so rebuild the initrd (dracut -f) before replacing the blank", s.Name))
+			}
 		case ok && e.Kind != Missing:
 			r.check(w, e)
 		case s.Name == root && opt.BlankFrom != "":

@@ -241,3 +241,65 @@ func TestPlanBlankFrom(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanReplaceBlank(t *testing.T) {
+	cfg := config.Default()
+	leftover := "@root-blank" + TempSuffix
+	withBlank := func(e Entry, extra ...string) Observed {
+		obs := complete(cfg)
+		obs["@root-blank"] = e
+		for _, p := range extra {
+			obs[p] = Entry{Kind: Subvolume, ReadOnly: true}
+		}
+		return obs
+	}
+	ro := Entry{Kind: Subvolume, ReadOnly: true}
+	tests := []struct {
+		name       string
+		obs        Observed
+		opt        Options
+		want       []string
+		mismatches int
+		warning    string // a warning that must be there, "" for none expected
+	}{
+		{"replaces the existing blank", withBlank(ro), Options{BlankFrom: "@root", ReplaceBlank: true},
+			[]string{"replace-blank @root-blank"}, 0, "is the live root"},
+		{"from a directory", withBlank(ro), Options{BlankFrom: "/mnt/clean", ReplaceBlank: true},
+			[]string{"replace-blank @root-blank"}, 0, ""},
+		{"removes a leftover first", withBlank(ro, leftover), Options{BlankFrom: "@root", ReplaceBlank: true},
+			[]string{"remove-leftover " + leftover, "replace-blank @root-blank"}, 0, ""},
+		{"a writable blank is replaced, with a warning", withBlank(Entry{Kind: Subvolume}), Options{BlankFrom: "@root", ReplaceBlank: true},
+			[]string{"replace-blank @root-blank"}, 0, "is writable; it is replaced"},
+		{"a missing blank is captured as without --replace-blank", func() Observed { o := complete(cfg); delete(o, "@root-blank"); return o }(),
+			Options{BlankFrom: "@root", ReplaceBlank: true}, []string{"snapshot @root-blank"}, 0, ""},
+		{"a blank that is not a subvolume is reported, not replaced", withBlank(Entry{Kind: Directory}), Options{BlankFrom: "@root", ReplaceBlank: true},
+			nil, 1, ""},
+		{"without --replace-blank an existing blank is kept", withBlank(ro), Options{BlankFrom: "@root"}, nil, 0, ""},
+		{"without --blank-from nothing is replaced", withBlank(ro), Options{ReplaceBlank: true}, nil, 0, "needs --blank-from"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Plan(cfg, tt.obs, tt.opt)
+			if diff := cmp.Diff(tt.want, ops(r)); diff != "" {
+				t.Errorf("Plan(%+v) actions (-want +got):\n%s", tt.opt, diff)
+			}
+			if len(r.Mismatches) != tt.mismatches {
+				t.Errorf("Plan(%+v) mismatches = %v, want %d", tt.opt, r.Mismatches, tt.mismatches)
+			}
+			if tt.warning != "" && !strings.Contains(strings.Join(r.Warnings, "\n"), tt.warning) {
+				t.Errorf("Plan(%+v) warnings = %q, want one with %q", tt.opt, r.Warnings, tt.warning)
+			}
+			for _, a := range r.Actions {
+				if a.Op != OpReplace {
+					continue
+				}
+				if a.From != tt.opt.BlankFrom || !a.ReadOnly {
+					t.Errorf("Plan(%+v) replace = %+v, want read-only from %s", tt.opt, a, tt.opt.BlankFrom)
+				}
+				if s := a.String(); !strings.Contains(s, "replace blank @root-blank") || !strings.Contains(s, leftover) {
+					t.Errorf("Action.String() = %q", s)
+				}
+			}
+		})
+	}
+}

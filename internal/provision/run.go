@@ -8,12 +8,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sort"
+	"strings"
 	"text/tabwriter"
+	"time"
 
+	"github.com/server-impermanence/server-impermanence/internal/audit"
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/lock"
 )
 
 // Exit codes.
@@ -31,8 +36,14 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	// RunDir holds the private top-level mount; default /run/server-impermanence.
 	RunDir string
+	// LockDir holds the per-filesystem job locks; default RunDir/lock
+	// (lock.DefaultDir).
+	LockDir string
 	// Mountinfo is /proc/self/mountinfo.
 	Mountinfo string
+	// AuditPath is the audit log every change is appended to; "" writes
+	// none (the command sets audit.DefaultPath).
+	AuditPath string
 }
 
 const usage = `Usage: impermanence-provision [options]
@@ -41,7 +52,10 @@ Creates on the configured btrfs filesystem everything the configuration
 describes and that is missing: subvolumes (NoCoW and compression set while
 empty), each ephemeral subvolume's read-only blank, the snapshots subvolume
 (root:root 0700) and the archive directory. Idempotent: what exists is never
-changed; where it differs from the configuration it is reported.
+changed; where it differs from the configuration it is reported. The one
+exception is --replace-blank, which replaces the root's existing blank with
+a new capture from --blank-from, never leaving the filesystem without one.
+It takes the filesystem job lock, like the rollback, snapshot and prune.
 
 Options:
 `
@@ -63,6 +77,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		device    = flags.String("device", "", "btrfs `device` to provision (default: device from the configuration)")
 		mount     = flags.String("mount", "", "use this already mounted top level (subvolid=5) `dir` instead of mounting the device")
 		blankFrom = flags.String("blank-from", "", "capture the root's blank from a `path` (absolute directory, copied) or subvolume (relative to the top level, snapshotted)")
+		replace   = flags.Bool("replace-blank", false, "with --blank-from: replace the existing blank with a new capture (atomic exchange; the old blank is deleted)")
+		lockWait  = flags.Duration("lock-timeout", 30*time.Minute, "how long to wait for the filesystem lock held by another job")
 		dryRun    = flags.Bool("dry-run", false, "print what would be done and change nothing")
 		asJSON    = flags.Bool("json", false, "print the plan and the layout as JSON")
 		version   = flags.Bool("version", false, "print the version and exit")
@@ -85,6 +101,14 @@ func Run(ctx context.Context, args []string, env Env) int {
 	if *version {
 		fmt.Fprintln(env.Stdout, buildinfo.String(program))
 		return ExitOK
+	}
+	if *replace && *blankFrom == "" {
+		fmt.Fprintf(env.Stderr, "%s: --replace-blank needs --blank-from (where to capture the new blank from)\n", program)
+		return ExitUsage
+	}
+	if strings.HasSuffix(*blankFrom, TempSuffix) {
+		fmt.Fprintf(env.Stderr, "%s: --blank-from %s: a name ending in %s is a leftover that provision removes\n", program, *blankFrom, TempSuffix)
+		return ExitUsage
 	}
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
@@ -121,17 +145,29 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return ExitFailure
 	}
 	defer fsys.Close()
+	if !*dryRun {
+		// Observe and change under the lock, so the plan is still true when
+		// it is carried out and no other job sees a half-done change.
+		l, err := lock.Acquire(ctx, env.lockDir(), fsys.FSID().String(), "provision", *lockWait, log)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+			return ExitFailure
+		}
+		defer l.Release()
+	}
 
 	obs, err := Observe(fsys, Paths(cfg))
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		return ExitFailure
 	}
-	plan := Plan(cfg, obs, Options{BlankFrom: *blankFrom})
+	plan := Plan(cfg, obs, Options{BlankFrom: *blankFrom, ReplaceBlank: *replace})
 	out := report{Device: dev, DryRun: *dryRun, Result: plan}
 	code := ExitOK
 	if !*dryRun {
-		out.Done, err = Apply(ctx, fsys, plan.Actions, log)
+		record, closeAudit := env.auditor(log)
+		out.Done, err = Apply(ctx, fsys, plan.Actions, log, record)
+		closeAudit()
 		if err != nil {
 			out.Error = err.Error()
 			code = ExitFailure
@@ -157,6 +193,37 @@ func Run(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "%s: %s (%d of %d steps done; run again to finish)\n", program, out.Error, out.Done, len(plan.Actions))
 	}
 	return code
+}
+
+// auditor returns what Apply records each change with: an audit event,
+// and a warning in the log for a failure; and what closes the log.
+func (e Env) auditor(log *slog.Logger) (Record, func()) {
+	if e.AuditPath == "" {
+		return nil, func() {}
+	}
+	a, err := audit.Open(e.AuditPath)
+	if err != nil {
+		log.Warn("audit log unavailable", "error", err)
+		return nil, func() {}
+	}
+	record := func(act Action, took time.Duration, err error) {
+		ev := audit.Event{Time: time.Now(), Job: "provision", Action: string(act.Op), Path: act.Path,
+			Result: audit.ResultSuccess, Duration: took.Seconds()}
+		if err != nil {
+			ev.Result, ev.Error = audit.ResultFailure, err.Error()
+		}
+		if err := a.Append(ev); err != nil {
+			log.Warn("audit log", "error", err)
+		}
+	}
+	return record, func() { a.Close() }
+}
+
+func (e Env) lockDir() string {
+	if e.LockDir != "" {
+		return e.LockDir
+	}
+	return filepath.Join(e.runDir(), "lock")
 }
 
 func (e Env) runDir() string {

@@ -362,7 +362,7 @@ func TestProvisionMountsDeviceItself(t *testing.T) {
 	runDir := t.TempDir()
 	var out, errb bytes.Buffer
 	code := Run(context.Background(), []string{"--default", "--device", tfs.Device, "--json"},
-		Env{Stdout: &out, Stderr: &errb, RunDir: runDir})
+		Env{Stdout: &out, Stderr: &errb, RunDir: runDir, LockDir: t.TempDir()})
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
 	}
@@ -404,6 +404,8 @@ func TestProvisionUsageAndConfigErrors(t *testing.T) {
 		{[]string{"--help"}, ExitOK, "Usage: impermanence-provision"},
 		{[]string{"--bogus"}, ExitUsage, "flag provided but not defined"},
 		{[]string{"extra"}, ExitUsage, `unexpected argument "extra"`},
+		{[]string{"--default", "--replace-blank"}, ExitUsage, "--replace-blank needs --blank-from"},
+		{[]string{"--default", "--blank-from", "@root-blank.provisioning"}, ExitUsage, "is a leftover"},
 		{[]string{"--config", filepath.Join(dir, "missing.toml")}, ExitFailure, "no configuration file"},
 		{[]string{"--config", bad}, ExitFailure, bad + `:1:1: mode: "fast" is not a mode`},
 	}

@@ -174,3 +174,43 @@ func TestResumeDevice(t *testing.T) {
 		t.Error("image detected at offset 0 where there is none")
 	}
 }
+
+// TestBlankLeftoverIgnored: impermanence-provision --replace-blank builds
+// the new blank as <blank>.provisioning and leaves the old one under that
+// name until it is deleted; a crash can leave either at boot. The rollback
+// must neither refuse nor reset from it, nor treat it as an S.new.
+func TestBlankLeftoverIgnored(t *testing.T) {
+	cfg := config.Default()
+	now := time.Date(2026, 11, 25, 20, 40, 23, 0, time.UTC)
+	opt := Options{Now: now, BootID: "0123abcd"}
+	obs := func(extra ...btrfs.Subvolume) Observed {
+		subs := map[string]btrfs.Subvolume{"@root-blank": {ID: 256, Path: "@root-blank", ReadOnly: true},
+			"@root": {ID: 257, Path: "@root"}, "@var-cache": {ID: 300, Path: "@var-cache"}, "@var-tmp": {ID: 301, Path: "@var-tmp"}}
+		for _, s := range extra {
+			subs[s.Path] = s
+		}
+		return Observed{Subvolumes: subs, Mounted: map[uint64][]string{}, Entries: map[string][]string{"old_roots/@root": nil}}
+	}
+	// Older (the old blank swapped out) and newer (a new one not swapped in)
+	// than the blank, and mounted: none of it matters.
+	for _, left := range []btrfs.Subvolume{
+		{ID: 200, Path: "@root-blank.provisioning", ReadOnly: true},
+		{ID: 400, Path: "@root-blank.provisioning", ReadOnly: true},
+	} {
+		with := obs(left)
+		with.Mounted[left.ID] = []string{"/mnt/old-blank"}
+		if errs := Check(cfg, with, opt); len(errs) != 0 {
+			t.Errorf("Check with %s (id %d) = %v, want no refusal", left.Path, left.ID, errs)
+		}
+		want, got := Build(cfg, obs(), opt), Build(cfg, with, opt)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Build with %s (id %d) differs (-without +with):\n%s", left.Path, left.ID, diff)
+		}
+	}
+	// Without the blank the rollback refuses; it never adopts the leftover.
+	noBlank := obs(btrfs.Subvolume{ID: 400, Path: "@root-blank.provisioning", ReadOnly: true})
+	delete(noBlank.Subvolumes, "@root-blank")
+	if errs := Check(cfg, noBlank, opt); len(errs) == 0 || !strings.Contains(errs[0].Error(), "blank @root-blank does not exist") {
+		t.Errorf("Check without the blank = %v, want a refusal", errs)
+	}
+}
