@@ -12,4 +12,11 @@
 // renamed into place (RENAME_NOREPLACE) only when complete, so an
 // interrupted run leaves nothing half-made under a configured name; the
 // next run removes the leftover and starts over.
+//
+// The one change to what exists is OpReplace (--replace-blank): the root's
+// blank is replaced by a new capture built read-only under the temporary
+// name, exchanged with the old blank (RENAME_EXCHANGE) and the old one then
+// deleted, so a valid blank exists at every instant. Run takes the
+// per-filesystem job lock before it observes, so it never works at the same
+// time as the rollback, snapshot or prune.
 package provision
