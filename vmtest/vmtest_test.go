@@ -306,8 +306,8 @@ func TestQuickstartConversion(t *testing.T) {
 		extra:  []string{filepath.Join(img.dir, "server-impermanence.deb")},
 		vtSize: "256M",
 	})
-	for range 3 {
+	for range 4 {
 		m.boot(bootOpts{initrd: m.initrdOnDisk("@rootfs"), rootflags: "subvol=@rootfs"})
 	}
-	m.finish("9 quickstart conversion", start, map[int]int{1: 20, 2: 11, 3: 7})
+	m.finish("9 quickstart conversion", start, map[int]int{1: 20, 2: 11, 3: 11, 4: 5})
 }

@@ -4,7 +4,9 @@
 # kernel with the initrd it finds in @rootfs/boot, as GRUB would.
 #   boot 1: steps 1-5 of the page, in its order, each with the page's check
 #   boot 2: the first reboot (step 6 checks), then the canary files
-#   boot 3: the canary on the root is gone and archived, the one in /var/log stays
+#   boot 3: the canary on the root is gone and archived, the one in /var/log
+#           stays; then section 7: an upgrade and the blank re-captured
+#   boot 4: the upgrade is in the new blank, what came after it is gone
 # Every command below is the page's, in the page's order; the only addition is
 # /etc/dracut.conf.d/50-vmtest.conf (hostonly, uncompressed: dracut is slow
 # under software emulation).
@@ -87,5 +89,22 @@ case $b in
 	impermanence-snapshot list > "$out/snapshot-list.txt" 2>&1
 	check q7.snapshot-list grep -q '@persist' "$out/snapshot-list.txt"
 	eq q7.failed-units "$(failed_units)" ""
+	# 7. Afterwards: an upgrade (no new kernel, so no dracut), then the blank
+	# re-captured from the live root; a file written after it must go.
+	echo upgraded > /usr/local/lib/vmtest-upgrade
+	check q7.replace-blank impermanence-provision --blank-from @rootfs --replace-blank
+	eq q7.one-blank "$(ls -1d /run/vmtest-top/@rootfs-blank* 2>/dev/null | grep -c .)" 1
+	eq q7.blank-ro "$(btrfs property get -ts /run/vmtest-top/@rootfs-blank ro)" ro=true
+	impermanence-diff > "$out/diff-after-recapture.txt" 2>&1
+	eq q7.diff-after-recapture-exit $? 0
+	touch /root/canary2
+	;;
+4)
+	check q7.setup-succeeded setup_ok
+	eq q7.upgrade-kept "$(cat /usr/local/lib/vmtest-upgrade 2>/dev/null)" upgraded
+	check q7.canary2-gone test ! -e /root/canary2
+	lsinitrd "/boot/initrd.img-$kver" > "$out/lsinitrd.txt" 2>&1
+	check q7.blank-initrd-has-module grep -q 'impermanence-rollback' "$out/lsinitrd.txt"
+	eq q7.failed-units-after "$(failed_units)" ""
 	;;
 esac
