@@ -18,6 +18,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/lock"
 )
 
@@ -112,7 +113,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	}
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
-	cfg, err := loadConfig(*cfgPath, *builtin)
+	cfg, err := job.LoadConfig(*cfgPath, *builtin)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		return ExitFailure
@@ -231,20 +232,6 @@ func (e Env) runDir() string {
 		return e.RunDir
 	}
 	return "/run/server-impermanence"
-}
-
-func loadConfig(path string, builtin bool) (*config.Config, error) {
-	if builtin {
-		return config.Default(), nil
-	}
-	cfg, err := config.Load(path)
-	if errors.Is(err, config.ErrNoConfig) {
-		return nil, fmt.Errorf("%w (write one, or use --default for the built-in layout)", err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("invalid configuration:\n%w", err)
-	}
-	return cfg, nil
 }
 
 // LayoutRow is one configured subvolume as it is on disk.
