@@ -195,6 +195,26 @@ func Open(ctx context.Context, env Env, f Flags, program, jobName string, noLock
 	return s, nil
 }
 
+// OpenRun is Open for a job's run: when opening fails it prints the error,
+// calls onFail (may be nil; a job logs its own journal message there) and,
+// unless this is a dry run, records the failure in the job's state file, so
+// that the exporter sees a run that could not even start.
+func OpenRun(ctx context.Context, env Env, f Flags, program, jobName string, onFail func(log *slog.Logger, err error)) (*Session, error) {
+	start := env.WithDefaults().Now()
+	s, err := Open(ctx, env, f, program, jobName, f.DryRun)
+	if err == nil {
+		return s, nil
+	}
+	fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+	if onFail != nil {
+		onFail(Logger(env, program), err)
+	}
+	if !f.DryRun {
+		RecordFailure(env, jobName, start, err)
+	}
+	return nil, err
+}
+
 // Close releases the lock, closes the filesystem and unmounts a private
 // mount, in reverse order of opening.
 func (s *Session) Close() error {

@@ -1,15 +1,19 @@
 package job
 
 import (
+	"context"
 	"flag"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
 func TestCloseRunsAfterRun(t *testing.T) {
@@ -64,6 +68,37 @@ func TestRegister(t *testing.T) {
 		fs.VisitAll(func(fl *flag.Flag) { got = append(got, fl.Name) })
 		if diff := cmp.Diff(tc.want, got); diff != "" {
 			t.Errorf("%s: flags (-want +got):\n%s", tc.name, diff)
+		}
+	}
+}
+
+// TestOpenRunRecordsFailure: a run that cannot even open (here: no
+// configuration file) prints the error, calls the job's hook and records the
+// failure for the exporter; a dry run records nothing.
+func TestOpenRunRecordsFailure(t *testing.T) {
+	for _, dryRun := range []bool{false, true} {
+		dir := t.TempDir()
+		var stderr strings.Builder
+		env := Env{Stdout: io.Discard, Stderr: &stderr, StateDir: dir, Journal: func() bool { return false },
+			Now: func() time.Time { return time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC) }}
+		f := Flags{Config: filepath.Join(dir, "missing.toml"), DryRun: dryRun}
+		var hookErr error
+		s, err := OpenRun(context.Background(), env, f, "impermanence-test", "test", func(_ *slog.Logger, err error) { hookErr = err })
+		if s != nil || err == nil {
+			t.Fatalf("dry run %t: OpenRun = %v, %v; want no session and an error", dryRun, s, err)
+		}
+		if hookErr != err {
+			t.Errorf("dry run %t: hook got %v, want %v", dryRun, hookErr, err)
+		}
+		if !strings.HasPrefix(stderr.String(), "impermanence-test: ") || !strings.Contains(stderr.String(), "missing.toml") {
+			t.Errorf("dry run %t: stderr = %q", dryRun, stderr.String())
+		}
+		r, rerr := state.Read(dir, "test")
+		switch {
+		case dryRun && rerr == nil:
+			t.Errorf("dry run: a failure was recorded: %+v", r)
+		case !dryRun && (rerr != nil || r.Result != state.ResultFailure || !strings.Contains(r.Error, "missing.toml")):
+			t.Errorf("failure record = %+v, %v; want result failure naming the config", r, rerr)
 		}
 	}
 }

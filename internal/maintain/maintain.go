@@ -137,13 +137,8 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 		return job.ExitUsage
 	}
 	o.DryRun = f.DryRun
-	start := env.Now()
-	s, err := job.Open(ctx, env, f, program, jobName, f.DryRun)
+	s, err := job.OpenRun(ctx, env, f, program, jobName, nil)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
-		if !f.DryRun {
-			job.RecordFailure(env, jobName, start, err)
-		}
 		return job.ExitFailure
 	}
 	defer s.Close()

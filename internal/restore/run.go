@@ -104,13 +104,8 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		return job.ExitUsage
 	}
-	start := env.Now()
-	s, err := job.Open(ctx, env, f, program, jobName, f.DryRun)
+	s, err := job.OpenRun(ctx, env, f, program, jobName, nil)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
-		if !f.DryRun {
-			job.RecordFailure(env, jobName, start, err)
-		}
 		return job.ExitFailure
 	}
 	defer s.Close()

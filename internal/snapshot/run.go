@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -102,14 +103,10 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 			return job.ExitUsage
 		}
 	}
-	start := env.Now()
-	s, err := job.Open(ctx, env, f, program, jobName, f.DryRun)
+	s, err := job.OpenRun(ctx, env, f, program, jobName, func(log *slog.Logger, err error) {
+		log.Error("snapshot failed: "+err.Error(), journal.MessageID(msgid.SnapshotFailed))
+	})
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
-		job.Logger(env, program).Error("snapshot failed: "+err.Error(), journal.MessageID(msgid.SnapshotFailed))
-		if !f.DryRun {
-			job.RecordFailure(env, jobName, start, err)
-		}
 		return job.ExitFailure
 	}
 	defer s.Close()
