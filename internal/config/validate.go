@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/server-impermanence/server-impermanence/internal/calendar"
+	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
 
 // validator checks the merged configuration against the rules of DESIGN.md §4
@@ -191,8 +192,8 @@ func (v *validator) archive() {
 			v.e.add(p, "archive dir %q overlaps the snapshots subvolume %q", a.Dir, v.c.Snapshots.Dir)
 		}
 	}
-	v.nonNegative("archive.keep_days", a.KeepDays)
-	v.nonNegative("archive.keep_min", a.KeepMin)
+	v.inRange("archive.keep_days", a.KeepDays, MaxKeepDays)
+	v.inRange("archive.keep_min", a.KeepMin, MaxCount)
 	archived := false
 	for _, s := range v.c.Ephemeral() {
 		archived = archived || s.Archive
@@ -202,9 +203,12 @@ func (v *validator) archive() {
 	}
 }
 
-func (v *validator) nonNegative(key string, n int) {
-	if n < 0 {
+func (v *validator) inRange(key string, n, max int) {
+	switch {
+	case n < 0:
 		v.e.add(v.m.pos(key), "must not be negative (got %d)", n)
+	case n > max:
+		v.e.add(v.m.pos(key), "%d is above the maximum %d", n, max)
 	}
 }
 
@@ -239,7 +243,10 @@ func (v *validator) snapshots() {
 		key string
 		n   int
 	}{{"hourly", r.Hourly}, {"daily", r.Daily}, {"weekly", r.Weekly}, {"monthly", r.Monthly}, {"yearly", r.Yearly}, {"keep_min", r.KeepMin}} {
-		v.nonNegative("snapshots.retention."+k.key, k.n)
+		v.inRange("snapshots.retention."+k.key, k.n, MaxCount)
+	}
+	if r.MinAge > MaxMinAge {
+		v.e.add(v.m.pos("snapshots.retention.min_age"), "%s is above the maximum %s", timespan.Format(r.MinAge), timespan.Format(MaxMinAge))
 	}
 	if r.Hourly <= 0 && r.Daily <= 0 && r.Weekly <= 0 && r.Monthly <= 0 && r.Yearly <= 0 && r.KeepMin <= 0 && r.MinAge <= 0 {
 		v.e.add(v.m.pos("snapshots.retention.keep_min"),

@@ -3,6 +3,7 @@ package rollback
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -71,7 +72,7 @@ func Select(archives []Archive, keepDays, keepMin int, now time.Time) ([]Decisio
 		warnings = append(warnings, fmt.Sprintf("the clock (%s) is behind the newest archive (%s): not pruning",
 			now.UTC().Format(time.RFC3339), newest.UTC().Format(time.RFC3339)))
 	}
-	limit := time.Duration(keepDays) * 24 * time.Hour
+	limit := daysSaturating(keepDays)
 	kept := 0
 	out := make([]Decision, 0, len(items))
 	for _, it := range items {
@@ -103,4 +104,18 @@ func Select(archives []Archive, keepDays, keepMin int, now time.Time) ([]Decisio
 		out = append(out, d)
 	}
 	return out, warnings
+}
+
+// daysSaturating is keepDays as a duration, math.MaxInt64 where that many days
+// do not fit (past about 292 years): an overflow must keep archives, never
+// wrap into a negative age limit that deletes them.
+func daysSaturating(days int) time.Duration {
+	const day = 24 * time.Hour
+	switch {
+	case days <= 0:
+		return 0
+	case int64(days) > int64(math.MaxInt64/day):
+		return math.MaxInt64
+	}
+	return time.Duration(days) * day
 }

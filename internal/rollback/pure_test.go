@@ -50,6 +50,20 @@ func TestSelect(t *testing.T) {
 	if got := del(old, 30, 1, now); !cmp.Equal(got, []string{old[1].Path, old[2].Path}) {
 		t.Errorf("keep_min 1: delete %v", got)
 	}
+	// keep_days past what a time.Duration holds (about 292 years) keeps
+	// everything: it once wrapped negative and deleted archives minutes old.
+	fresh := []Archive{arch(0), arch(1), arch(2), arch(3), arch(4)}
+	for _, days := range []int{106751, 106752, 1 << 40, int(^uint(0) >> 1)} {
+		if got := del(fresh, days, 3, now); len(got) != 0 {
+			t.Errorf("keep_days %d: delete %v, want nothing", days, got)
+		}
+	}
+	// Exactly keep_days old is kept; a second more is deleted.
+	edge := []Archive{arch(30), {Name: now.Add(-30*24*time.Hour-time.Second).Format(TimeFormat) + "-00000000"}}
+	edge[1].Path = edge[1].Name
+	if got := del(edge, 30, 0, now); !cmp.Equal(got, []string{edge[1].Path}) {
+		t.Errorf("keep_days boundary: delete %v, want only %s", got, edge[1].Path)
+	}
 	// Mounted ones are kept; unknown names are kept.
 	withMounted := []Archive{arch(1), arch(40, "/mnt"), arch(45), {Name: "manual", Path: "manual"}}
 	if got := del(withMounted, 30, 1, now); !cmp.Equal(got, []string{withMounted[2].Path}) {
