@@ -3,8 +3,9 @@
 # use, when any is missing. Idempotent; needs root only when it installs.
 set -euo pipefail
 
-# debhelper, lintian: the Debian package test (internal/installtest).
-packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian)
+# debhelper, lintian: the Debian package test (internal/installtest); man-db:
+# man --warnings on the rendered man pages (internal/manpage).
+packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian man-db)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -4,8 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
+
+	"github.com/cpuguy83/go-md2man/v2/md2man"
+	"github.com/russross/blackfriday/v2"
 )
 
 // Header is the first line of a source: "# name(section) -- summary".
@@ -25,137 +29,132 @@ func ParseHeader(src []byte) (Header, error) {
 	return Header{Name: m[1], Section: m[2], Summary: m[3]}, nil
 }
 
-// Render converts one source to roff. version goes into the .TH footer.
+// Render converts one source to roff with go-md2man. version goes into the
+// .TH footer. The header line becomes the .TH line and the NAME section; the
+// rest of the source is go-md2man's Markdown as it is.
 func Render(src []byte, version string) ([]byte, error) {
 	h, err := ParseHeader(src)
 	if err != nil {
 		return nil, err
 	}
-	var out bytes.Buffer
+	_, body, _ := strings.Cut(string(src), "\n")
+	fences, err := countFences(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s(%s): %w", h.Name, h.Section, err)
+	}
 	manual := "System Administration"
 	if h.Section == "5" {
 		manual = "File Formats"
 	}
-	fmt.Fprintf(&out, ".\\\" Generated from docs/man/%s.%s.md by internal/manpage; do not edit.\n", h.Name, h.Section)
-	fmt.Fprintf(&out, ".TH %s %s \"\" \"server-impermanence %s\" \"%s\"\n", strings.ToUpper(escape(h.Name)), h.Section, escape(version), manual)
-	out.WriteString(".SH NAME\n")
-	fmt.Fprintf(&out, "%s \\- %s\n", escape(h.Name), inline(h.Summary))
-
-	lines := strings.Split(strings.TrimRight(string(src), "\n"), "\n")[1:]
-	for i := 0; i < len(lines); {
-		line := lines[i]
-		switch {
-		case strings.TrimSpace(line) == "":
-			i++
-		case strings.HasPrefix(line, "## "):
-			fmt.Fprintf(&out, ".SH %s\n", escape(strings.ToUpper(strings.TrimPrefix(line, "## "))))
-			i++
-		case strings.HasPrefix(line, "### "):
-			fmt.Fprintf(&out, ".SS %s\n", inline(strings.TrimPrefix(line, "### ")))
-			i++
-		case strings.HasPrefix(line, "```"):
-			i++
-			out.WriteString(".PP\n.RS 4\n.nf\n")
-			for i < len(lines) && !strings.HasPrefix(lines[i], "```") {
-				out.WriteString(literal(lines[i]) + "\n")
-				i++
-			}
-			if i == len(lines) {
-				return nil, fmt.Errorf("%s(%s): unterminated code block", h.Name, h.Section)
-			}
-			out.WriteString(".fi\n.RE\n")
-			i++
-		case strings.HasPrefix(line, "- "):
-			text, n := continued(lines[i:], strings.TrimPrefix(line, "- "))
-			fmt.Fprintf(&out, ".IP \\(bu 2\n%s\n", inline(text))
-			i += n
-		case i+1 < len(lines) && strings.HasPrefix(lines[i+1], ": "):
-			def, n := continued(lines[i+1:], strings.TrimPrefix(lines[i+1], ": "))
-			fmt.Fprintf(&out, ".TP\n%s\n%s\n", inline(line), inline(def))
-			i += 1 + n
-		default:
-			var para []string
-			for i < len(lines) && strings.TrimSpace(lines[i]) != "" && !block(lines[i]) &&
-				!(i+1 < len(lines) && strings.HasPrefix(lines[i+1], ": ")) {
-				para = append(para, strings.TrimSpace(lines[i]))
-				i++
-			}
-			if len(para) == 0 { // a line that looks like a block start but is not one
-				para = append(para, strings.TrimSpace(lines[i]))
-				i++
-			}
-			fmt.Fprintf(&out, ".PP\n%s\n", inline(strings.Join(para, " ")))
+	// go-md2man turns the first level-1 heading into .TH and formats the
+	// paragraph after a NAME heading for whatis ("name \- summary").
+	doc := fmt.Sprintf("# %s %s \"\" \"server-impermanence %s\" \"%s\"\n\n## NAME\n\n%s - %s\n\n%s",
+		strings.ToUpper(h.Name), h.Section, version, manual, h.Name, h.Summary, body)
+	r := minusRenderer{md2man.NewRoffRenderer()}
+	ast := blackfriday.New(blackfriday.WithRenderer(r), blackfriday.WithExtensions(r.GetExtensions())).Parse([]byte(doc))
+	blocks := 0
+	ast.Walk(func(n *blackfriday.Node, entering bool) blackfriday.WalkStatus {
+		if n.Type == blackfriday.CodeBlock {
+			blocks++
 		}
+		return blackfriday.GoToNext
+	})
+	if blocks != fences {
+		// Markdown (blackfriday) reads a fence right after a list as text
+		// of the last item.
+		return nil, fmt.Errorf("%s(%s): %d code blocks, %d of them rendered as blocks (a code block right after a list needs a paragraph between them)", h.Name, h.Section, fences, blocks)
 	}
+	var rendered bytes.Buffer
+	r.RenderHeader(&rendered, ast)
+	ast.Walk(func(n *blackfriday.Node, entering bool) blackfriday.WalkStatus {
+		return r.RenderNode(&rendered, n, entering)
+	})
+	r.RenderFooter(&rendered, ast)
+	roff := rendered.Bytes()
+
+	// The comment goes after a preprocessor line ('\" t for tables), which
+	// must stay first.
+	var out bytes.Buffer
+	if bytes.HasPrefix(roff, []byte(`'\"`)) {
+		first, rest, _ := bytes.Cut(roff, []byte("\n"))
+		out.Write(first)
+		out.WriteByte('\n')
+		roff = rest
+	}
+	fmt.Fprintf(&out, ".\\\" Generated from docs/man/%s.%s.md by internal/manpage (go-md2man); do not edit.\n", h.Name, h.Section)
+	out.Write(roff)
 	return out.Bytes(), nil
 }
 
-func block(line string) bool {
-	for _, p := range []string{"## ", "### ", "```", "- ", ": "} {
-		if strings.HasPrefix(line, p) {
-			return true
+// countFences counts the fenced code blocks of a source and refuses one
+// without its closing fence, which Markdown would otherwise render as text
+// up to the end of the page.
+func countFences(body string) (int, error) {
+	n, open := 0, false
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "```") {
+			open = !open
+			if open {
+				n++
+			}
+		}
+	}
+	if open {
+		return 0, fmt.Errorf("unterminated code block")
+	}
+	return n, nil
+}
+
+// extensions is what the Extensions method of go-md2man's renderer returns.
+type extensions interface {
+	GetExtensions() blackfriday.Extensions
+}
+
+// minusRenderer is go-md2man's renderer, except that every "-" in code
+// spans, code blocks and bold text is a minus sign (\-), as options and
+// commands need to be for copying and searching; elsewhere "-" stays a
+// hyphen.
+type minusRenderer struct {
+	inner interface {
+		blackfriday.Renderer
+		extensions
+	}
+}
+
+func (r minusRenderer) GetExtensions() blackfriday.Extensions { return r.inner.GetExtensions() }
+
+func (r minusRenderer) RenderHeader(w io.Writer, ast *blackfriday.Node) {
+	r.inner.RenderHeader(w, ast)
+}
+
+func (r minusRenderer) RenderFooter(w io.Writer, ast *blackfriday.Node) {
+	r.inner.RenderFooter(w, ast)
+}
+
+func (r minusRenderer) RenderNode(w io.Writer, node *blackfriday.Node, entering bool) blackfriday.WalkStatus {
+	if !literalMinus(node) {
+		return r.inner.RenderNode(w, node, entering)
+	}
+	var b bytes.Buffer
+	status := r.inner.RenderNode(&b, node, entering)
+	io.WriteString(w, strings.ReplaceAll(b.String(), "-", `\-`)) //nolint:errcheck // writes to a buffer
+	return status
+}
+
+// literalMinus reports whether node's text is code: a code span, a code
+// block, or text inside bold.
+func literalMinus(node *blackfriday.Node) bool {
+	switch node.Type {
+	case blackfriday.Code, blackfriday.CodeBlock:
+		return true
+	case blackfriday.Text:
+		for p := node.Parent; p != nil; p = p.Parent {
+			if p.Type == blackfriday.Strong {
+				return true
+			}
 		}
 	}
 	return false
-}
-
-// continued joins first with the following lines indented by two spaces.
-func continued(lines []string, first string) (string, int) {
-	parts := []string{strings.TrimSpace(first)}
-	n := 1
-	for n < len(lines) && strings.HasPrefix(lines[n], "  ") && strings.TrimSpace(lines[n]) != "" {
-		parts = append(parts, strings.TrimSpace(lines[n]))
-		n++
-	}
-	return strings.Join(parts, " "), n
-}
-
-var unicode = strings.NewReplacer(
-	"—", `\(em`, "–", `\(en`, "…", "...", "≥", `\(>=`, "≤", `\(<=`, "→", `\(->`,
-	"←", `\(<-`, "⇄", "<\\->", "×", `\(mu`, "’", "'", "“", `\(lq`, "”", `\(rq`, "§", `\(sc`,
-	"\u00a0", `\ `,
-)
-
-// escape makes plain text safe for roff: backslashes, and unicode the
-// man-db pipeline would otherwise need preconv for.
-func escape(s string) string {
-	return unicode.Replace(strings.ReplaceAll(s, `\`, `\e`))
-}
-
-// literal escapes a line of a code block, where every - is a minus.
-func literal(s string) string {
-	s = strings.ReplaceAll(escape(s), "-", `\-`)
-	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "'") {
-		s = `\&` + s
-	}
-	return s
-}
-
-var inlineRE = regexp.MustCompile("`[^`]+`|\\*\\*[^*]+\\*\\*|\\*[^*\\s][^*]*\\*")
-
-// inline renders code, bold and italic spans of one logical line.
-func inline(s string) string {
-	var b strings.Builder
-	last := 0
-	for _, m := range inlineRE.FindAllStringIndex(s, -1) {
-		b.WriteString(escape(s[last:m[0]]))
-		span := s[m[0]:m[1]]
-		switch {
-		case strings.HasPrefix(span, "`"):
-			b.WriteString(`\fB` + strings.ReplaceAll(escape(span[1:len(span)-1]), "-", `\-`) + `\fR`)
-		case strings.HasPrefix(span, "**"):
-			b.WriteString(`\fB` + strings.ReplaceAll(escape(span[2:len(span)-2]), "-", `\-`) + `\fR`)
-		default:
-			b.WriteString(`\fI` + escape(span[1:len(span)-1]) + `\fR`)
-		}
-		last = m[1]
-	}
-	b.WriteString(escape(s[last:]))
-	out := b.String()
-	if strings.HasPrefix(out, ".") || strings.HasPrefix(out, "'") {
-		out = `\&` + out
-	}
-	return out
 }
 
 var optionRE = regexp.MustCompile("`(--[a-z][a-z0-9-]*)")

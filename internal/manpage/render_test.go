@@ -52,6 +52,7 @@ func TestRenderErrors(t *testing.T) {
 		"no header\n",
 		"# name(9) -- bad section\n",
 		"# name(1) -- x\n\n```\nunterminated\n",
+		"# name(1) -- x\n\n- item\n\n```\nread as text of the item\n```\n",
 	} {
 		if _, err := Render([]byte(src), "v"); err == nil {
 			t.Errorf("Render(%q) = nil error, want an error", src)
