@@ -8,13 +8,13 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/server-impermanence/server-impermanence/internal/audit"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/provision"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := provision.Run(ctx, os.Args[1:], provision.Env{Stdout: os.Stdout, Stderr: os.Stderr, AuditPath: audit.DefaultPath})
+	code := provision.Run(ctx, os.Args[1:], job.Env{})
 	stop()
 	os.Exit(code)
 }

@@ -13,7 +13,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := rollback.Run(ctx, os.Args[1:], rollback.Env{Stdout: os.Stdout, Stderr: os.Stderr})
+	code := rollback.Run(ctx, os.Args[1:], rollback.Env{})
 	stop()
 	os.Exit(code)
 }

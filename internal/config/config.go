@@ -75,15 +75,10 @@ type PersistPath struct {
 	User  string
 	Group string
 	Mode  string // octal, e.g. "0700"
-	// Implicit marks a path the suite persists by itself (StateDir), not
+	// Implicit marks a path the suite persists by itself (state.DefaultDir), not
 	// one the configuration lists.
 	Implicit bool `json:",omitempty"`
 }
-
-// StateDir is where the helpers keep their job records (DESIGN.md §3). It is
-// persisted automatically when it would otherwise lie on an ephemeral
-// subvolume, so job history survives the rollback.
-const StateDir = "/var/lib/server-impermanence"
 
 // Subvolume is one [[subvolume]] entry.
 type Subvolume struct {

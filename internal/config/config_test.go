@@ -100,7 +100,7 @@ func TestDropInsMerge(t *testing.T) {
 		t.Errorf("subvolume order (-want +got):\n%s", diff)
 	}
 	wantDirs := []PersistPath{{Path: "/etc/ssh"}, {Path: "/var/lib/postgresql-conf", User: "postgres", Group: "postgres", Mode: "0700"},
-		{Path: StateDir, User: "root", Group: "root", Mode: "0755", Implicit: true}}
+		{Path: state.DefaultDir, User: "root", Group: "root", Mode: "0755", Implicit: true}}
 	if diff := cmp.Diff(wantDirs, c.Persist.Directories); diff != "" {
 		t.Errorf("persisted directories (-want +got):\n%s", diff)
 	}
@@ -193,21 +193,15 @@ func TestStateDirPersistedAutomatically(t *testing.T) {
 		}
 		got := false
 		for _, d := range c.Persist.Directories {
-			if d.Path == StateDir {
+			if d.Path == state.DefaultDir {
 				got = d.Implicit
 			}
 		}
 		if got != tt.want {
-			t.Errorf("%s: %s implicitly persisted = %t, want %t", tt.name, StateDir, got, tt.want)
+			t.Errorf("%s: %s implicitly persisted = %t, want %t", tt.name, state.DefaultDir, got, tt.want)
 		}
 	}
-	if !slices.ContainsFunc(Default().Persist.Directories, func(p PersistPath) bool { return p.Path == StateDir }) {
-		t.Errorf("Default() does not persist %s", StateDir)
-	}
-}
-
-func TestStateDirMatchesStatePackage(t *testing.T) {
-	if StateDir != state.DefaultDir {
-		t.Errorf("config.StateDir = %q, state.DefaultDir = %q", StateDir, state.DefaultDir)
+	if !slices.ContainsFunc(Default().Persist.Directories, func(p PersistPath) bool { return p.Path == state.DefaultDir }) {
+		t.Errorf("Default() does not persist %s", state.DefaultDir)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/server-impermanence/server-impermanence/internal/state"
 	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
 
@@ -143,9 +144,10 @@ func Parse(srcs ...Source) (*Config, error) {
 	return cfg, nil
 }
 
-// persistStateDir adds StateDir to the persisted directories when it would
-// lie on an ephemeral subvolume and nothing the configuration declares
-// already keeps it (a persisted directory at or above it, a permanent
+// persistStateDir adds the helpers' state directory (state.DefaultDir, the
+// job records) to the persisted directories, so job history survives the
+// rollback, when it would lie on an ephemeral subvolume and nothing the
+// configuration declares already keeps it (a persisted directory at or above it, a permanent
 // subvolume mounted at or above it). Without a persist subvolume there is
 // nowhere to keep it; generator --check says so.
 func persistStateDir(cfg *Config) {
@@ -154,7 +156,7 @@ func persistStateDir(cfg *Config) {
 	}
 	var owner Subvolume
 	for _, s := range cfg.Subvolumes {
-		if under(StateDir, s.Mountpoint) && len(s.Mountpoint) > len(owner.Mountpoint) {
+		if under(state.DefaultDir, s.Mountpoint) && len(s.Mountpoint) > len(owner.Mountpoint) {
 			owner = s
 		}
 	}
@@ -162,15 +164,15 @@ func persistStateDir(cfg *Config) {
 		return
 	}
 	for _, d := range cfg.Persist.Directories {
-		if under(StateDir, d.Path) {
+		if under(state.DefaultDir, d.Path) {
 			return
 		}
 	}
 	for _, s := range cfg.Subvolumes {
-		if below(s.Mountpoint, StateDir) {
+		if below(s.Mountpoint, state.DefaultDir) {
 			return // a subvolume mounted inside it: a bind mount would hide it
 		}
 	}
 	cfg.Persist.Directories = append(cfg.Persist.Directories,
-		PersistPath{Path: StateDir, User: "root", Group: "root", Mode: "0755", Implicit: true})
+		PersistPath{Path: state.DefaultDir, User: "root", Group: "root", Mode: "0755", Implicit: true})
 }

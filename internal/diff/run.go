@@ -67,7 +67,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	f.RegisterReadOnly(fl) // no lock taken, so no --lock-timeout
 	noOrphans := fl.Bool("no-orphans", false, "do not look for orphans on the persist subvolume")
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
-	if done, code := job.ParseFlags(fl, args, &f, env, program, func() string { return buildinfo.String(program) }); done {
+	if done, code := job.ParseFlags(fl, args, &f, env, func() string { return buildinfo.String(program) }); done {
 		return code
 	}
 	s, err := job.Open(ctx, env, f, program, "diff", true)

@@ -14,6 +14,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/diff"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/provision"
 )
 
@@ -95,7 +96,7 @@ func testBlankCapturedFromLive(t *testing.T, fresh bool) {
 	// Capture the blank from the live root, as docs/quickstart.md says.
 	var out, errb bytes.Buffer
 	if code := provision.Run(context.Background(), []string{"--default", "--mount", top, "--blank-from", "@root"},
-		provision.Env{Stdout: &out, Stderr: &errb, RunDir: t.TempDir()}); code != provision.ExitOK {
+		job.Env{Stdout: &out, Stderr: &errb, Root: t.TempDir()}); code != job.ExitOK {
 		t.Fatalf("provision --blank-from @root: exit %d\n%s%s", code, &out, &errb)
 	}
 	if b, err := fsys.Info("@root-blank"); err != nil || !b.ReadOnly {

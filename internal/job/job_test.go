@@ -79,7 +79,7 @@ func TestOpenRunRecordsFailure(t *testing.T) {
 	for _, dryRun := range []bool{false, true} {
 		dir := t.TempDir()
 		var stderr strings.Builder
-		env := Env{Stdout: io.Discard, Stderr: &stderr, StateDir: dir, Journal: func() bool { return false },
+		env := Env{Stdout: io.Discard, Stderr: &stderr, Root: dir, Journal: func() bool { return false },
 			Now: func() time.Time { return time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC) }}
 		f := Flags{Config: filepath.Join(dir, "missing.toml"), DryRun: dryRun}
 		var hookErr error
@@ -93,12 +93,55 @@ func TestOpenRunRecordsFailure(t *testing.T) {
 		if !strings.HasPrefix(stderr.String(), "impermanence-test: ") || !strings.Contains(stderr.String(), "missing.toml") {
 			t.Errorf("dry run %t: stderr = %q", dryRun, stderr.String())
 		}
-		r, rerr := state.Read(dir, "test")
+		r, rerr := state.Read(env.StateDir(), "test")
 		switch {
 		case dryRun && rerr == nil:
 			t.Errorf("dry run: a failure was recorded: %+v", r)
 		case !dryRun && (rerr != nil || r.Result != state.ResultFailure || !strings.Contains(r.Error, "missing.toml")):
 			t.Errorf("failure record = %+v, %v; want result failure naming the config", r, rerr)
+		}
+	}
+}
+
+// TestEnvPaths: every host path derives from Root, the kernel's views do
+// not (the filesystem a helper works on is a real mount).
+func TestEnvPaths(t *testing.T) {
+	type paths struct{ Run, Lock, State, Audit, Cmdline, Mountinfo string }
+	get := func(e Env) paths {
+		return paths{e.RunDir(), e.LockDir(), e.StateDir(), e.AuditPath(), e.Path("proc/cmdline"), e.MountinfoPath()}
+	}
+	for _, tc := range []struct {
+		env  Env
+		want paths
+	}{
+		{Env{}, paths{"/run/server-impermanence", "/run/server-impermanence/lock", "/var/lib/server-impermanence",
+			"/var/log/server-impermanence/audit.jsonl", "/proc/cmdline", "/proc/self/mountinfo"}},
+		{Env{}.WithDefaults(), paths{"/run/server-impermanence", "/run/server-impermanence/lock", "/var/lib/server-impermanence",
+			"/var/log/server-impermanence/audit.jsonl", "/proc/cmdline", "/proc/self/mountinfo"}},
+		{Env{Root: "/tmp/r", Mountinfo: "testdata/mountinfo"}, paths{"/tmp/r/run/server-impermanence", "/tmp/r/run/server-impermanence/lock",
+			"/tmp/r/var/lib/server-impermanence", "/tmp/r/var/log/server-impermanence/audit.jsonl", "/tmp/r/proc/cmdline", "testdata/mountinfo"}},
+	} {
+		if diff := cmp.Diff(tc.want, get(tc.env)); diff != "" {
+			t.Errorf("Env{Root: %q} paths (-want +got):\n%s", tc.env.Root, diff)
+		}
+	}
+}
+
+// TestLockTimeoutDefault: --lock-timeout defaults to DefaultLockTimeout, or
+// to what the command set before Register (the rollback's minute).
+func TestLockTimeoutDefault(t *testing.T) {
+	for _, tc := range []struct {
+		preset time.Duration
+		want   string
+	}{{0, "30m0s"}, {time.Minute, "1m0s"}} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		f := Flags{LockTimeout: tc.preset}
+		f.Register(fs, false)
+		if got := fs.Lookup("lock-timeout").DefValue; got != tc.want {
+			t.Errorf("preset %v: --lock-timeout default %s, want %s", tc.preset, got, tc.want)
+		}
+		if err := fs.Parse(nil); err != nil || f.LockTimeout.String() != tc.want {
+			t.Errorf("preset %v: parsed %v, %v; want %s", tc.preset, f.LockTimeout, err, tc.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 // Package jobtest gives the helper tests a real btrfs filesystem with the
 // built-in default layout (provisioned by impermanence-provision) and a
-// job.Env whose state, lock, audit and run directories are the test's own.
+// job.Env rooted in a directory of the test's own (state, lock, audit and
+// run directories).
 package jobtest
 
 import (
@@ -31,10 +32,8 @@ func New(tb testing.TB, opts ...btrfstest.Option) *Layout {
 	Provision(tb, fs.Mount)
 	l := &Layout{FS: fs, Out: &SyncBuffer{}, Err: &SyncBuffer{}}
 	l.Env = job.Env{
-		Stdout: l.Out, Stderr: l.Err,
-		RunDir: tb.TempDir(), LockDir: tb.TempDir(), StateDir: tb.TempDir(),
-		AuditPath: tb.TempDir() + "/audit.jsonl",
-		Journal:   func() bool { return false },
+		Stdout: l.Out, Stderr: l.Err, Root: tb.TempDir(),
+		Journal: func() bool { return false },
 	}
 	return l
 }
@@ -44,8 +43,8 @@ func Provision(tb testing.TB, mount string) {
 	tb.Helper()
 	var out, errb bytes.Buffer
 	code := provision.Run(context.Background(), []string{"--default", "--mount", mount},
-		provision.Env{Stdout: &out, Stderr: &errb, RunDir: tb.TempDir()})
-	if code != provision.ExitOK {
+		job.Env{Stdout: &out, Stderr: &errb, Root: tb.TempDir()})
+	if code != job.ExitOK {
 		tb.Fatalf("provision --default: exit %d\n%s%s", code, out.String(), errb.String())
 	}
 }

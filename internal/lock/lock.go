@@ -18,9 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DefaultDir is where the lock files live.
-const DefaultDir = "/run/server-impermanence/lock"
-
 // ErrTimeout is returned when the lock stayed busy for the whole timeout.
 var ErrTimeout = errors.New("lock is held by another job")
 

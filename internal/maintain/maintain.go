@@ -129,7 +129,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	fl.BoolVar(&o.ReadOnlyScrub, "read-only-scrub", false, "scrub without repairing")
 	fl.DurationVar(&o.ScrubBudget, "scrub-budget", 4*time.Hour, "stop the scrub after this `duration` and resume there next run")
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
-	if done, code := job.ParseFlags(fl, args, &f, env, program, func() string { return buildinfo.String(program) }); done {
+	if done, code := job.ParseFlags(fl, args, &f, env, func() string { return buildinfo.String(program) }); done {
 		return code
 	}
 	if fl.NArg() > 0 {
@@ -307,7 +307,7 @@ func scrub(ctx context.Context, s *job.Session, o Options) (Scrub, error) {
 		return sc, err
 	}
 	var prev Scrub
-	if r, err := state.Read(s.Env.StateDir, "scrub"); err == nil && len(r.Details) > 0 {
+	if r, err := state.Read(s.StateDir, "scrub"); err == nil && len(r.Details) > 0 {
 		json.Unmarshal(r.Details, &prev)
 	}
 	for _, d := range devs {

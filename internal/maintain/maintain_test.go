@@ -79,7 +79,7 @@ func TestMaintainBalanceAndScrub(t *testing.T) {
 		t.Errorf("device stats %+v, want one device", rep.DeviceStats)
 	}
 	for _, j := range []string{"maintenance", "balance", "scrub"} {
-		if r, err := state.Read(l.Env.StateDir, j); err != nil || r.Result != state.ResultSuccess {
+		if r, err := state.Read(l.Env.StateDir(), j); err != nil || r.Result != state.ResultSuccess {
 			t.Errorf("state %s: %+v, %v", j, r, err)
 		}
 	}
@@ -142,7 +142,7 @@ func TestScrubFindsInjectedCorruption(t *testing.T) {
 	if rep.DeviceStats[0].CorruptionErrs == 0 {
 		t.Errorf("device corruption counter not raised: %+v", rep.DeviceStats)
 	}
-	r, _ := state.Read(l.Env.StateDir, "scrub")
+	r, _ := state.Read(l.Env.StateDir(), "scrub")
 	if r.Result != state.ResultFailure || r.Counters["csum_errors"] == 0 {
 		t.Errorf("scrub record %+v, want a failure with csum errors", r)
 	}
@@ -207,7 +207,7 @@ func TestMaintainSkipsDuringExclusiveOperation(t *testing.T) {
 	if code != 0 || !strings.Contains(rep.Skipped, "another exclusive operation is running (balance)") || rep.Balance != nil || rep.Scrub != nil {
 		t.Errorf("exit %d, %+v; want skipped, naming the balance", code, rep)
 	}
-	if r, _ := state.Read(l.Env.StateDir, "maintenance"); r.Result != state.ResultSkipped {
+	if r, _ := state.Read(l.Env.StateDir(), "maintenance"); r.Result != state.ResultSkipped {
 		t.Errorf("state %+v, want skipped", r)
 	}
 }

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
 const namespace = "impermanence"
@@ -30,9 +33,9 @@ func PathsAt(root string) Paths {
 		Root:      root,
 		Sysfs:     j("/sys"),
 		Mountinfo: j("/proc/self/mountinfo"),
-		Config:    j("/etc/server-impermanence/config.toml"),
-		StateDir:  j("/var/lib/server-impermanence"),
-		RunDir:    j("/run/server-impermanence"),
+		Config:    j(config.DefaultPath),
+		StateDir:  j(state.DefaultDir),
+		RunDir:    j(state.RunDir),
 		Dev:       j("/dev"),
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 )
 
 const (
@@ -26,7 +27,7 @@ func converted(t *testing.T) (*btrfstest.FS, *btrfs.FS) {
 	tfs := btrfstest.New(t)
 	fsys := open(t, tfs)
 	installedRoot(t, tfs, fsys, "@installed")
-	if code, out, stderr := runProvision(t, tfs, "--default", "--blank-from", "@installed"); code != ExitOK {
+	if code, out, stderr := runProvision(t, tfs, "--default", "--blank-from", "@installed"); code != job.ExitOK {
 		t.Fatalf("provision exit %d\n%s%s", code, out, stderr)
 	}
 	if err := os.WriteFile(filepath.Join(tfs.Mount, "@root/upgraded"), []byte("v2"), 0o644); err != nil {
@@ -73,11 +74,11 @@ func TestProvisionReplaceBlank(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
 	var out, errb bytes.Buffer
-	code := Run(context.Background(), []string{"--mount", tfs.Mount, "--default", "--blank-from", "@root", "--replace-blank"},
-		Env{Stdout: &out, Stderr: &errb, RunDir: t.TempDir(), AuditPath: auditPath})
-	if code != ExitOK {
+	env := job.Env{Stdout: &out, Stderr: &errb, Root: t.TempDir()}
+	auditPath := env.AuditPath()
+	code := Run(context.Background(), []string{"--mount", tfs.Mount, "--default", "--blank-from", "@root", "--replace-blank"}, env)
+	if code != job.ExitOK {
 		t.Fatalf("replace exit %d\n%s%s", code, out.String(), errb.String())
 	}
 	if s := out.String(); !strings.Contains(s, "replace blank @root-blank with a snapshot of @root") || !strings.Contains(s, "is the live root") {
@@ -108,7 +109,7 @@ func TestProvisionReplaceBlank(t *testing.T) {
 		t.Errorf("audit log = %s, %v; want the replacement", log, err)
 	}
 	// Twice is fine: a replacement again (the operator asked for one).
-	if code, o, e := runProvision(t, tfs, "--default", "--blank-from", "@root", "--replace-blank"); code != ExitOK {
+	if code, o, e := runProvision(t, tfs, "--default", "--blank-from", "@root", "--replace-blank"); code != job.ExitOK {
 		t.Fatalf("second replace exit %d\n%s%s", code, o, e)
 	}
 	checkOneBlank(t, fsys, "@root")
@@ -121,7 +122,7 @@ func TestProvisionReplaceBlankFromDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := subvolumes(t, fsys)
-	if code, out, stderr := runProvision(t, tfs, "--default", "--blank-from", src, "--replace-blank"); code != ExitOK {
+	if code, out, stderr := runProvision(t, tfs, "--default", "--blank-from", src, "--replace-blank"); code != job.ExitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
 	after := subvolumes(t, fsys)
@@ -175,7 +176,7 @@ func TestProvisionReplaceBlankCrash(t *testing.T) {
 				t.Errorf("after the crash %s = %+v (exists %t), want the other blank", leftover, l, ok)
 			}
 			code, out, stderr := runProvision(t, tfs, append([]string{"--default"}, tc.next...)...)
-			if code != ExitOK || !strings.Contains(out, "remove leftover subvolume "+leftover) {
+			if code != job.ExitOK || !strings.Contains(out, "remove leftover subvolume "+leftover) {
 				t.Fatalf("next run exit %d\n%s%s", code, out, stderr)
 			}
 			checkOneBlank(t, fsys, tc.nextFrom)
@@ -195,7 +196,7 @@ func TestProvisionReplaceBlankRefusesMountedOldBlank(t *testing.T) {
 		}
 	})
 	code, out, stderr := runProvision(t, tfs, "--default", "--blank-from", "@root", "--replace-blank")
-	if code != ExitFailure || !strings.Contains(stderr, "the new blank is in place") {
+	if code != job.ExitFailure || !strings.Contains(stderr, "the new blank is in place") {
 		t.Fatalf("exit %d, want 1 and the new blank in place\n%s%s", code, out, stderr)
 	}
 	subs := subvolumes(t, fsys)
@@ -207,7 +208,7 @@ func TestProvisionReplaceBlankRefusesMountedOldBlank(t *testing.T) {
 	}
 	sh(t, "umount", mnt)
 	mounted = false
-	if code, out, stderr := runProvision(t, tfs, "--default"); code != ExitOK {
+	if code, out, stderr := runProvision(t, tfs, "--default"); code != job.ExitOK {
 		t.Fatalf("next run exit %d\n%s%s", code, out, stderr)
 	}
 	checkOneBlank(t, fsys, "@root")
@@ -217,7 +218,7 @@ func TestProvisionReplaceBlankDryRun(t *testing.T) {
 	tfs, fsys := converted(t)
 	before := subvolumes(t, fsys)
 	code, out, stderr := runProvision(t, tfs, "--default", "--blank-from", "@root", "--replace-blank", "--dry-run", "--json")
-	if code != ExitOK {
+	if code != job.ExitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
 	var rep report
@@ -233,7 +234,7 @@ func TestProvisionReplaceBlankDryRun(t *testing.T) {
 		t.Error("dry run replaced the blank")
 	}
 	code, out, _ = runProvision(t, tfs, "--default", "--blank-from", "@root", "--replace-blank", "--dry-run")
-	if code != ExitOK || !strings.Contains(out, "would provision (dry run) 1 item(s)") || !strings.Contains(out, "replace blank @root-blank") {
+	if code != job.ExitOK || !strings.Contains(out, "would provision (dry run) 1 item(s)") || !strings.Contains(out, "replace blank @root-blank") {
 		t.Errorf("dry-run output (exit %d):\n%s", code, out)
 	}
 }

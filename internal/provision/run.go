@@ -2,13 +2,9 @@ package provision
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -19,33 +15,12 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
-	"github.com/server-impermanence/server-impermanence/internal/lock"
 )
 
-// Exit codes.
 const (
-	ExitOK       = 0
-	ExitFailure  = 1
-	ExitUsage    = 2
-	ExitMismatch = 3
+	program = "impermanence-provision"
+	jobName = "provision"
 )
-
-const program = "impermanence-provision"
-
-// Env is what Run needs from the host; tests point it at their own files.
-type Env struct {
-	Stdout, Stderr io.Writer
-	// RunDir holds the private top-level mount; default /run/server-impermanence.
-	RunDir string
-	// LockDir holds the per-filesystem job locks; default RunDir/lock
-	// (lock.DefaultDir).
-	LockDir string
-	// Mountinfo is /proc/self/mountinfo.
-	Mountinfo string
-	// AuditPath is the audit log every change is appended to; "" writes
-	// none (the command sets audit.DefaultPath).
-	AuditPath string
-}
 
 const usage = `Usage: impermanence-provision [options]
 
@@ -69,169 +44,92 @@ subvolume, server-impermanence-tune.service on the others) is a warning.
 `
 
 // Run is the whole program; main only calls it.
-func Run(ctx context.Context, args []string, env Env) int {
+func Run(ctx context.Context, args []string, env job.Env) int {
+	env = env.WithDefaults()
 	flags := flag.NewFlagSet(program, flag.ContinueOnError)
 	flags.SetOutput(env.Stderr)
-	var (
-		cfgPath   = flags.String("config", config.DefaultPath, "configuration `file` (drop-ins are read from config.d/ next to it)")
-		builtin   = flags.Bool("default", false, "use the built-in default configuration instead of --config")
-		device    = flags.String("device", "", "btrfs `device` to provision (default: device from the configuration)")
-		mount     = flags.String("mount", "", "use this already mounted top level (subvolid=5) `dir` instead of mounting the device")
-		blankFrom = flags.String("blank-from", "", "capture the root's blank from a `path` (absolute directory, copied) or subvolume (relative to the top level, snapshotted)")
-		replace   = flags.Bool("replace-blank", false, "with --blank-from: replace the existing blank with a new capture (atomic exchange; the old blank is deleted)")
-		lockWait  = flags.Duration("lock-timeout", 30*time.Minute, "how long to wait for the filesystem lock held by another job")
-		dryRun    = flags.Bool("dry-run", false, "print what would be done and change nothing")
-		asJSON    = flags.Bool("json", false, "print the plan and the layout as JSON")
-		version   = flags.Bool("version", false, "print the version and exit")
-	)
+	var f job.Flags
+	f.Register(flags, true)
+	blankFrom := flags.String("blank-from", "", "capture the root's blank from a `path` (absolute directory, copied) or subvolume (relative to the top level, snapshotted)")
+	replace := flags.Bool("replace-blank", false, "with --blank-from: replace the existing blank with a new capture (atomic exchange; the old blank is deleted)")
 	flags.Usage = func() {
 		fmt.Fprint(env.Stderr, usage)
 		flags.PrintDefaults()
 		fmt.Fprint(env.Stderr, exitHelp)
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
+	if done, code := job.ParseFlags(flags, args, &f, env, func() string { return buildinfo.String(program) }); done {
+		return code
 	}
 	if flags.NArg() > 0 {
 		fmt.Fprintf(env.Stderr, "%s: unexpected argument %q\n", program, flags.Arg(0))
-		return ExitUsage
-	}
-	if *version {
-		fmt.Fprintln(env.Stdout, buildinfo.String(program))
-		return ExitOK
+		return job.ExitUsage
 	}
 	if *replace && *blankFrom == "" {
 		fmt.Fprintf(env.Stderr, "%s: --replace-blank needs --blank-from (where to capture the new blank from)\n", program)
-		return ExitUsage
+		return job.ExitUsage
 	}
 	if strings.HasSuffix(*blankFrom, TempSuffix) {
 		fmt.Fprintf(env.Stderr, "%s: --blank-from %s: a name ending in %s is a leftover that provision removes\n", program, *blankFrom, TempSuffix)
-		return ExitUsage
+		return job.ExitUsage
 	}
-	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-
-	cfg, err := job.LoadConfig(*cfgPath, *builtin)
+	// Observe and change under the lock, so the plan is still true when it
+	// is carried out and no other job sees a half-done change.
+	s, err := job.Open(ctx, env, f, program, jobName, f.DryRun)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
-		return ExitFailure
+		return job.ExitFailure
 	}
-	dev := cfg.Device
-	if *device != "" {
-		dev = *device
-	}
-	top := *mount
-	if top == "" {
-		var unmount func() error
-		top, unmount, err = btrfs.MountTopLevel(dev, env.runDir(), "provision", *dryRun)
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
-			return ExitFailure
-		}
-		defer func() {
-			if err := unmount(); err != nil {
-				fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
-			}
-		}()
-	}
-	var opts []btrfs.Option
-	if env.Mountinfo != "" {
-		opts = append(opts, btrfs.WithMountinfo(env.Mountinfo))
-	}
-	fsys, err := btrfs.Open(top, opts...)
-	if err != nil {
+	code := run(ctx, s, f, Options{BlankFrom: *blankFrom, ReplaceBlank: *replace})
+	if err := s.Close(); err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
-		return ExitFailure
-	}
-	defer fsys.Close()
-	if !*dryRun {
-		// Observe and change under the lock, so the plan is still true when
-		// it is carried out and no other job sees a half-done change.
-		l, err := lock.Acquire(ctx, env.lockDir(), fsys.FSID().String(), "provision", *lockWait, log)
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
-			return ExitFailure
-		}
-		defer l.Release()
-	}
-
-	obs, err := Observe(fsys, Paths(cfg))
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
-		return ExitFailure
-	}
-	plan := Plan(cfg, obs, Options{BlankFrom: *blankFrom, ReplaceBlank: *replace})
-	out := report{Device: dev, DryRun: *dryRun, Result: plan}
-	code := ExitOK
-	if !*dryRun {
-		record, closeAudit := env.auditor(log)
-		out.Done, err = Apply(ctx, fsys, plan.Actions, log, record)
-		closeAudit()
-		if err != nil {
-			out.Error = err.Error()
-			code = ExitFailure
-		}
-		if out.Layout, err = Layout(cfg, fsys); err != nil {
-			fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
-			code = ExitFailure
-		}
-	}
-	if code == ExitOK && len(plan.Mismatches) > 0 {
-		code = ExitMismatch
-	}
-	if *asJSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
-			return ExitFailure
-		}
-	} else {
-		out.print(env.Stdout)
-	}
-	if out.Error != "" {
-		fmt.Fprintf(env.Stderr, "%s: %s (%d of %d steps done; run again to finish)\n", program, out.Error, out.Done, len(plan.Actions))
 	}
 	return code
 }
 
-// auditor returns what Apply records each change with: an audit event,
-// and a warning in the log for a failure; and what closes the log.
-func (e Env) auditor(log *slog.Logger) (Record, func()) {
-	if e.AuditPath == "" {
-		return nil, func() {}
-	}
-	a, err := audit.Open(e.AuditPath)
+// run observes, plans, applies (unless a dry run) and reports.
+func run(ctx context.Context, s *job.Session, f job.Flags, o Options) int {
+	stderr := s.Env.Stderr
+	obs, err := Observe(s.FS, Paths(s.Config))
 	if err != nil {
-		log.Warn("audit log unavailable", "error", err)
-		return nil, func() {}
+		fmt.Fprintf(stderr, "%s: %v\n", program, err)
+		return job.ExitFailure
 	}
-	record := func(act Action, took time.Duration, err error) {
-		ev := audit.Event{Time: time.Now(), Job: "provision", Action: string(act.Op), Path: act.Path,
-			Result: audit.ResultSuccess, Duration: took.Seconds()}
+	plan := Plan(s.Config, obs, o)
+	out := report{Device: s.Device, DryRun: f.DryRun, Result: plan}
+	code := job.ExitOK
+	if !f.DryRun {
+		out.Done, err = Apply(ctx, s.FS, plan.Actions, s.Log, auditor(s))
+		if err != nil {
+			out.Error = err.Error()
+			code = job.ExitFailure
+		}
+		if out.Layout, err = Layout(s.Config, s.FS); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", program, err)
+			code = job.ExitFailure
+		}
+	}
+	if code == job.ExitOK && len(plan.Mismatches) > 0 {
+		code = job.ExitMismatch
+	}
+	if err := job.Print(s.Env.Stdout, f.JSON, out, out.print); err != nil {
+		return job.ExitFailure
+	}
+	if out.Error != "" {
+		fmt.Fprintf(stderr, "%s: %s (%d of %d steps done; run again to finish)\n", program, out.Error, out.Done, len(plan.Actions))
+	}
+	return code
+}
+
+// auditor returns what Apply records each change with: an audit event of
+// the session.
+func auditor(s *job.Session) Record {
+	return func(act Action, took time.Duration, err error) {
+		ev := audit.Event{Action: string(act.Op), Path: act.Path, Result: audit.ResultSuccess, Duration: took.Seconds()}
 		if err != nil {
 			ev.Result, ev.Error = audit.ResultFailure, err.Error()
 		}
-		if err := a.Append(ev); err != nil {
-			log.Warn("audit log", "error", err)
-		}
+		s.AuditEvent(ev)
 	}
-	return record, func() { a.Close() }
-}
-
-func (e Env) lockDir() string {
-	if e.LockDir != "" {
-		return e.LockDir
-	}
-	return filepath.Join(e.runDir(), "lock")
-}
-
-func (e Env) runDir() string {
-	if e.RunDir != "" {
-		return e.RunDir
-	}
-	return "/run/server-impermanence"
 }
 
 // LayoutRow is one configured subvolume as it is on disk.

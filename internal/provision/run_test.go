@@ -15,6 +15,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
 )
 
@@ -26,7 +27,7 @@ func runProvision(t *testing.T, tfs *btrfstest.FS, args ...string) (int, string,
 	if tfs != nil {
 		args = append([]string{"--mount", tfs.Mount}, args...)
 	}
-	code := Run(context.Background(), args, Env{Stdout: &out, Stderr: &errb, RunDir: t.TempDir()})
+	code := Run(context.Background(), args, job.Env{Stdout: &out, Stderr: &errb, Root: t.TempDir()})
 	return code, out.String(), errb.String()
 }
 
@@ -77,7 +78,7 @@ func sh(t *testing.T, name string, args ...string) string {
 func TestProvisionEmptyFilesystem(t *testing.T) {
 	tfs := btrfstest.New(t)
 	code, out, stderr := runProvision(t, tfs, "--default")
-	if code != ExitOK {
+	if code != job.ExitOK {
 		t.Fatalf("provision exit %d, want 0\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
 	}
 	fsys := open(t, tfs)
@@ -127,13 +128,13 @@ func TestProvisionEmptyFilesystem(t *testing.T) {
 
 func TestProvisionTwiceChangesNothing(t *testing.T) {
 	tfs := btrfstest.New(t)
-	if code, out, stderr := runProvision(t, tfs, "--default"); code != ExitOK {
+	if code, out, stderr := runProvision(t, tfs, "--default"); code != job.ExitOK {
 		t.Fatalf("first run exit %d\n%s%s", code, out, stderr)
 	}
 	fsys := open(t, tfs)
 	before := subvolumes(t, fsys)
 	code, out, stderr := runProvision(t, tfs, "--default")
-	if code != ExitOK {
+	if code != job.ExitOK {
 		t.Fatalf("second run exit %d, want 0\n%s%s", code, out, stderr)
 	}
 	if !strings.Contains(out, "nothing to create") {
@@ -168,8 +169,8 @@ func TestProvisionPartialLayoutAndMismatches(t *testing.T) {
 	before := subvolumes(t, fsys)
 
 	code, out, stderr := runProvision(t, tfs, "--default")
-	if code != ExitMismatch {
-		t.Fatalf("exit %d, want %d (mismatch)\n%s%s", code, ExitMismatch, out, stderr)
+	if code != job.ExitMismatch {
+		t.Fatalf("exit %d, want %d (mismatch)\n%s%s", code, job.ExitMismatch, out, stderr)
 	}
 	for _, want := range []string{
 		"mismatch: @root-blank: want read-only, found writable",
@@ -227,7 +228,7 @@ func TestProvisionInstalledRootWithoutCompression(t *testing.T) {
 		{"--default"},
 	} {
 		code, out, stderr := runProvision(t, tfs, args...)
-		if code != ExitOK {
+		if code != job.ExitOK {
 			t.Fatalf("provision %v = exit %d, want 0\n%s%s", args, code, out, stderr)
 		}
 		if !strings.Contains(out, "warning: "+warning+"\n") || strings.Contains(out, "mismatch:") {
@@ -235,7 +236,7 @@ func TestProvisionInstalledRootWithoutCompression(t *testing.T) {
 		}
 	}
 	code, out, stderr := runProvision(t, tfs, "--default", "--json")
-	if code != ExitOK {
+	if code != job.ExitOK {
 		t.Fatalf("provision --json = exit %d, want 0\n%s%s", code, out, stderr)
 	}
 	var rep struct {
@@ -260,7 +261,7 @@ func TestProvisionDryRunChangesNothing(t *testing.T) {
 	tfs := btrfstest.New(t)
 	fsys := open(t, tfs)
 	code, out, stderr := runProvision(t, tfs, "--default", "--dry-run")
-	if code != ExitOK {
+	if code != job.ExitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
 	if !strings.Contains(out, "would provision (dry run) 14 item(s)") || !strings.Contains(out, "create subvolume @var-tmp [nocow]") {
@@ -293,7 +294,7 @@ func TestProvisionBlankFromDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, stderr := runProvision(t, tfs, "--default", "--blank-from", src)
-	if code != ExitOK {
+	if code != job.ExitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
 	if strings.Contains(out, "created empty") {
@@ -326,7 +327,7 @@ func TestProvisionBlankFromSubvolume(t *testing.T) {
 	tfs := btrfstest.New(t)
 	fsys := open(t, tfs)
 	installedRoot(t, tfs, fsys, "@installed")
-	if code, out, stderr := runProvision(t, tfs, "--default", "--blank-from", "@installed"); code != ExitOK {
+	if code, out, stderr := runProvision(t, tfs, "--default", "--blank-from", "@installed"); code != job.ExitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
 	subs := subvolumes(t, fsys)
@@ -345,7 +346,7 @@ func TestProvisionRemovesLeftoverOfInterruptedRun(t *testing.T) {
 	if err := fsys.CreateSubvolume("@nix" + TempSuffix); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, stderr := runProvision(t, tfs, "--default"); code != ExitOK {
+	if code, out, stderr := runProvision(t, tfs, "--default"); code != job.ExitOK {
 		t.Fatalf("exit %d\n%s%s", code, out, stderr)
 	}
 	subs := subvolumes(t, fsys)
@@ -359,11 +360,11 @@ func TestProvisionRemovesLeftoverOfInterruptedRun(t *testing.T) {
 
 func TestProvisionMountsDeviceItself(t *testing.T) {
 	tfs := btrfstest.New(t)
-	runDir := t.TempDir()
 	var out, errb bytes.Buffer
-	code := Run(context.Background(), []string{"--default", "--device", tfs.Device, "--json"},
-		Env{Stdout: &out, Stderr: &errb, RunDir: runDir, LockDir: t.TempDir()})
-	if code != ExitOK {
+	env := job.Env{Stdout: &out, Stderr: &errb, Root: t.TempDir()}
+	runDir := env.RunDir()
+	code := Run(context.Background(), []string{"--default", "--device", tfs.Device, "--json"}, env)
+	if code != job.ExitOK {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
 	}
 	var rep struct {
@@ -385,7 +386,8 @@ func TestProvisionMountsDeviceItself(t *testing.T) {
 			t.Errorf("private top-level mount at %s left mounted", m.Mountpoint)
 		}
 	}
-	if entries, _ := os.ReadDir(runDir); len(entries) != 0 {
+	// Only the lock directory stays in the run directory.
+	if entries, _ := os.ReadDir(runDir); len(entries) != 1 || entries[0].Name() != "lock" {
 		t.Errorf("mount dir left in %s: %v", runDir, entries)
 	}
 }
@@ -401,13 +403,13 @@ func TestProvisionUsageAndConfigErrors(t *testing.T) {
 		code     int
 		inStderr string
 	}{
-		{[]string{"--help"}, ExitOK, "Usage: impermanence-provision"},
-		{[]string{"--bogus"}, ExitUsage, "flag provided but not defined"},
-		{[]string{"extra"}, ExitUsage, `unexpected argument "extra"`},
-		{[]string{"--default", "--replace-blank"}, ExitUsage, "--replace-blank needs --blank-from"},
-		{[]string{"--default", "--blank-from", "@root-blank.provisioning"}, ExitUsage, "is a leftover"},
-		{[]string{"--config", filepath.Join(dir, "missing.toml")}, ExitFailure, "no configuration file"},
-		{[]string{"--config", bad}, ExitFailure, bad + `:1:1: mode: "fast" is not a mode`},
+		{[]string{"--help"}, job.ExitOK, "Usage: impermanence-provision"},
+		{[]string{"--bogus"}, job.ExitUsage, "flag provided but not defined"},
+		{[]string{"extra"}, job.ExitUsage, `unexpected argument "extra"`},
+		{[]string{"--default", "--replace-blank"}, job.ExitUsage, "--replace-blank needs --blank-from"},
+		{[]string{"--default", "--blank-from", "@root-blank.provisioning"}, job.ExitUsage, "is a leftover"},
+		{[]string{"--config", filepath.Join(dir, "missing.toml")}, job.ExitFailure, "no configuration file"},
+		{[]string{"--config", bad}, job.ExitFailure, bad + `:1:1: mode: "fast" is not a mode`},
 	}
 	for _, tt := range tests {
 		code, _, stderr := runProvision(t, nil, tt.args...)

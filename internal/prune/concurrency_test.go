@@ -71,7 +71,7 @@ func TestConcurrentJobs(t *testing.T) {
 	if fresh != 4*rounds {
 		t.Errorf("%d new snapshots, want %d", fresh, 4*rounds)
 	}
-	evs, err := audit.Read(l.Env.AuditPath)
+	evs, err := audit.Read(l.Env.AuditPath())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	minFree := fl.Float64("min-free", 10, "warn when free space is under this `percent` of the filesystem")
 	wait := fl.Duration("wait", 0, "after deleting, wait up to this `duration` for the cleaner to return the space")
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
-	if done, code := job.ParseFlags(fl, args, &f, env, program, func() string { return buildinfo.String(program) }); done {
+	if done, code := job.ParseFlags(fl, args, &f, env, func() string { return buildinfo.String(program) }); done {
 		return code
 	}
 	if fl.NArg() > 0 {

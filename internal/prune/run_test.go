@@ -124,7 +124,7 @@ func TestPrune1000AgainstPurePlan(t *testing.T) {
 	if !strings.Contains(l.Out.String(), "FAILED "+mounted+": ") || !strings.Contains(l.Out.String(), "subvolume is mounted") {
 		t.Errorf("the failed deletion is not reported:\n%s", tail(l.Out.String()))
 	}
-	rec, err := state.Read(l.Env.StateDir, "cleanup")
+	rec, err := state.Read(l.Env.StateDir(), "cleanup")
 	if err != nil || rec.Result != state.ResultFailure || rec.Counters["failed"] != 1 || rec.Counters["deleted"] != int64(1000-len(want)) {
 		t.Errorf("state record %+v, %v", rec, err)
 	}

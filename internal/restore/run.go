@@ -96,7 +96,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	fl.BoolVar(&o.ApplyRequests, "apply-requests", false, "perform the staged restores (before the subvolumes are mounted)")
 	unitDirs := fl.String("unit-dirs", strings.Join(DefaultUnitDirs, ":"), "`DIRS` (colon-separated) whose unit files name the services that use a restored mountpoint")
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
-	if done, code := job.ParseFlags(fl, args, &f, env, program, func() string { return buildinfo.String(program) }); done {
+	if done, code := job.ParseFlags(fl, args, &f, env, func() string { return buildinfo.String(program) }); done {
 		return code
 	}
 	o.Paths, o.DryRun, o.UnitDirs = paths, f.DryRun, strings.Split(*unitDirs, ":")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 )
 
 // benchFixture builds the default layout with 30 archives of files small
@@ -105,7 +106,7 @@ func BenchmarkRollbackVsRecipe(b *testing.B) {
 		code, out := rollback(b, nil, runOpts{root: h, now: now}, "--device", tfs.Device)
 		helperT += time.Since(start)
 		b.StopTimer()
-		if code != ExitOK {
+		if code != job.ExitOK {
 			b.Fatalf("rollback exit %d:\n%s", code, out)
 		}
 		ids := deletedIDs(b, fsys, before)

@@ -13,6 +13,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 )
 
 var t0 = time.Date(2026, 11, 25, 20, 40, 23, 0, time.UTC)
@@ -65,7 +66,7 @@ func crashFixture(t *testing.T) (*btrfstest.FS, *btrfs.FS) {
 func TestCrashAtEveryStep(t *testing.T) {
 	tfs, _ := crashFixture(t)
 	code, out := rollback(t, tfs, runOpts{now: t0}, "--dry-run", "--json")
-	if code != ExitOK {
+	if code != job.ExitOK {
 		t.Fatalf("dry run: %d\n%s", code, out)
 	}
 	n := strings.Count(out, `"op":`)
@@ -93,19 +94,19 @@ func TestCrashAtEveryStep(t *testing.T) {
 				}
 				return false
 			}})
-			if code != ExitFailure || stopped == "" {
+			if code != job.ExitFailure || stopped == "" {
 				t.Fatalf("first run did not stop at step %d: exit %d\n%s", k, code, out)
 			}
 			t.Logf("stopped after %q", stopped)
 			// The next boot: another boot id, an hour later.
 			h2 := hostBoot(t, "", "feedc0de-0000-0000-0000-000000000000")
 			code, out = rollback(t, tfs, runOpts{root: h2, now: t0.Add(time.Hour), auditLog: auditLog})
-			if code != ExitOK {
+			if code != job.ExitOK {
 				t.Fatalf("next boot's rollback exit %d:\n%s", code, out)
 			}
 			checkInvariants(t, tfs, fsys, prevRoot, permanent, t0.Add(time.Hour))
 			// And the boot after that is an ordinary one.
-			if code, out := rollback(t, tfs, runOpts{root: h2, now: t0.Add(2 * time.Hour), auditLog: auditLog}); code != ExitOK || strings.Contains(out, "repair:") {
+			if code, out := rollback(t, tfs, runOpts{root: h2, now: t0.Add(2 * time.Hour), auditLog: auditLog}); code != job.ExitOK || strings.Contains(out, "repair:") {
 				t.Errorf("third run exit %d or repaired again:\n%s", code, out)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
@@ -56,7 +57,7 @@ func TestFailSafeRefusals(t *testing.T) {
 			h := host(t, "")
 			before := subvols(t, fsys)
 			code, out := rollback(t, tfs, runOpts{root: h, noDefault: tc.noDef}, tc.args...)
-			if code != ExitFailure || !contains(out, tc.want...) {
+			if code != job.ExitFailure || !contains(out, tc.want...) {
 				t.Errorf("exit %d, want 1 with %q:\n%s", code, tc.want, out)
 			}
 			if _, err := os.Stat(filepath.Join(tfs.Mount, "@root/keep")); err != nil {
@@ -103,7 +104,7 @@ func TestSkips(t *testing.T) {
 	// Emergency switch.
 	h := host(t, "root=/dev/sda2 server-impermanence.rollback=0 quiet")
 	code, out := rollback(t, tfs, runOpts{root: h})
-	if code != ExitOK || !contains(out, "skipped", "emergency switch") {
+	if code != job.ExitOK || !contains(out, "skipped", "emergency switch") {
 		t.Errorf("emergency switch: exit %d\n%s", code, out)
 	}
 	rec, err := state.Read(filepath.Join(h, "run/server-impermanence"), Job)
@@ -118,7 +119,7 @@ func TestSkips(t *testing.T) {
 	copy(page[os.Getpagesize()-10:], "S1SUSPEND")
 	must(t, os.WriteFile(swap, page, 0o600))
 	code, out = rollback(t, tfs, runOpts{root: h})
-	if code != ExitOK || !contains(out, "skipped", "hibernation image") {
+	if code != job.ExitOK || !contains(out, "skipped", "hibernation image") {
 		t.Errorf("hibernation: exit %d\n%s", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(tfs.Mount, "@root/keep")); err != nil {
@@ -127,7 +128,7 @@ func TestSkips(t *testing.T) {
 	// A plain swap signature: the rollback runs.
 	copy(page[os.Getpagesize()-10:], "SWAPSPACE2")
 	must(t, os.WriteFile(swap, page, 0o600))
-	if code, out = rollback(t, tfs, runOpts{root: h}); code != ExitOK || strings.Contains(out, "skipped") {
+	if code, out = rollback(t, tfs, runOpts{root: h}); code != job.ExitOK || strings.Contains(out, "skipped") {
 		t.Errorf("plain swap: exit %d\n%s", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(tfs.Mount, "@root/keep")); !os.IsNotExist(err) {
@@ -163,7 +164,7 @@ func TestPrune40Archives(t *testing.T) {
 	}
 	tfs.MountSubvol(t, "old_roots/@root/"+mountedName)
 	code, out := rollback(t, tfs, runOpts{now: now})
-	if code != ExitOK {
+	if code != job.ExitOK {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	wantKept = append(wantKept, "20261125T204023Z-0123abcd")

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/server-impermanence/server-impermanence/internal/cmdline"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 )
 
 // TestHaltAfterSwitch runs the power-cut test switch for real: the rollback
@@ -46,11 +47,11 @@ func TestHaltAfterSwitch(t *testing.T) {
 		}
 	}()
 	var out bytes.Buffer
-	env := Env{Stdout: &out, Stderr: &out, Root: h, Now: func() time.Time { return t0 },
-		JournalEnabled: func() bool { return false }}
+	env := Env{Env: job.Env{Stdout: &out, Stderr: &out, Root: h, Now: func() time.Time { return t0 },
+		Journal: func() bool { return false }}}
 	code := Run(ctx, []string{"--default", "--mount", tfs.Mount}, env)
-	if code != ExitFailure {
-		t.Fatalf("halted rollback exit %d, want %d:\n%s", code, ExitFailure, out.String())
+	if code != job.ExitFailure {
+		t.Fatalf("halted rollback exit %d, want %d:\n%s", code, job.ExitFailure, out.String())
 	}
 	var line string
 	select {
@@ -71,7 +72,7 @@ func TestHaltAfterSwitch(t *testing.T) {
 	}
 
 	code, o := rollback(t, tfs, runOpts{now: t0.Add(time.Minute)})
-	if code != ExitOK {
+	if code != job.ExitOK {
 		t.Fatalf("next rollback exit %d:\n%s", code, o)
 	}
 	found := 0

@@ -17,6 +17,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/provision"
 )
 
@@ -49,7 +50,7 @@ func layout(t testing.TB, opts ...btrfstest.Option) *btrfstest.FS {
 	tfs := btrfstest.New(t, opts...)
 	var out bytes.Buffer
 	if code := provision.Run(context.Background(), []string{"--default", "--mount", tfs.Mount},
-		provision.Env{Stdout: &out, Stderr: &out, RunDir: t.TempDir()}); code != 0 {
+		job.Env{Stdout: &out, Stderr: &out, Root: t.TempDir()}); code != 0 {
 		t.Fatalf("provision exit %d:\n%s", code, out.String())
 	}
 	return tfs
@@ -80,8 +81,8 @@ func rollback(t testing.TB, tfs *btrfstest.FS, o runOpts, args ...string) (int, 
 	if tfs != nil {
 		base = append(base, "--mount", tfs.Mount)
 	}
-	env := Env{Stdout: &out, Stderr: &out, Root: o.root, Now: func() time.Time { return o.now },
-		JournalEnabled: func() bool { return false }, Stop: o.stop, AuditLog: o.auditLog}
+	env := Env{Env: job.Env{Stdout: &out, Stderr: &out, Root: o.root, Now: func() time.Time { return o.now },
+		Journal: func() bool { return false }}, Stop: o.stop, AuditLog: o.auditLog}
 	code := Run(context.Background(), append(base, args...), env)
 	return code, out.String()
 }

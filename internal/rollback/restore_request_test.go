@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/restore"
 )
 
@@ -39,7 +40,7 @@ func TestRollbackAppliesStagedRestore(t *testing.T) {
 	}
 
 	code, out := rollback(t, tfs, runOpts{})
-	if code != ExitOK {
+	if code != job.ExitOK {
 		t.Fatalf("rollback exit %d:\n%s", code, out)
 	}
 	if !strings.Contains(out, "staged restore of "+sv+" from "+snap+": done") {

@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -25,18 +24,11 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/cmdline"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
-	"github.com/server-impermanence/server-impermanence/internal/lock"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
 	"github.com/server-impermanence/server-impermanence/internal/restore"
 	"github.com/server-impermanence/server-impermanence/internal/state"
-)
-
-// Exit codes.
-const (
-	ExitOK      = 0
-	ExitFailure = 1 // failed or refused: the previous state is in place
-	ExitUsage   = 2
 )
 
 const program = "impermanence-rollback"
@@ -44,35 +36,19 @@ const program = "impermanence-rollback"
 // Job is the job name in state, audit log and lock.
 const Job = "rollback"
 
-// Env is what Run needs from the host. Every host path is below Root.
+// lockTimeout is the rollback's default --lock-timeout: at boot it waits
+// briefly, since nothing else should run then.
+const lockTimeout = time.Minute
+
+// Env is what Run needs from the host: the helpers' environment (every host
+// path beneath its Root, the clock) and the rollback's test hooks.
 type Env struct {
-	Stdout, Stderr io.Writer
-	// Root re-roots /proc, /sys, /dev and /run; "" is "/".
-	Root string
-	// Now is the clock, read once; default time.Now.
-	Now func() time.Time
-	// Mountinfo overrides <Root>/proc/self/mountinfo.
-	Mountinfo string
+	job.Env
 	// AuditLog overrides the audit log path (see auditPath).
 	AuditLog string
-	// JournalEnabled overrides the journal detection (tests).
-	JournalEnabled func() bool
 	// Stop is the test hook: asked after every step, true stops the run.
 	Stop func(step string) bool
 }
-
-func (e Env) path(p string) string { return filepath.Join(e.root(), p) }
-
-func (e Env) root() string {
-	if e.Root == "" {
-		return "/"
-	}
-	return e.Root
-}
-
-// RunDir is where the rollback keeps its record, its lock and its private
-// mount: /run/server-impermanence survives the switch to the host root.
-func (e Env) RunDir() string { return e.path(state.RunDir) }
 
 const usage = `Usage: impermanence-rollback [options]
 
@@ -108,57 +84,38 @@ type Result struct {
 
 // Run is the whole program; main only calls it.
 func Run(ctx context.Context, args []string, env Env) int {
+	env.Env = env.Env.WithDefaults()
 	flags := flag.NewFlagSet(program, flag.ContinueOnError)
 	flags.SetOutput(env.Stderr)
-	var (
-		cfgPath     = flags.String("config", config.DefaultPath, "configuration `file` (drop-ins from config.d/ next to it)")
-		builtin     = flags.Bool("default", false, "use the built-in default configuration")
-		device      = flags.String("device", "", "btrfs `device` (default: from the configuration)")
-		mount       = flags.String("mount", "", "use this mounted top level (subvolid=5) `dir` instead of mounting the device")
-		dryRun      = flags.Bool("dry-run", false, "print the plan and change nothing")
-		asJSON      = flags.Bool("json", false, "print the result as JSON")
-		minFree     = flags.Uint64("min-free", 128, "refuse when less than this many `MiB` are free")
-		lockTimeout = flags.Duration("lock-timeout", 60*time.Second, "how long to wait for another job on the filesystem")
-		version     = flags.Bool("version", false, "print the version and exit")
-	)
+	f := job.Flags{LockTimeout: lockTimeout}
+	f.Register(flags, true)
+	minFree := flags.Uint64("min-free", 128, "refuse when less than this many `MiB` are free")
 	flags.Usage = func() {
 		fmt.Fprint(env.Stderr, usage)
 		flags.PrintDefaults()
 		fmt.Fprint(env.Stderr, "\nExit status: 0 done, nothing to do or skipped; 1 failed or refused (the previous state is in place); 2 usage error.\n")
 	}
-	if err := flags.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitOK
-		}
-		return ExitUsage
+	if done, code := job.ParseFlags(flags, args, &f, env.Env, func() string { return buildinfo.String(program) }); done {
+		return code
 	}
 	if flags.NArg() > 0 {
 		fmt.Fprintf(env.Stderr, "%s: unexpected argument %q\n", program, flags.Arg(0))
-		return ExitUsage
+		return job.ExitUsage
 	}
-	if *version {
-		fmt.Fprintln(env.Stdout, buildinfo.String(program))
-		return ExitOK
-	}
-	clock := env.Now
-	if clock == nil {
-		clock = time.Now
-	}
-	r := runner{env: env, clock: clock, now: clock(), res: Result{DryRun: *dryRun}}
-	r.log = journal.New(journal.Options{Identifier: program, Stderr: env.Stderr, Enabled: env.JournalEnabled})
+	s := job.Begin(env.Env, program, Job)
+	// The record goes to the run directory: it survives the switch to the
+	// host root, where the exporter reads it.
+	s.StateDir = env.RunDir()
+	s.Log = s.Log.With("job", Job)
+	r := runner{env: env, s: s, now: s.Start, res: Result{DryRun: f.DryRun}}
 	r.res.BootID = r.bootID()
-	r.log = r.log.With("job", Job)
-	code := r.run(ctx, opts{cfgPath: *cfgPath, builtin: *builtin, device: *device, mount: *mount,
-		dryRun: *dryRun, minFree: *minFree << 20, lockTimeout: *lockTimeout})
-	r.res.Duration = clock().Sub(r.now).Seconds()
+	code := r.run(ctx, f, *minFree<<20)
+	r.res.Duration = env.Now().Sub(r.now).Seconds()
 	r.finish()
-	if *asJSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(r.res)
-	} else {
-		r.print(env.Stdout)
+	if err := s.Close(); err != nil {
+		s.Log.Warn("closing the top level failed", "error", err)
 	}
+	job.Print(env.Stdout, f.JSON, r.res, r.print)
 	if r.res.Error != "" {
 		fmt.Fprintf(env.Stderr, "%s: %s\n", program, r.res.Error)
 		for _, w := range r.res.What {
@@ -168,80 +125,50 @@ func Run(ctx context.Context, args []string, env Env) int {
 	return code
 }
 
-type opts struct {
-	cfgPath, device, mount string
-	builtin, dryRun        bool
-	minFree                uint64
-	lockTimeout            time.Duration
-}
-
 type runner struct {
-	env   Env
-	clock func() time.Time
-	now   time.Time
-	log   *slog.Logger
-	res   Result
-	audit *audit.Log
+	env Env
+	s   *job.Session
+	now time.Time
+	res Result
 	// auditPath is where the audit log goes once the top level is mounted.
 	auditPath string
 }
 
-func (r *runner) run(ctx context.Context, o opts) int {
-	line, _ := os.ReadFile(r.env.path("proc/cmdline"))
+func (r *runner) run(ctx context.Context, f job.Flags, minFree uint64) int {
+	line, _ := os.ReadFile(r.env.Path("proc/cmdline"))
 	if RollbackDisabled(string(line)) {
 		return r.skip("emergency switch " + SwitchParam + "=0 on the kernel command line")
 	}
-	cfg, sum, err := loadConfig(o.cfgPath, o.builtin)
+	cfg, sum, err := loadConfig(f.Config, f.Default)
 	r.res.ConfigSHA256 = sum
 	if err != nil {
 		r.res.What = []string{"fix the configuration (server-impermanence-generator --check), then rebuild the initrd (it carries its own copy)"}
 		return r.refuse(err, msgid.RollbackSkipped)
 	}
-	if yes, why := Resuming(r.env.root(), string(line)); yes {
+	r.s.Config = cfg
+	if yes, why := Resuming(r.env.Root, string(line)); yes {
 		return r.skip(why)
 	}
-	r.res.Device = cfg.Device
-	if o.device != "" {
-		r.res.Device = o.device
-	}
-	top := o.mount
-	if top == "" {
-		var unmount func() error
-		top, unmount, err = btrfs.MountTopLevel(r.res.Device, r.env.RunDir(), "rollback", o.dryRun)
-		if err != nil {
-			return r.fail(err)
-		}
-		defer func() {
-			if err := unmount(); err != nil {
-				r.log.Warn("unmount top level failed", "error", err)
-			}
-		}()
-	}
-	var bopts []btrfs.Option
-	if r.env.Mountinfo != "" {
-		bopts = append(bopts, btrfs.WithMountinfo(r.env.Mountinfo))
-	}
-	fsys, err := btrfs.Open(top, bopts...)
+	err = r.s.Reach(f, f.DryRun)
+	r.res.Device = r.s.Device
 	if err != nil {
 		return r.fail(err)
 	}
-	defer fsys.Close()
+	fsys := r.s.FS
 	r.auditPath = r.env.AuditLog
 	if r.auditPath == "" {
-		r.auditPath = auditPath(cfg, top, r.env.RunDir())
+		r.auditPath = auditPath(cfg, fsys.Mountpoint(), r.env.RunDir())
 	}
-	if !o.dryRun {
-		l, err := lock.Acquire(ctx, filepath.Join(r.env.RunDir(), "lock"), fsys.FSID().String(), Job, o.lockTimeout, r.log)
-		if err != nil {
+	if !f.DryRun {
+		if err := r.s.Lock(ctx, f.LockTimeout); err != nil {
 			return r.fail(err)
 		}
-		defer l.Release()
 	}
 	obs, err := Observe(fsys, cfg)
 	if err != nil {
 		return r.fail(err)
 	}
-	opt := Options{Now: r.now, BootID: r.res.BootID, MinFree: o.minFree}
+	opt := Options{Now: r.now, BootID: r.res.BootID, MinFree: minFree}
 	if errs := Check(cfg, obs, opt); len(errs) > 0 {
 		var what []string
 		for _, e := range errs {
@@ -256,39 +183,37 @@ func (r *runner) run(ctx context.Context, o opts) int {
 	plan := Build(cfg, obs, opt)
 	r.res.Plan = &plan
 	for _, w := range plan.Warnings {
-		r.log.Warn(w)
+		r.s.Log.Warn(w)
 	}
 	for _, rp := range plan.Repairs {
-		r.log.Warn("repairing an interrupted rollback", "repair", rp)
+		r.s.Log.Warn("repairing an interrupted rollback", "repair", rp)
 	}
-	if o.dryRun {
+	if f.DryRun {
 		r.res.Result = "dry-run"
-		return ExitOK
+		return job.ExitOK
 	}
-	if err := r.openAudit(); err != nil {
-		r.log.Warn("audit log unavailable", "error", err)
-	}
+	r.openAudit()
 	stop := r.env.Stop
 	if h, ok := cmdline.Parse(string(line)).HaltAfter(true); ok && stop == nil {
 		stop = r.haltAfter(ctx, h, fsys)
 	}
-	a := Applier{Ops: fsOps{fsys}, Log: r.log, Audit: r.audit, Stop: stop, Now: r.clock, BootID: r.res.BootID}
+	a := Applier{Ops: fsOps{fsys}, Log: r.s.Log, Audit: r.s.Audit, Stop: stop, Now: r.env.Now, BootID: r.res.BootID}
 	r.res.Done, err = a.Apply(plan.Steps)
 	if err != nil {
 		if errors.Is(err, ErrStopped) {
 			r.res.Result, r.res.Error = "stopped", err.Error()
-			return ExitFailure
+			return job.ExitFailure
 		}
 		r.res.What = []string{"the root is bootable (S is always whole); the next boot finishes the rollback, or run impermanence-rollback again"}
 		return r.fail(err)
 	}
 	r.res.Result = state.ResultSuccess
-	r.log.Info(fmt.Sprintf("rollback done: %d subvolume(s) reset, %d archived, %d archive(s) pruned",
+	r.s.Log.Info(fmt.Sprintf("rollback done: %d subvolume(s) reset, %d archived, %d archive(s) pruned",
 		len(cfg.Ephemeral()), len(plan.Archives), countDeletes(plan.Prune)),
 		journal.MessageID(msgid.RollbackDone), "archives", strings.Join(plan.Archives, " "),
-		"duration", r.clock().Sub(r.now))
+		"duration", r.env.Now().Sub(r.now))
 	r.applyRestoreRequests(fsys, cfg)
-	return ExitOK
+	return job.ExitOK
 }
 
 // applyRestoreRequests performs the restores staged with impermanence-restore
@@ -302,12 +227,12 @@ func (r *runner) applyRestoreRequests(fsys *btrfs.FS, cfg *config.Config) {
 	}
 	for _, p := range r.res.Restores {
 		if p.Error == "" {
-			r.log.Info(fmt.Sprintf("staged restore of %s from %s done", p.Request.Subvolume, p.Request.Snapshot),
+			r.s.Log.Info(fmt.Sprintf("staged restore of %s from %s done", p.Request.Subvolume, p.Request.Snapshot),
 				journal.MessageID(msgid.RestoreDone), "subvolume", p.Request.Subvolume, "snapshot", p.Request.Snapshot)
 		}
 	}
 	if err != nil {
-		r.log.Warn("staged restore not applied; it stays staged (impermanence-restore --cancel drops it)", "error", err)
+		r.s.Log.Warn("staged restore not applied; it stays staged (impermanence-restore --cancel drops it)", "error", err)
 	}
 }
 
@@ -336,12 +261,12 @@ func (r *runner) haltAfter(ctx context.Context, h cmdline.HaltAfter, fsys *btrfs
 		}
 		if h.Sync {
 			if err := fsys.Commit(); err != nil {
-				r.log.Warn("debug halt: commit failed", "error", err)
+				r.s.Log.Warn("debug halt: commit failed", "error", err)
 			}
 		}
 		msg := fmt.Sprintf("debug halt after step %d (%s), sync=%t: waiting for the power cut (%s)", n, desc, h.Sync, cmdline.HaltAfterKey)
-		r.log.Warn(msg, "step", n)
-		if f, err := os.OpenFile(r.env.path("dev/console"), os.O_WRONLY|unix.O_NOCTTY, 0); err == nil {
+		r.s.Log.Warn(msg, "step", n)
+		if f, err := os.OpenFile(r.env.Path("dev/console"), os.O_WRONLY|unix.O_NOCTTY, 0); err == nil {
 			fmt.Fprintf(f, "%s: %s\n", program, msg)
 			f.Close()
 		}
@@ -352,79 +277,65 @@ func (r *runner) haltAfter(ctx context.Context, h cmdline.HaltAfter, fsys *btrfs
 
 func (r *runner) skip(reason string) int {
 	r.res.Result, r.res.Reason = state.ResultSkipped, reason
-	r.log.Warn("rollback skipped: "+reason, journal.MessageID(msgid.RollbackSkipped), "reason", reason)
-	return ExitOK
+	r.s.Log.Warn("rollback skipped: "+reason, journal.MessageID(msgid.RollbackSkipped), "reason", reason)
+	return job.ExitOK
 }
 
 func (r *runner) refuse(err error, id string) int {
 	r.res.Result, r.res.Error = state.ResultRefused, err.Error()
-	r.log.Error("rollback refused, the previous state is left in place: "+err.Error(), journal.MessageID(id))
-	return ExitFailure
+	r.s.Log.Error("rollback refused, the previous state is left in place: "+err.Error(), journal.MessageID(id))
+	return job.ExitFailure
 }
 
 func (r *runner) fail(err error) int {
 	r.res.Result, r.res.Error = state.ResultFailure, err.Error()
-	r.log.Error("rollback failed: "+err.Error(), journal.MessageID(msgid.RollbackFailed))
-	return ExitFailure
+	r.s.Log.Error("rollback failed: "+err.Error(), journal.MessageID(msgid.RollbackFailed))
+	return job.ExitFailure
 }
 
-func (r *runner) openAudit() error {
-	if r.audit != nil {
-		return nil
-	}
+// openAudit opens the audit log: where auditPath says once the top level
+// is reached, else in the run directory.
+func (r *runner) openAudit() {
 	p := r.auditPath
 	if p == "" {
 		p = filepath.Join(r.env.RunDir(), "audit.jsonl")
 	}
-	l, err := audit.Open(p)
-	if err == nil {
-		r.audit = l
-	}
-	return err
+	r.s.OpenAudit(p)
 }
 
 // finish appends the run's audit event and writes the state record (not for
-// a dry run).
+// a dry run), still under the lock.
 func (r *runner) finish() {
 	if r.res.DryRun {
 		return
 	}
-	if err := r.openAudit(); err != nil {
-		r.log.Warn("audit log unavailable", "error", err)
+	r.openAudit()
+	e := audit.Event{Time: r.now, Action: "run", Result: r.res.Result, Duration: r.res.Duration,
+		Error: r.res.Error, BootID: r.res.BootID}
+	if r.res.Reason != "" && e.Error == "" {
+		e.Error = r.res.Reason
 	}
-	if r.audit != nil {
-		e := audit.Event{Time: r.now, Job: Job, Action: "run", Result: r.res.Result, Duration: r.res.Duration,
-			Error: r.res.Error, BootID: r.res.BootID}
-		if r.res.Reason != "" && e.Error == "" {
-			e.Error = r.res.Reason
-		}
-		if err := r.audit.Append(e); err != nil {
-			r.log.Warn("audit log append failed", "error", err)
-		}
-		r.audit.Close()
-	}
+	r.s.AuditEvent(e)
 	details, _ := json.Marshal(r.res)
-	rec := state.Record{Job: Job, Duration: r.res.Duration, Result: r.res.Result, Error: r.res.Error,
+	rec := state.Record{Duration: r.res.Duration, Result: r.res.Result, Error: r.res.Error,
 		ConfigSHA256: r.res.ConfigSHA256, Details: details}
 	if r.res.Plan != nil {
 		rec.Counters = map[string]int64{"archived": int64(len(r.res.Plan.Archives)),
 			"pruned": int64(countDeletes(r.res.Plan.Prune)), "repairs": int64(len(r.res.Plan.Repairs)),
 			"steps": int64(r.res.Done)}
 	}
-	if err := state.Finish(r.env.RunDir(), rec, r.now); err != nil {
-		r.log.Warn("state record not written", "error", err)
-	}
+	r.s.Record(rec)
 }
 
 func (r *runner) bootID() string {
-	b, err := os.ReadFile(r.env.path("proc/sys/kernel/random/boot_id"))
+	b, err := os.ReadFile(r.env.Path("proc/sys/kernel/random/boot_id"))
 	id := strings.ReplaceAll(strings.TrimSpace(string(b)), "-", "")
 	if err == nil && len(id) >= 8 && isHex(id[:8]) {
 		return strings.ToLower(id[:8])
 	}
 	var rnd [4]byte
 	rand.Read(rnd[:])
-	r.log.Warn("boot id unavailable, archive names use a random suffix", "error", err)
+	r.s.Log.Warn("boot id unavailable, archive names use a random suffix", "error", err)
 	return hex.EncodeToString(rnd[:])
 }
 

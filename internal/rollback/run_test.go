@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/server-impermanence/server-impermanence/internal/audit"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
@@ -26,7 +27,7 @@ func TestRollbackDefaultLayout(t *testing.T) {
 
 	h := host(t, "")
 	code, out := rollback(t, tfs, runOpts{root: h})
-	if code != ExitOK {
+	if code != job.ExitOK {
 		t.Fatalf("rollback exit %d:\n%s", code, out)
 	}
 	subs := subvols(t, fsys)
@@ -74,7 +75,7 @@ func TestRollbackDefaultLayout(t *testing.T) {
 
 	// Second rollback in the same second: a distinct archive, never nested.
 	write(t, filepath.Join(root, "second"), "x")
-	if code, out := rollback(t, tfs, runOpts{root: h}); code != ExitOK {
+	if code, out := rollback(t, tfs, runOpts{root: h}); code != job.ExitOK {
 		t.Fatalf("second rollback exit %d:\n%s", code, out)
 	}
 	got := archivesOf(t, tfs, "@root")
@@ -101,7 +102,7 @@ func TestRollbackJSONAndDryRun(t *testing.T) {
 	fsys := openFS(t, tfs)
 	before := subvols(t, fsys)
 	code, out := rollback(t, tfs, runOpts{}, "--dry-run", "--json")
-	if code != ExitOK {
+	if code != job.ExitOK {
 		t.Fatalf("dry run exit %d:\n%s", code, out)
 	}
 	var res Result
@@ -119,7 +120,7 @@ func TestRollbackJSONAndDryRun(t *testing.T) {
 		t.Errorf("dry run reset @root: %v", err)
 	}
 	code, out = rollback(t, tfs, runOpts{}, "--dry-run")
-	if code != ExitOK || !contains(out, "dry run", "exchange @root.new ⇄ @root", "archive: old_roots/@root/20261125T204023Z-0123abcd") {
+	if code != job.ExitOK || !contains(out, "dry run", "exchange @root.new ⇄ @root", "archive: old_roots/@root/20261125T204023Z-0123abcd") {
 		t.Errorf("dry run text exit %d:\n%s", code, out)
 	}
 }
@@ -130,10 +131,10 @@ func TestRollbackUsage(t *testing.T) {
 		code int
 		want string
 	}{
-		{[]string{"--help"}, ExitOK, "Usage: impermanence-rollback"},
-		{[]string{"--version"}, ExitOK, "impermanence-rollback "},
-		{[]string{"--bogus"}, ExitUsage, "flag provided but not defined"},
-		{[]string{"extra"}, ExitUsage, "unexpected argument"},
+		{[]string{"--help"}, job.ExitOK, "Usage: impermanence-rollback"},
+		{[]string{"--version"}, job.ExitOK, "impermanence-rollback "},
+		{[]string{"--bogus"}, job.ExitUsage, "flag provided but not defined"},
+		{[]string{"extra"}, job.ExitUsage, "unexpected argument"},
 	} {
 		code, out := rollback(t, nil, runOpts{}, tc.args...)
 		if code != tc.code || !contains(out, tc.want) {

@@ -80,7 +80,7 @@ func TestSnapshotENOSPC(t *testing.T) {
 	if len(failed) == 0 {
 		t.Errorf("no snapshot reported as failed:\n%s", l.Out)
 	}
-	rec, err := state.Read(l.Env.StateDir, "snapshot")
+	rec, err := state.Read(l.Env.StateDir(), "snapshot")
 	if err != nil || rec.Result != state.ResultFailure {
 		t.Errorf("state record %+v, %v; want a failure", rec, err)
 	}

@@ -82,7 +82,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	label := fl.String("label", "", "take a manual snapshot named <time>-`NAME`, never deleted by timeline retention")
 	expire := fl.String("expire", "", "with --label: the manual snapshot may be deleted after this systemd time `span` (e.g. 30d)")
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
-	if done, code := job.ParseFlags(fl, args, &f, env, program, func() string { return buildinfo.String(program) }); done {
+	if done, code := job.ParseFlags(fl, args, &f, env, func() string { return buildinfo.String(program) }); done {
 		return code
 	}
 	var lifetime time.Duration
@@ -355,7 +355,7 @@ func runList(ctx context.Context, args []string, env job.Env) int {
 	var f job.Flags
 	f.RegisterReadOnly(fl) // list only reads and takes no lock: no --lock-timeout
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults() }
-	if done, code := job.ParseFlags(fl, args, &f, env, program, func() string { return buildinfo.String(program) }); done {
+	if done, code := job.ParseFlags(fl, args, &f, env, func() string { return buildinfo.String(program) }); done {
 		return code
 	}
 	s, err := job.Open(ctx, env, f, program, jobName, true)

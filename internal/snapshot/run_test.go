@@ -64,11 +64,11 @@ func TestSnapshotDefaultLayout(t *testing.T) {
 			t.Errorf("%s: mode %v, %v; want 0700", d, fi.Mode().Perm(), err)
 		}
 	}
-	rec, err := state.Read(l.Env.StateDir, "snapshot")
+	rec, err := state.Read(l.Env.StateDir(), "snapshot")
 	if err != nil || rec.Result != state.ResultSuccess || rec.Counters["created"] != 4 {
 		t.Errorf("state record %+v, %v; want success with 4 created", rec, err)
 	}
-	evs, err := audit.Read(l.Env.AuditPath)
+	evs, err := audit.Read(l.Env.AuditPath())
 	if err != nil || len(evs) != 4 || evs[0].Action != "snapshot" || evs[0].Result != audit.ResultSuccess {
 		t.Errorf("audit events %+v, %v; want 4 successful snapshots", evs, err)
 	}
@@ -204,7 +204,7 @@ func TestSnapshotMissingSourceAndWritable(t *testing.T) {
 	if n != 3 {
 		t.Errorf("%d new snapshots, want the other 3", n)
 	}
-	rec, _ := state.Read(l.Env.StateDir, "snapshot")
+	rec, _ := state.Read(l.Env.StateDir(), "snapshot")
 	if rec.Result != state.ResultFailure || !strings.Contains(rec.Error, "1 of 4") || rec.Counters["failed"] != 1 {
 		t.Errorf("state record %+v, want a failure with 1 failed", rec)
 	}

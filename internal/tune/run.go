@@ -33,7 +33,7 @@ invalid, 2 usage error.
 
 // Env is what impermanence-tune needs from the host; zero fields take the
 // defaults. Of the helpers' job.Env it uses Stdout, Stderr, Journal and
-// Mountinfo (default /proc/self/mountinfo).
+// the mount table (MountinfoPath).
 type Env struct {
 	job.Env
 	// Open opens a mountpoint (default btrfs.OpenDir).
@@ -43,9 +43,6 @@ type Env struct {
 // Run is the whole program; main only calls it.
 func Run(args []string, env Env) int {
 	env.Env = env.Env.WithDefaults()
-	if env.Mountinfo == "" {
-		env.Mountinfo = "/proc/self/mountinfo"
-	}
 	if env.Open == nil {
 		env.Open = openBtrfsDir
 	}
@@ -60,7 +57,7 @@ func Run(args []string, env Env) int {
 	fl.BoolVar(&f.JSON, "json", false, "print the results as JSON")
 	fl.BoolVar(&f.Version, "version", false, "print the version and exit")
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
-	if done, code := job.ParseFlags(fl, args, &f, env.Env, program, func() string { return buildinfo.String(program) }); done {
+	if done, code := job.ParseFlags(fl, args, &f, env.Env, func() string { return buildinfo.String(program) }); done {
 		return code
 	}
 	if fl.NArg() > 0 {
@@ -73,7 +70,7 @@ func Run(args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		return job.ExitFailure
 	}
-	mounts, err := mountinfo.Read(env.Mountinfo)
+	mounts, err := mountinfo.Read(env.MountinfoPath())
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		return job.ExitFailure

@@ -1,0 +1,210 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/server-impermanence/server-impermanence/internal/audit"
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/journal"
+	"github.com/server-impermanence/server-impermanence/internal/lock"
+	"github.com/server-impermanence/server-impermanence/internal/state"
+)
+
+// Session is one run of a helper on one filesystem. Begin starts it; Reach,
+// Lock and OpenAudit open what the run needs (Open does all three); Close
+// releases everything in reverse order.
+type Session struct {
+	Env     Env
+	Program string // the binary: SYSLOG_IDENTIFIER, the prefix of messages
+	Job     string // the job: state record, audit events, lock owner
+	Config  *config.Config
+	// Device is the btrfs device (--device, else the configured one).
+	Device string
+	FS     *btrfs.FS
+	Log    *slog.Logger
+	Audit  *audit.Log // nil when the audit log cannot be opened (logged)
+	Start  time.Time
+	// StateDir is where Record writes: Env.StateDir(), or the run
+	// directory for the initrd rollback.
+	StateDir string
+	closers  []func() error
+}
+
+// Logger returns the journal logger of program (stderr text without a
+// journal).
+func Logger(env Env, program string) *slog.Logger {
+	return journal.New(journal.Options{Identifier: program, Stderr: env.Stderr, Enabled: env.Journal})
+}
+
+// Begin starts a run of program's job: the logger and the start time.
+// Nothing is opened yet.
+func Begin(env Env, program, jobName string) *Session {
+	env = env.WithDefaults()
+	return &Session{Env: env, Program: program, Job: jobName, Start: env.Now(),
+		StateDir: env.StateDir(), Log: Logger(env, program)}
+}
+
+// Open loads the configuration, reaches and opens the top level and takes
+// the lock and opens the audit log (unless noLock, for read-only commands
+// and dry runs: those mount read-only). Close releases all.
+func Open(ctx context.Context, env Env, f Flags, program, jobName string, noLock bool) (*Session, error) {
+	s := Begin(env, program, jobName)
+	cfg, err := LoadConfig(f.Config, f.Default)
+	if err != nil {
+		return nil, err
+	}
+	s.Config = cfg
+	if err := s.Reach(f, noLock); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if !noLock {
+		if err := s.Lock(ctx, f.LockTimeout); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.OpenAudit(s.Env.AuditPath())
+	}
+	return s, nil
+}
+
+// Reach reaches the top level (subvolid=5) of the session's filesystem and
+// opens it: the directory --mount names, else a private mount of --device
+// (or the configured device) under the run directory, read-only when
+// readOnly. Config must be set.
+func (s *Session) Reach(f Flags, readOnly bool) error {
+	s.Device = s.Config.Device
+	if f.Device != "" {
+		s.Device = f.Device
+	}
+	top := f.Mount
+	if top == "" {
+		dir, unmount, err := btrfs.MountTopLevel(s.Device, s.Env.RunDir(), s.Job, readOnly)
+		if err != nil {
+			return err
+		}
+		s.closers = append(s.closers, unmount)
+		top = dir
+	}
+	var opts []btrfs.Option
+	if s.Env.Mountinfo != "" {
+		opts = append(opts, btrfs.WithMountinfo(s.Env.Mountinfo))
+	}
+	if s.Env.Sysfs != "" {
+		opts = append(opts, btrfs.WithSysfs(s.Env.Sysfs))
+	}
+	fsys, err := btrfs.Open(top, opts...)
+	if err != nil {
+		return err
+	}
+	s.FS = fsys
+	s.closers = append(s.closers, fsys.Close)
+	return nil
+}
+
+// Lock takes the filesystem's job lock, waiting up to timeout for the job
+// that holds it. FS must be open.
+func (s *Session) Lock(ctx context.Context, timeout time.Duration) error {
+	l, err := lock.Acquire(ctx, s.Env.LockDir(), s.FS.FSID().String(), s.Job, timeout, s.Log)
+	if err != nil {
+		return err
+	}
+	s.closers = append(s.closers, l.Release)
+	return nil
+}
+
+// OpenAudit opens the audit log at path, unless one is open; a failure is
+// logged and the run goes on without it.
+func (s *Session) OpenAudit(path string) {
+	if s.Audit != nil {
+		return
+	}
+	a, err := audit.Open(path)
+	if err != nil {
+		s.Log.Warn("audit log unavailable", "error", err)
+		return
+	}
+	s.Audit = a
+	s.closers = append(s.closers, a.Close)
+}
+
+// OpenRun is Open for a job's run: when opening fails it prints the error,
+// calls onFail (may be nil; a job logs its own journal message there) and,
+// unless this is a dry run, records the failure in the job's state file, so
+// that the exporter sees a run that could not even start.
+func OpenRun(ctx context.Context, env Env, f Flags, program, jobName string, onFail func(log *slog.Logger, err error)) (*Session, error) {
+	env = env.WithDefaults()
+	start := env.Now()
+	s, err := Open(ctx, env, f, program, jobName, f.DryRun)
+	if err == nil {
+		return s, nil
+	}
+	fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+	if onFail != nil {
+		onFail(Logger(env, program), err)
+	}
+	if !f.DryRun {
+		RecordFailure(env, jobName, start, err)
+	}
+	return nil, err
+}
+
+// Close releases the audit log and the lock, closes the filesystem and
+// unmounts a private mount, in reverse order of opening.
+func (s *Session) Close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	s.closers = nil
+	if s.Env.AfterRun != nil && s.Config != nil {
+		s.Env.AfterRun(s.Config, s.Log)
+	}
+	return errors.Join(errs...)
+}
+
+// AuditEvent appends an event (the session's job and clock fill Job and
+// Time when unset); a failure is logged, not fatal.
+func (s *Session) AuditEvent(e audit.Event) {
+	if s.Audit == nil {
+		return
+	}
+	if e.Job == "" {
+		e.Job = s.Job
+	}
+	if e.Time.IsZero() {
+		e.Time = s.Env.Now()
+	}
+	if err := s.Audit.Append(e); err != nil {
+		s.Log.Warn("audit log write failed", "error", err)
+	}
+}
+
+// Record writes the job's state record to StateDir; a failure is logged.
+func (s *Session) Record(r state.Record) {
+	if r.Job == "" {
+		r.Job = s.Job
+	}
+	if r.Duration == 0 {
+		r.Duration = s.Env.Now().Sub(s.Start).Seconds()
+	}
+	if err := state.Finish(s.StateDir, r, s.Start); err != nil {
+		s.Log.Warn("state record write failed", "job", r.Job, "error", err)
+	}
+}
+
+// RecordFailure writes a failed-job record for a run that could not start
+// (no Session): invalid config, no filesystem, lock timeout.
+func RecordFailure(env Env, jobName string, start time.Time, err error) {
+	env = env.WithDefaults()
+	r := state.Record{Job: jobName, Result: state.ResultFailure, Error: err.Error(),
+		Duration: env.Now().Sub(start).Seconds()}
+	if werr := state.Finish(env.StateDir(), r, start); werr != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", jobName, werr)
+	}
+}
