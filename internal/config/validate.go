@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/server-impermanence/server-impermanence/internal/calendar"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
 
@@ -68,18 +69,18 @@ func (v *validator) subvolumes() {
 		return
 	}
 	byMount := map[string]string{}
-	names := map[string]bool{}
+	svNames := map[string]bool{}
 	for _, s := range v.c.Subvolumes {
-		names[s.Name] = true
+		svNames[s.Name] = true
 	}
 	for _, s := range v.c.Subvolumes {
 		namePos := v.svPos(s.Name, "name")
 		if msg := checkRelPath(s.Name); msg != "" {
 			v.e.add(namePos, "subvolume name %s", msg)
 		}
-		if strings.HasSuffix(s.Name, ".new") && names[strings.TrimSuffix(s.Name, ".new")] {
+		if base, ok := strings.CutSuffix(s.Name, names.NewSuffix); ok && svNames[base] {
 			v.e.add(namePos, "subvolume name %q is reserved: the rollback of %q builds its new state there",
-				s.Name, strings.TrimSuffix(s.Name, ".new"))
+				s.Name, base)
 		}
 		v.mountpoint(s, byMount)
 		switch s.Class {

@@ -59,12 +59,7 @@ func (archivesSource) collect(_ context.Context, s *scrape, ch chan<- prometheus
 			errs = append(errs, fmt.Errorf("archives of %s: %w", sv.Name, err))
 			continue
 		}
-		var sp span
-		for _, n := range names {
-			if t, ok := ParseArchiveName(n); ok {
-				sp.add(t)
-			}
-		}
+		sp := countArchives(names)
 		gauge(ch, archivesDesc, float64(sp.n), sv.Name)
 		if sp.n > 0 {
 			gauge(ch, archOldestDesc, unixSeconds(sp.oldest), sv.Name)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/server-impermanence/server-impermanence/internal/names"
 )
 
 // BenchTree builds a host tree with n snapshots spread over subvols
@@ -26,7 +28,7 @@ func benchTree(b testing.TB, dir string, subvols, n int) string {
 		name := fmt.Sprintf("@sv%02d", i)
 		fmt.Fprintf(&cfg, "[[subvolume]]\nname = %q\nmountpoint = \"/srv/%s\"\nclass = \"permanent\"\nsnapshot = true\n", name, name)
 		for j := i; j < n; j += subvols {
-			if err := os.MkdirAll(filepath.Join(dir, ".snapshots", name, t0.Add(time.Duration(j)*time.Hour).Format(timeLayout)), 0o755); err != nil {
+			if err := os.MkdirAll(filepath.Join(dir, ".snapshots", name, t0.Add(time.Duration(j)*time.Hour).Format(names.TimeLayout)), 0o755); err != nil {
 				b.Fatal(err)
 			}
 		}

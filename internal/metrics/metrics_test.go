@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/server-impermanence/server-impermanence/internal/names/namestest"
 	"github.com/server-impermanence/server-impermanence/internal/textfile"
 )
 
@@ -144,30 +147,45 @@ func TestGoldenBrokenSources(t *testing.T) {
 	checkGolden(t, "broken", opts)
 }
 
-func TestParseSnapshotName(t *testing.T) {
-	for _, tc := range []struct {
-		in    string
-		label string
-		ok    bool
-	}{
-		{"20260101T000000Z", "", true},
-		{"20260101T000000Z-pre-upgrade", "pre-upgrade", true},
-		{"20260101T000000Z-", "", false},
-		{"20260101T000000Zx", "", false},
-		{"20261301T000000Z", "", false},
-		{"lost+found", "", false},
-	} {
-		_, label, ok := ParseSnapshotName(tc.in)
-		if ok != tc.ok || label != tc.label {
-			t.Errorf("ParseSnapshotName(%q) = %q, %v, want %q, %v", tc.in, label, ok, tc.label, tc.ok)
+// TestCountNames: the exporter counts the names of the edge-case table as
+// internal/names parses them, as impermanence-snapshot, prune and the
+// rollback do: an archive name prune would call unrecognised is not an
+// archive here either, and a snapshot name with a label impermanence-snapshot
+// refuses is an unrecognised entry.
+func TestCountNames(t *testing.T) {
+	var entries []string
+	var timeline, manual, archives span
+	other := 0
+	for _, c := range namestest.Cases {
+		if !c.Entry() {
+			continue
+		}
+		entries = append(entries, c.Name)
+		switch {
+		case strings.HasPrefix(c.Name, "."):
+		case !c.Snapshot:
+			other++
+		case c.Label == "":
+			timeline.add(c.Time)
+		default:
+			manual.add(c.Time)
+		}
+		if c.Archive {
+			archives.add(c.Time)
 		}
 	}
-	for in, want := range map[string]bool{
-		"20260101T000000Z-1a2b3c4d": true, "20260101T000000Z-1a2b3c4d-2": true, "20260101T000000Z-1a2b3c4d-02": false,
-		"20260101T000000Z-1A2B3C4D": false, "20260101T000000Z": false, "20260101T000000Z-1a2b3c4d-x": false,
-	} {
-		if _, ok := ParseArchiveName(in); ok != want {
-			t.Errorf("ParseArchiveName(%q) ok = %v, want %v", in, ok, want)
-		}
+	tl, ma, ot := countSnapshots(entries)
+	got := []any{tl, ma, ot, countArchives(entries)}
+	want := []any{timeline, manual, other, archives}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(span{})); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+	// The cases the exporter's own parsers got wrong: archives "-1" (and
+	// any non-archive) and a label impermanence-snapshot refuses.
+	if sp := countArchives([]string{"20260101T000000Z-1a2b3c4d-1", "20260101T000000Z-1a2b3c4d-02", "20260101T000000Z-1a2b3c4d"}); sp.n != 1 {
+		t.Errorf("countArchives(-1, -02, plain) = %d, want 1", sp.n)
+	}
+	if _, ma, ot := countSnapshots([]string{"20260101T000000Z-a b", "20260101T000000Z-_x", "20260101T000000Z-ok"}); ma.n != 1 || ot != 2 {
+		t.Errorf("countSnapshots(bad labels) = %d manual, %d other, want 1, 2", ma.n, ot)
 	}
 }

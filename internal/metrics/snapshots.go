@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/server-impermanence/server-impermanence/internal/config"
@@ -50,22 +49,7 @@ func (snapshotsSource) collect(_ context.Context, s *scrape, ch chan<- prometheu
 			errs = append(errs, fmt.Errorf("snapshots of %s: %w", sv.Name, err))
 			continue
 		}
-		var timeline, manual span
-		other := 0
-		for _, n := range names {
-			if strings.HasPrefix(n, ".") {
-				continue // sidecar metadata of a manual snapshot (.<name>.json, docs/snapshots.md)
-			}
-			t, label, ok := ParseSnapshotName(n)
-			switch {
-			case !ok:
-				other++
-			case label == "":
-				timeline.add(t)
-			default:
-				manual.add(t)
-			}
-		}
+		timeline, manual, other := countSnapshots(names)
 		for _, k := range []struct {
 			kind string
 			sp   span

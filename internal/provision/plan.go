@@ -8,10 +8,12 @@ import (
 	"strings"
 
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 )
 
-// TempSuffix marks a subvolume that provision is still building.
-const TempSuffix = ".provisioning"
+// TempSuffix marks a subvolume that provision is still building
+// (names.ProvisioningSuffix).
+const TempSuffix = names.ProvisioningSuffix
 
 // Kind is what was found at a path.
 type Kind int

@@ -9,8 +9,8 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/jobtest"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/prune"
-	"github.com/server-impermanence/server-impermanence/internal/snapshot"
 )
 
 // BenchmarkPrune5000Hourly prunes 5,000 hourly snapshots of @persist (real
@@ -27,7 +27,7 @@ func BenchmarkPrune5000Hourly(b *testing.B) {
 			b.Fatal(err)
 		}
 		for i := range 5000 {
-			p := "@snapshots/@persist/" + snapshot.Name(now.Add(-time.Duration(i)*time.Hour-31*time.Minute), "")
+			p := "@snapshots/@persist/" + names.Snapshot(now.Add(-time.Duration(i)*time.Hour-31*time.Minute), "")
 			if err := fsys.Snapshot("@persist", p, true); err != nil {
 				b.Fatal(err)
 			}

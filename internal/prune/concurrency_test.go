@@ -14,6 +14,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/jobtest"
 	"github.com/server-impermanence/server-impermanence/internal/maintain"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/prune"
 	"github.com/server-impermanence/server-impermanence/internal/snapshot"
 )
@@ -27,7 +28,7 @@ func TestConcurrentJobs(t *testing.T) {
 	now := time.Now()
 	var fakes []string
 	for i := range 200 {
-		fakes = append(fakes, "@snapshots/@persist/"+snapshot.Name(now.Add(-time.Duration(i+2)*time.Hour), ""))
+		fakes = append(fakes, "@snapshots/@persist/"+names.Snapshot(now.Add(-time.Duration(i+2)*time.Hour), ""))
 	}
 	fake(t, fsys, fakes...)
 	const rounds = 30

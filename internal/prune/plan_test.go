@@ -12,6 +12,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/snapshot"
 )
 
@@ -32,7 +33,7 @@ func TestDryRunGolden(t *testing.T) {
 	id := uint64(300)
 	add := func(sv, name string, ro bool, expires time.Time) {
 		id++
-		tm, label, ok := snapshot.ParseName(name)
+		tm, label, ok := names.ParseSnapshot(name)
 		e := snapshot.Entry{Subvolume: sv, Name: name, Path: "@snapshots/" + sv + "/" + name, ID: id,
 			Time: tm, OTime: tm, Label: label, Expires: expires, ReadOnly: ro, Kind: snapshot.KindTimeline}
 		switch {
@@ -45,15 +46,15 @@ func TestDryRunGolden(t *testing.T) {
 	}
 	// Hourly across the fall-back night, plus older days.
 	for t := now.Add(-30 * time.Hour); !t.After(now); t = t.Add(time.Hour) {
-		add("@persist", snapshot.Name(t, ""), true, time.Time{})
+		add("@persist", names.Snapshot(t, ""), true, time.Time{})
 	}
-	add("@persist", snapshot.Name(now.Add(-5*time.Minute), ""), true, time.Time{})
-	add("@persist", snapshot.Name(now.Add(2*time.Hour), ""), true, time.Time{})
-	add("@persist", snapshot.Name(now.Add(-90*24*time.Hour), "before-upgrade"), true, time.Time{})
-	add("@persist", snapshot.Name(now.Add(-10*24*time.Hour), "tmp"), true, now.Add(-24*time.Hour))
+	add("@persist", names.Snapshot(now.Add(-5*time.Minute), ""), true, time.Time{})
+	add("@persist", names.Snapshot(now.Add(2*time.Hour), ""), true, time.Time{})
+	add("@persist", names.Snapshot(now.Add(-90*24*time.Hour), "before-upgrade"), true, time.Time{})
+	add("@persist", names.Snapshot(now.Add(-10*24*time.Hour), "tmp"), true, now.Add(-24*time.Hour))
 	add("@persist", "hand-made", true, time.Time{})
-	add("@var-log", snapshot.Name(now.Add(-40*24*time.Hour), ""), true, time.Time{})
-	add("@var-log", snapshot.Name(now.Add(-50*24*time.Hour), ""), false, time.Time{})
+	add("@var-log", names.Snapshot(now.Add(-40*24*time.Hour), ""), true, time.Time{})
+	add("@var-log", names.Snapshot(now.Add(-50*24*time.Hour), ""), false, time.Time{})
 	for _, a := range []struct {
 		name string
 		age  time.Duration

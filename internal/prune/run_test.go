@@ -14,9 +14,9 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/jobtest"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/prune"
 	"github.com/server-impermanence/server-impermanence/internal/retention"
-	"github.com/server-impermanence/server-impermanence/internal/snapshot"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
@@ -79,7 +79,7 @@ func TestPrune1000AgainstPurePlan(t *testing.T) {
 		if i%250 == 7 {
 			label = "manual"
 		}
-		name := snapshot.Name(tm, label)
+		name := names.Snapshot(tm, label)
 		ps = append(ps, "@snapshots/@persist/"+name)
 		rs = append(rs, retention.Snapshot{Name: name, Time: tm, Manual: label != ""})
 	}

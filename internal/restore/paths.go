@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/server-impermanence/server-impermanence/internal/config"
-	"github.com/server-impermanence/server-impermanence/internal/snapshot"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 )
 
 // PathRestore is one path restored by reflink copy out of a snapshot.
@@ -104,16 +104,12 @@ func PlanPath(cfg *config.Config, top, p, from string, force bool, now time.Time
 	return r, nil
 }
 
-// asideName returns "<to>.pre-restore-<time>" (with "-N" when taken).
+// asideName returns the first free names.Aside of to.
 func asideName(top, to string, now time.Time) string {
-	base := to + "." + PreRestoreLabel + "-" + now.UTC().Format(snapshot.TimeFormat)
-	p := base
-	for n := 2; ; n++ {
-		if _, err := os.Lstat(filepath.Join(top, p)); errors.Is(err, fs.ErrNotExist) {
-			return p
-		}
-		p = fmt.Sprintf("%s-%d", base, n)
-	}
+	return names.Free(func(n int) string { return names.Aside(to, now, n) }, func(p string) bool {
+		_, err := os.Lstat(filepath.Join(top, p))
+		return !errors.Is(err, fs.ErrNotExist)
+	})
 }
 
 // noSymlinkParents refuses a path whose directories inside the subvolume

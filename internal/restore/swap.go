@@ -11,22 +11,16 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
-	"github.com/server-impermanence/server-impermanence/internal/snapshot"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 )
 
-// Label of the snapshot that keeps the state a restore replaced: a manual
-// snapshot, which timeline retention never deletes.
-const PreRestoreLabel = "pre-restore"
-
-// Suffix of the name under which the replaced subvolume itself is kept in
-// the archive dir: <archive dir>/<S>/<YYYYMMDDTHHMMSSZ>-replaced. It is not
-// an archive name of the rollback (those end in 8 hex digits of a boot id),
-// so the rollback's retention never deletes it.
-const ReplacedSuffix = "replaced"
-
-// TempSuffix is the name of the writable copy of the snapshot next to S
-// before the exchange: "S.restore".
-const TempSuffix = ".restore"
+// The state a restore replaced is kept twice: as the read-only manual
+// snapshot <snapshots>/<S>/<time>-pre-restore (names.PreRestoreLabel), which
+// timeline retention never deletes, and as the replaced subvolume itself,
+// <archive dir>/<S>/<time>-replaced (names.Replaced), which is not an archive
+// name of the rollback, so the rollback's retention never deletes it. The
+// writable copy of the snapshot is S.restore (names.RestoreSuffix) before the
+// exchange.
 
 // Steps of a subvolume restore, in order.
 const (
@@ -65,19 +59,24 @@ func PlanSwap(fsys Ops, cfg *config.Config, sv, snap string, now time.Time) Swap
 	return Swap{
 		Subvolume: sv,
 		Snapshot:  snap,
-		Temp:      sv + TempSuffix,
-		Pre:       free(fsys, path.Join(cfg.Snapshots.Dir, sv), snapshot.Name(now, PreRestoreLabel)),
-		Replaced:  free(fsys, path.Join(cfg.Archive.Dir, sv), snapshot.Name(now, ReplacedSuffix)),
+		Temp:      sv + names.RestoreSuffix,
+		Pre:       free(fsys, path.Join(cfg.Snapshots.Dir, sv), func(n int) string { return preRestore(now, n) }),
+		Replaced:  free(fsys, path.Join(cfg.Archive.Dir, sv), func(n int) string { return names.Replaced(now, n) }),
 	}
 }
 
-// free returns dir/name, or dir/name-N for the first N ≥ 2 not taken.
-func free(fsys Ops, dir, name string) string {
-	p := path.Join(dir, name)
-	for n := 2; exists(fsys, p); n++ {
-		p = path.Join(dir, fmt.Sprintf("%s-%d", name, n))
+// preRestore is the name of the pre-restore snapshot: a manual snapshot
+// labelled pre-restore, pre-restore-2, … (names.Free).
+func preRestore(t time.Time, n int) string {
+	if n < 2 {
+		return names.Snapshot(t, names.PreRestoreLabel)
 	}
-	return p
+	return names.Snapshot(t, fmt.Sprintf("%s-%d", names.PreRestoreLabel, n))
+}
+
+// free returns dir/name(0), or dir/name(N) for the first N ≥ 2 not taken.
+func free(fsys Ops, dir string, name func(n int) string) string {
+	return path.Join(dir, names.Free(name, func(s string) bool { return exists(fsys, path.Join(dir, s)) }))
 }
 
 func exists(fsys Ops, p string) bool {
@@ -165,7 +164,7 @@ var ErrNeedsRepair = errors.New("interrupted restore needs a repair by hand")
 //
 // It returns nil when there is nothing to repair.
 func Recover(fsys Ops, cfg *config.Config, sv string, now time.Time) (*Recovery, error) {
-	temp := sv + TempSuffix
+	temp := sv + names.RestoreSuffix
 	t, err := fsys.Info(temp)
 	if errors.Is(err, btrfs.ErrNotExist) {
 		return nil, nil
@@ -187,7 +186,7 @@ func Recover(fsys Ops, cfg *config.Config, sv string, now time.Time) (*Recovery,
 		}
 		return r, fsys.Commit()
 	}
-	w := Swap{Subvolume: sv, Temp: temp, Replaced: free(fsys, path.Join(cfg.Archive.Dir, sv), snapshot.Name(now, ReplacedSuffix))}
+	w := Swap{Subvolume: sv, Temp: temp, Replaced: free(fsys, path.Join(cfg.Archive.Dir, sv), func(n int) string { return names.Replaced(now, n) })}
 	r.Found = fmt.Sprintf("%s (id %d) older than %s (id %d): swapped in, the replaced state not yet archived", temp, t.ID, sv, s.ID)
 	r.Action, r.Path = "archived the replaced state", w.Replaced
 	if err := w.archive(fsys); err != nil {

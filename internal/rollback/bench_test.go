@@ -14,6 +14,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
 	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 )
 
 // benchFixture builds the default layout with 30 archives of files small
@@ -44,7 +45,7 @@ func benchFixture(b *testing.B, files int, now time.Time) (*btrfstest.FS, *btrfs
 			age = time.Duration(31+i) * 24 * time.Hour
 		}
 		t := now.Add(-age)
-		p := fmt.Sprintf("old_roots/@root/%s-%08x", t.Format(TimeFormat), i)
+		p := fmt.Sprintf("old_roots/@root/%s-%08x", t.Format(names.TimeLayout), i)
 		if err := fsys.CreateSubvolume(p); err != nil {
 			b.Fatal(err)
 		}

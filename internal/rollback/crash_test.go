@@ -14,6 +14,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 )
 
 var t0 = time.Date(2026, 11, 25, 20, 40, 23, 0, time.UTC)
@@ -44,7 +45,7 @@ func crashFixture(t *testing.T) (*btrfstest.FS, *btrfs.FS) {
 	write(t, filepath.Join(m, "@var-lib-services/db"), "db")
 	write(t, filepath.Join(m, "@var-cache/apt/pkgcache.bin"), "cache")
 	for i, age := range []int{40, 41, 42, 2, 3} {
-		name := fmt.Sprintf("old_roots/@root/%s-%08x", t0.Add(-time.Duration(age)*24*time.Hour).Format(TimeFormat), i)
+		name := fmt.Sprintf("old_roots/@root/%s-%08x", t0.Add(-time.Duration(age)*24*time.Hour).Format(names.TimeLayout), i)
 		if err := fsys.Snapshot("@root-blank", name, false); err != nil {
 			t.Fatal(err)
 		}
@@ -123,8 +124,8 @@ func checkInvariants(t *testing.T, tfs *btrfstest.FS, fsys *btrfs.FS, prevRoot m
 		if !ok || s.ReadOnly {
 			t.Errorf("%s: present=%t read-only=%t, want exactly one writable %s", sv, ok, s.ReadOnly, sv)
 		}
-		if _, ok := subs[sv+NewSuffix]; ok {
-			t.Errorf("leftover %s%s", sv, NewSuffix)
+		if _, ok := subs[sv+names.NewSuffix]; ok {
+			t.Errorf("leftover %s%s", sv, names.NewSuffix)
 		}
 	}
 	if diff := cmp.Diff(tree(t, filepath.Join(m, "@root-blank")), tree(t, filepath.Join(m, "@root"))); diff != "" {
@@ -145,7 +146,7 @@ func checkInvariants(t *testing.T, tfs *btrfstest.FS, fsys *btrfs.FS, prevRoot m
 			t.Errorf("%s is not a subvolume", p)
 			continue
 		}
-		if _, ok := ParseArchiveName(name); !ok {
+		if _, _, _, ok := names.ParseArchive(name); !ok {
 			t.Errorf("archive name %q not recognised", name)
 		}
 		archives = append(archives, Archive{Name: name, Path: p, ID: s.ID})

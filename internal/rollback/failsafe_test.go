@@ -14,6 +14,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
@@ -146,7 +147,7 @@ func TestPrune40Archives(t *testing.T) {
 	mountedName, nestedName := "", ""
 	for i := range 40 {
 		age := 1 + (i*58+19)/39 // 1 … 59 days
-		name := fmt.Sprintf("%s-%08x", now.Add(-time.Duration(age)*24*time.Hour-time.Minute).Format(TimeFormat), i)
+		name := fmt.Sprintf("%s-%08x", now.Add(-time.Duration(age)*24*time.Hour-time.Minute).Format(names.TimeLayout), i)
 		p := "old_roots/@root/" + name
 		must(t, fsys.Snapshot("@root-blank", p, i%2 == 0)) // read-only ones too
 		switch {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/cmdline"
 	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 )
 
 // TestHaltAfterSwitch runs the power-cut test switch for real: the rollback
@@ -67,7 +68,7 @@ func TestHaltAfterSwitch(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "etc/hello")); !os.IsNotExist(err) {
 		t.Errorf("@root still holds the old state after the exchange (%v)", err)
 	}
-	if diff := cmp.Diff(before, tree(t, root+NewSuffix)); diff != "" {
+	if diff := cmp.Diff(before, tree(t, root+names.NewSuffix)); diff != "" {
 		t.Errorf("@root.new is not the previous root (-want +got):\n%s", diff)
 	}
 

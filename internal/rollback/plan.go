@@ -10,6 +10,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 )
 
 // Observed is what Build needs to know about the filesystem.
@@ -152,7 +153,7 @@ func Check(cfg *config.Config, obs Observed, opt Options) []error {
 			refuse(s.Name, fixCfg, "is mounted at %s inside the persisted %s: it holds persisted paths", s.Mountpoint, persistMP)
 		}
 		for p, sv := range obs.Subvolumes {
-			mine := p == s.Name || isBelow(p, s.Name) || p == s.Name+NewSuffix || isBelow(p, s.Name+NewSuffix)
+			mine := p == s.Name || isBelow(p, s.Name) || p == s.Name+names.NewSuffix || isBelow(p, s.Name+names.NewSuffix)
 			if mine && len(obs.Mounted[sv.ID]) > 0 {
 				refuse(s.Name, "the rollback runs in the initrd before the root is mounted; reboot to reset it",
 					"%s is mounted at %s", p, strings.Join(obs.Mounted[sv.ID], ", "))
@@ -225,8 +226,8 @@ func (b *builder) step(s Step) { b.p.Steps = append(b.p.Steps, s) }
 // subvolume plans the reset of s, first finishing an interrupted one.
 func (b *builder) subvolume(s config.Subvolume) {
 	cur, hasCur := b.obs.Subvolumes[s.Name]
-	next, hasNext := b.obs.Subvolumes[s.Name+NewSuffix]
-	newName := s.Name + NewSuffix
+	next, hasNext := b.obs.Subvolumes[s.Name+names.NewSuffix]
+	newName := s.Name + names.NewSuffix
 	switch {
 	case !hasCur && hasNext:
 		b.p.Repairs = append(b.p.Repairs, fmt.Sprintf("%s is missing and %s exists: renaming it back (an interrupted run)", s.Name, newName))
@@ -287,7 +288,8 @@ func (b *builder) retire(s config.Subvolume, p string, id uint64) {
 		}
 		b.taken[dir] = true
 	}
-	name := ArchiveName(b.opt.Now, b.opt.BootID, func(n string) bool { return b.taken[path.Join(dir, n)] })
+	name := names.Free(func(n int) string { return names.Archive(b.opt.Now, b.opt.BootID, n) },
+		func(n string) bool { return b.taken[path.Join(dir, n)] })
 	to := path.Join(dir, name)
 	b.taken[to] = true
 	if b.made == nil {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/server-impermanence/server-impermanence/internal/names"
 )
 
 // Archive is one archived previous state of an ephemeral subvolume.
@@ -51,7 +53,7 @@ func Select(archives []Archive, keepDays, keepMin int, now time.Time) ([]Decisio
 	var warnings []string
 	newest := time.Time{}
 	for _, a := range archives {
-		t, ok := ParseArchiveName(a.Name)
+		t, _, _, ok := names.ParseArchive(a.Name)
 		if a.New {
 			t, ok = now, true
 		}

@@ -11,26 +11,13 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 )
-
-func TestArchiveName(t *testing.T) {
-	now := time.Date(2026, 11, 25, 20, 40, 23, 0, time.FixedZone("CET", 3600))
-	taken := map[string]bool{"20261125T194023Z-0123abcd": true, "20261125T194023Z-0123abcd-2": true}
-	if got := ArchiveName(now, "0123abcd", func(n string) bool { return taken[n] }); got != "20261125T194023Z-0123abcd-3" {
-		t.Errorf("ArchiveName = %q, want the -3 suffix", got)
-	}
-	for name, ok := range map[string]bool{"20261125T194023Z-0123abcd": true, "20261125T194023Z-0123abcd-12": true,
-		"20261125T194023Z-0123abcd-1": false, "20261125T194023Z": false, "x": false, "20261325T194023Z-0123abcd": false} {
-		if _, got := ParseArchiveName(name); got != ok {
-			t.Errorf("ParseArchiveName(%q) ok = %t, want %t", name, got, ok)
-		}
-	}
-}
 
 func TestSelect(t *testing.T) {
 	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 	arch := func(days int, extra ...string) Archive {
-		a := Archive{Name: now.Add(-time.Duration(days)*24*time.Hour).Format(TimeFormat) + "-00000000"}
+		a := Archive{Name: now.Add(-time.Duration(days)*24*time.Hour).Format(names.TimeLayout) + "-00000000"}
 		a.Path = a.Name
 		a.Mounted = extra
 		return a
@@ -59,7 +46,7 @@ func TestSelect(t *testing.T) {
 		}
 	}
 	// Exactly keep_days old is kept; a second more is deleted.
-	edge := []Archive{arch(30), {Name: now.Add(-30*24*time.Hour-time.Second).Format(TimeFormat) + "-00000000"}}
+	edge := []Archive{arch(30), {Name: now.Add(-30*24*time.Hour-time.Second).Format(names.TimeLayout) + "-00000000"}}
 	edge[1].Path = edge[1].Name
 	if got := del(edge, 30, 0, now); !cmp.Equal(got, []string{edge[1].Path}) {
 		t.Errorf("keep_days boundary: delete %v, want only %s", got, edge[1].Path)

@@ -27,6 +27,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/restore"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
@@ -329,23 +330,13 @@ func (r *runner) finish() {
 
 func (r *runner) bootID() string {
 	b, err := os.ReadFile(r.env.Path("proc/sys/kernel/random/boot_id"))
-	id := strings.ReplaceAll(strings.TrimSpace(string(b)), "-", "")
-	if err == nil && len(id) >= 8 && isHex(id[:8]) {
-		return strings.ToLower(id[:8])
+	if id, ok := names.BootID(string(b)); err == nil && ok {
+		return id
 	}
 	var rnd [4]byte
 	rand.Read(rnd[:])
 	r.s.Log.Warn("boot id unavailable, archive names use a random suffix", "error", err)
 	return hex.EncodeToString(rnd[:])
-}
-
-func isHex(s string) bool {
-	for _, c := range s {
-		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
-			return false
-		}
-	}
-	return true
 }
 
 // loadConfig loads the configuration and returns the SHA-256 of its

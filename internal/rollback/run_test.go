@@ -11,6 +11,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/audit"
 	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
@@ -54,7 +55,7 @@ func TestRollbackDefaultLayout(t *testing.T) {
 		t.Errorf("@var-cache compression = %q, want zstd", c)
 	}
 	for p := range subs {
-		if filepath.Ext(p) == NewSuffix {
+		if filepath.Ext(p) == names.NewSuffix {
 			t.Errorf("leftover %s", p)
 		}
 	}

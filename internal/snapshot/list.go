@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 )
 
 // Kinds of snapshot.
@@ -53,7 +54,7 @@ func List(subvols []btrfs.Subvolume, dir, mount string) []Entry {
 		sv, name := path.Split(rel)
 		e := Entry{Subvolume: strings.TrimSuffix(sv, "/"), Name: name, Path: s.Path, ID: s.ID,
 			OTime: s.OTime, ReadOnly: s.ReadOnly, Kind: KindUnknown}
-		if t, label, ok := ParseName(name); ok && e.Subvolume != "" {
+		if t, label, ok := names.ParseSnapshot(name); ok && e.Subvolume != "" {
 			e.Time, e.Label, e.Kind = t, label, KindTimeline
 			if label != "" {
 				e.Kind = KindManual

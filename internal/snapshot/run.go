@@ -23,6 +23,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
@@ -87,7 +88,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	}
 	var lifetime time.Duration
 	if *label != "" {
-		if err := CheckLabel(*label); err != nil {
+		if err := names.CheckLabel(*label); err != nil {
 			fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 			return job.ExitUsage
 		}
@@ -175,7 +176,7 @@ func Take(s *job.Session, o Options) (Report, error) {
 		}
 	}
 	rep.Time = ts
-	name := Name(ts, o.Label)
+	name := names.Snapshot(ts, o.Label)
 	var expires time.Time
 	if o.Lifetime > 0 {
 		expires = ts.Add(o.Lifetime)
@@ -302,7 +303,7 @@ func targets(s *job.Session, named []string) ([]string, error) {
 }
 
 func taken(existing map[string]bool, dir string, targets []string, ts time.Time, label string) bool {
-	n := Name(ts, label)
+	n := names.Snapshot(ts, label)
 	return slices.ContainsFunc(targets, func(sv string) bool { return existing[path.Join(dir, sv, n)] })
 }
 
