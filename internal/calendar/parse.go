@@ -27,7 +27,9 @@ type item struct {
 type spec struct {
 	year, month, day, hour, minute, second []item
 	endOfMonth                             bool
-	utc                                    bool // ends in " UTC"
+	utc                                    bool  // ends in " UTC"
+	weekdays                               uint8 // bit 0 Monday .. bit 6 Sunday; 0 is every day
+	epoch                                  bool  // "@seconds": one instant
 }
 
 type parser struct {
@@ -70,7 +72,7 @@ func (p *parser) unexpected() error {
 
 func parse(s string, sp *spec) error {
 	p := parser{s: s}
-	if err := p.weekdays(); err != nil {
+	if err := p.weekdays(sp); err != nil {
 		return err
 	}
 	epoch, err := p.date(sp)
@@ -101,9 +103,9 @@ var weekdayNames = []struct {
 	{"Sunday", 6}, {"Sun", 6},
 }
 
-// weekdays parses an optional weekday list. Only syntax can be wrong: any
-// set of days is valid.
-func (p *parser) weekdays() error {
+// weekdays parses an optional weekday list into sp.weekdays. Only syntax
+// can be wrong: any set of days is valid.
+func (p *parser) weekdays(sp *spec) error {
 	from := -1 // start of an open range
 	for first := true; ; first = false {
 		nr := -1
@@ -121,6 +123,13 @@ func (p *parser) weekdays() error {
 			}
 			p.i += len(d.name)
 			nr = d.nr
+			lo := nr
+			if from >= 0 {
+				lo = from
+			}
+			for k := lo; k <= nr; k++ {
+				sp.weekdays |= 1 << k
+			}
 			break
 		}
 		if nr < 0 {
@@ -175,6 +184,7 @@ func (p *parser) date(sp *spec) (epoch bool, err error) {
 		return false, nil
 	}
 	if p.peek() == '@' {
+		sp.epoch = true
 		return true, p.epoch(sp)
 	}
 	start := p.i

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/server-impermanence/server-impermanence/internal/calendar"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/configsum"
 	"github.com/server-impermanence/server-impermanence/internal/state"
@@ -20,7 +21,7 @@ var (
 	initrdStaleDesc = desc("initrd_config_stale",
 		"1 if the configuration the initrd rollback used at this boot differs from /etc's (rebuild the initrd), 0 if it is the same.")
 	scheduleDesc = desc("snapshot_schedule_interval_seconds",
-		"Interval of the snapshot schedule, for the shorthand schedules (hourly, daily, ...).")
+		"Longest time between two consecutive elapses of [snapshots].schedule (absent when it does not repeat).")
 	keepDaysDesc = desc("archive_keep_age_seconds", "Configured [archive].keep_days, in seconds.")
 	keepMinDesc  = desc("archive_keep_min", "Configured [archive].keep_min.")
 )
@@ -37,15 +38,6 @@ func (configSource) describe(ch chan<- *prometheus.Desc) {
 	ch <- keepMinDesc
 }
 
-// shorthands are systemd.time(7)'s calendar shorthands with a fixed
-// interval (monthly and longer: the longest interval, so stale alerts do
-// not fire early).
-var shorthands = map[string]float64{
-	"minutely": 60, "hourly": 3600, "daily": 86400, "weekly": 7 * 86400,
-	"monthly": 31 * 86400, "quarterly": 92 * 86400, "semiannually": 184 * 86400,
-	"yearly": 366 * 86400, "annually": 366 * 86400,
-}
-
 func (configSource) collect(_ context.Context, s *scrape, ch chan<- prometheus.Metric) error {
 	cfg, err := s.config()
 	valid := 1.0
@@ -54,8 +46,10 @@ func (configSource) collect(_ context.Context, s *scrape, ch chan<- prometheus.M
 	}
 	gauge(ch, configValidDesc, valid)
 	if err == nil {
-		if v, ok := shorthands[strings.ToLower(strings.TrimSpace(cfg.Snapshots.Schedule))]; ok {
-			gauge(ch, scheduleDesc, v)
+		// The longest gap, so that the stale alert does not fire early
+		// (Friday to Monday for "Mon..Fri 02:00", 31 days for "monthly").
+		if d, err := calendar.MaxInterval(cfg.Snapshots.Schedule, s.now); err == nil {
+			gauge(ch, scheduleDesc, d.Seconds())
 		}
 		gauge(ch, keepDaysDesc, float64(cfg.Archive.KeepDays)*86400)
 		gauge(ch, keepMinDesc, float64(cfg.Archive.KeepMin))

@@ -189,3 +189,33 @@ func TestCountNames(t *testing.T) {
 		t.Errorf("countSnapshots(bad labels) = %d manual, %d other, want 1, 2", ma.n, ot)
 	}
 }
+
+// TestScheduleInterval: the expected snapshot interval exists for every
+// schedule that repeats, not only the shorthands: the longest gap between
+// two elapses.
+func TestScheduleInterval(t *testing.T) {
+	cfg, err := os.ReadFile("testdata/host/etc/server-impermanence/config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const head = "# HELP impermanence_snapshot_schedule_interval_seconds Longest time between two consecutive elapses of [snapshots].schedule (absent when it does not repeat).\n" +
+		"# TYPE impermanence_snapshot_schedule_interval_seconds gauge\n"
+	for _, tc := range []struct{ schedule, want string }{
+		{"hourly", head + "impermanence_snapshot_schedule_interval_seconds 3600\n"},
+		{"*:0/15", head + "impermanence_snapshot_schedule_interval_seconds 900\n"},
+		{"Mon..Fri 02:00", head + "impermanence_snapshot_schedule_interval_seconds 259200\n"},
+		{"monthly", head + "impermanence_snapshot_schedule_interval_seconds 2.6784e+06\n"},
+		{"*-02-29 03:00", head + "impermanence_snapshot_schedule_interval_seconds 2.523744e+08\n"},
+		{"2020-01-01", ""},
+	} {
+		opts := fixtureOptions(t)
+		opts.Paths.Config = filepath.Join(t.TempDir(), "config.toml")
+		body := strings.Replace(string(cfg), `schedule = "hourly"`, "schedule = '"+tc.schedule+"'", 1)
+		if err := os.WriteFile(opts.Paths.Config, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := testutil.CollectAndCompare(New(opts), strings.NewReader(tc.want), "impermanence_snapshot_schedule_interval_seconds"); err != nil {
+			t.Errorf("schedule %q: %v", tc.schedule, err)
+		}
+	}
+}
