@@ -356,6 +356,11 @@ func scrub(ctx context.Context, s *job.Session, o Options) (Scrub, error) {
 	wg.Wait()
 	timer.Stop()
 	close(stop)
+	// Wait for a cancel in flight: BTRFS_IOC_SCRUB_CANCEL returns only after
+	// the kernel has cleared its cancel request, and a scrub started before
+	// that (the next run) would be cancelled at once. Do returns when the
+	// first call's function has.
+	cancelled.Do(func() {})
 	sc.Seconds = time.Since(t0).Seconds()
 	sc.Done = true
 	var errs []error
