@@ -4,6 +4,7 @@ package units
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,8 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/server-impermanence/server-impermanence/internal/exporter"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
+	"github.com/server-impermanence/server-impermanence/internal/textfile"
 )
 
 // TestCatalog keeps the catalog in step with internal/msgid: one entry per
@@ -236,5 +240,47 @@ func TestTuneSeesMountpoints(t *testing.T) {
 		if strings.Contains(string(data), "\n"+k) {
 			t.Errorf("server-impermanence-tune.service: %s hides subvolume mountpoints from impermanence-tune", k)
 		}
+	}
+}
+
+// textfileRefresh is the ExecStopPost= of every job unit: node_exporter's
+// textfile is rewritten after each run, success or failure, by the
+// exporter (the job binaries do not link the metrics stack).
+const textfileRefresh = "-/usr/sbin/impermanence-exporter --config /etc/server-impermanence/config.toml --textfile"
+
+// TestJobsRefreshTextfile: each job unit has exactly that ExecStopPost=,
+// and its command line, run by the exporter (pointed at a fixture host and
+// a temporary directory), writes the textfile.
+func TestJobsRefreshTextfile(t *testing.T) {
+	for _, u := range []string{"server-snapshots.service", "server-snapshots-cleanup.service", "btrfs-maintenance.service"} {
+		data, err := os.ReadFile(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(l, "ExecStopPost="); ok {
+				got = append(got, v)
+			}
+		}
+		if len(got) != 1 || got[0] != textfileRefresh {
+			t.Errorf("%s: ExecStopPost= %q, want [%q]", u, got, textfileRefresh)
+		}
+	}
+	root, err := filepath.Abs("../internal/metrics/testdata/host")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := strings.Fields(textfileRefresh)[1:]
+	args[1] = filepath.Join(root, args[1]) // --config beneath the fixture host
+	dir := t.TempDir()
+	var stderr strings.Builder
+	code := exporter.Run(append(args, "--textfile-dir", dir), exporter.Deps{Stdout: io.Discard, Stderr: &stderr, Root: root, Now: time.Now})
+	if code != 0 || stderr.Len() > 0 {
+		t.Fatalf("impermanence-exporter %s: exit %d\n%s", strings.Join(args, " "), code, stderr.String())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, textfile.Name))
+	if err != nil || !strings.Contains(string(b), "impermanence_build_info") {
+		t.Errorf("textfile = %.200q, %v; want the metrics", b, err)
 	}
 }

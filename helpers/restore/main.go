@@ -8,14 +8,13 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/server-impermanence/server-impermanence/internal/exporter"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/restore"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := restore.Run(ctx, os.Args[1:], job.Env{AfterRun: exporter.RefreshTextfile})
+	code := restore.Run(ctx, os.Args[1:], job.Env{})
 	stop()
 	os.Exit(code)
 }

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -106,7 +105,10 @@ func Run(args []string, d Deps) int {
 		if dir == "" {
 			dir = cfg.Exporter.TextfileDir
 		}
-		if err := WriteTextfile(dir, opts); err != nil {
+		if dir == "" {
+			return 0 // textfile_dir = "": the textfile is disabled
+		}
+		if err := writeTextfileDir(dir, opts); err != nil {
 			fmt.Fprintf(d.Stderr, "%s: %v\n", program, err)
 			return 1
 		}
@@ -147,38 +149,26 @@ func textfileArg(args []string) []string {
 }
 
 // WriteTextfile writes dir/server_impermanence.prom from the collectors
-// (without systemd: node_exporter has its own systemd collector, and a
-// helper calling this on exit is itself still running). The helpers call it
-// on exit.
+// (without systemd: node_exporter has its own systemd collector, and the
+// job units run --textfile as ExecStopPost=, while the job's unit is still
+// deactivating).
 func WriteTextfile(dir string, opts metrics.Options) error {
 	opts.Systemd = nil
 	return textfile.Write(dir, metrics.NewRegistry(opts))
 }
 
-// RefreshTextfile rewrites the textfile metrics in the configured directory
-// after a job, so node_exporter serves fresh figures without waiting for a
-// scrape of the exporter. It is best effort: a failure is logged, never
-// fatal to the job that ran.
-func RefreshTextfile(cfg *config.Config, log *slog.Logger) {
-	dir := cfg.Exporter.TextfileDir
-	if dir == "" {
-		return
+// writeTextfileDir is WriteTextfile into a directory it creates when
+// missing (0755 whatever the umask: node_exporter reads it as another user).
+func writeTextfileDir(dir string, opts metrics.Options) error {
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create textfile directory: %w", err)
+		}
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return fmt.Errorf("create textfile directory: %w", err)
+		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		log.Warn("textfile metrics not refreshed", "dir", dir, "error", err)
-		return
-	}
-	paths := metrics.PathsAt("/")
-	if len(cfg.Files) > 0 && filepath.IsAbs(cfg.Files[0]) {
-		paths.Config = cfg.Files[0] // the configuration the job ran with
-	}
-	// A source that fails is in the file as impermanence_collector_success 0;
-	// the job's log gets only a failure to write the file.
-	quiet := slog.New(slog.DiscardHandler)
-	opts := metrics.Options{Paths: paths, Now: time.Now, Version: buildinfo.Version, Logger: quiet}
-	if err := WriteTextfile(dir, opts); err != nil {
-		log.Warn("textfile metrics not refreshed", "dir", dir, "error", err)
-	}
+	return WriteTextfile(dir, opts)
 }
 
 const indexPage = `<!DOCTYPE html>

@@ -3,9 +3,10 @@ package exporter
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"log/slog"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -16,7 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/server-impermanence/server-impermanence/internal/textfile"
 )
 
@@ -237,15 +239,67 @@ func TestSocketActivationAndNotify(t *testing.T) {
 	}
 }
 
-func TestRefreshTextfileAfterJob(t *testing.T) {
-	cfg := config.Default()
-	cfg.Exporter.TextfileDir = filepath.Join(t.TempDir(), "node-exporter")
-	RefreshTextfile(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	b, err := os.ReadFile(filepath.Join(cfg.Exporter.TextfileDir, "server_impermanence.prom"))
+// TestTextfileConfiguredDir is what the job units' ExecStopPost= runs:
+// --textfile without a directory writes into [exporter].textfile_dir,
+// creating it (0755) when missing; textfile_dir = "" writes nothing.
+func TestTextfileConfiguredDir(t *testing.T) {
+	root, fixtureCfg := fixture(t)
+	base, err := os.ReadFile(fixtureCfg)
 	if err != nil {
-		t.Fatalf("RefreshTextfile wrote no textfile: %v", err)
+		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), "impermanence_build_info") {
-		t.Errorf("textfile lacks impermanence_build_info:\n%s", b)
+	for _, tc := range []struct {
+		name, dir string
+		want      []string // files in the parent of dir afterwards
+	}{
+		{"missing directory", "node-exporter", []string{"node-exporter/", "node-exporter/" + textfile.Name}},
+		{"disabled", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			cfgDir := t.TempDir()
+			cfg := filepath.Join(cfgDir, "config.toml")
+			dir := ""
+			if tc.dir != "" {
+				dir = filepath.Join(tmp, tc.dir)
+			}
+			os.MkdirAll(filepath.Join(cfgDir, "config.d"), 0o755)
+			if err := errors.Join(os.WriteFile(cfg, base, 0o644), os.WriteFile(filepath.Join(cfgDir, "config.d/textfile.toml"),
+				fmt.Appendf(nil, "[exporter]\ntextfile_dir = %q\n", dir), 0o644)); err != nil {
+				t.Fatal(err)
+			}
+			t.Chdir(tmp) // a file written at a relative path shows up too
+			var stderr bytes.Buffer
+			if code := Run([]string{"--config", cfg, "--textfile"}, Deps{Stdout: io.Discard, Stderr: &stderr, Root: root, Now: time.Now}); code != 0 {
+				t.Fatalf("--textfile exit %d: %s", code, stderr.String())
+			}
+			if stderr.Len() > 0 { // e.g. the configuration not used: the default dir is the host's
+				t.Fatalf("--textfile stderr: %s", stderr.String())
+			}
+			var got []string
+			filepath.WalkDir(tmp, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || p == tmp {
+					return err
+				}
+				rel, _ := filepath.Rel(tmp, p)
+				if d.IsDir() {
+					rel += "/"
+					if fi, _ := d.Info(); fi.Mode().Perm() != 0o755 {
+						t.Errorf("%s: mode %v, want 0755", rel, fi.Mode().Perm())
+					}
+				}
+				got = append(got, rel)
+				return nil
+			})
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("files (-want +got):\n%s", diff)
+			}
+			if tc.dir != "" {
+				b, _ := os.ReadFile(filepath.Join(dir, textfile.Name))
+				if !bytes.Contains(b, []byte(`impermanence_archives{subvolume="@root"} 4`)) {
+					t.Errorf("textfile lacks the archive count:\n%s", b)
+				}
+			}
+		})
 	}
 }

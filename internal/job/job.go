@@ -17,7 +17,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -59,10 +58,6 @@ type Env struct {
 	Now func() time.Time
 	// Sleep waits (default time.Sleep).
 	Sleep func(time.Duration)
-	// AfterRun, when set, runs when a session closes, e.g. to refresh the
-	// textfile metrics (mains set it; tests leave it nil so nothing is
-	// written outside their temporary directories).
-	AfterRun func(cfg *config.Config, log *slog.Logger)
 }
 
 // WithDefaults fills the zero fields.

@@ -12,21 +12,22 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
-func TestCloseRunsAfterRun(t *testing.T) {
-	cfg := config.Default()
-	var got *config.Config
-	s := &Session{Env: Env{AfterRun: func(c *config.Config, _ *slog.Logger) { got = c }}, Config: cfg, Log: slog.Default()}
-	closed := false
-	s.closers = append(s.closers, func() error { closed = true; return nil })
+// TestClose: Close runs the closers in reverse order of opening, once.
+func TestClose(t *testing.T) {
+	var got []string
+	s := &Session{Log: slog.Default()}
+	for _, n := range []string{"unmount", "close fs", "unlock", "close audit"} {
+		s.closers = append(s.closers, func() error { got = append(got, n); return nil })
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if !closed || got != cfg {
-		t.Errorf("Close: closers ran %t, AfterRun got %p; want both, with the session's config %p", closed, got, cfg)
+	s.Close()
+	if diff := cmp.Diff([]string{"close audit", "unlock", "close fs", "unmount"}, got); diff != "" {
+		t.Errorf("Close order (-want +got):\n%s", diff)
 	}
 }
 

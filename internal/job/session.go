@@ -162,9 +162,6 @@ func (s *Session) Close() error {
 		errs = append(errs, s.closers[i]())
 	}
 	s.closers = nil
-	if s.Env.AfterRun != nil && s.Config != nil {
-		s.Env.AfterRun(s.Config, s.Log)
-	}
 	return errors.Join(errs...)
 }
 
