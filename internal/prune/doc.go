@@ -1,10 +1,10 @@
 // Package prune is impermanence-prune (server-snapshots-cleanup.service):
 // it applies the snapshot retention (internal/retention) to every
 // subvolume's snapshots and the [archive] policy (keep_days, keep_min;
-// internal/rollback.Select, the same function the initrd rollback uses) to
-// the archived previous states in the archive dir, then deletes what both
-// select in one process through ioctls, continuing past a failed deletion,
-// and commits once at the end.
+// internal/retention.SelectArchives, the same function the initrd rollback
+// uses) to the archived previous states in the archive dir, then deletes
+// what both select in one process through ioctls, continuing past a failed
+// deletion, and commits once at the end.
 //
 // Plan is pure: from the snapshots and archives found, the configuration,
 // the time zone and now, it returns every subvolume with keep or delete and

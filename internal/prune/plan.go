@@ -14,7 +14,6 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/retention"
-	"github.com/server-impermanence/server-impermanence/internal/rollback"
 	"github.com/server-impermanence/server-impermanence/internal/snapshot"
 )
 
@@ -115,13 +114,13 @@ func (p *Plan) archives(cfg *config.Config, subvols []btrfs.Subvolume, mounted m
 			continue
 		}
 		prefix := path.Join(cfg.Archive.Dir, sv.Name) + "/"
-		var as []rollback.Archive
+		var as []retention.Archive
 		for _, s := range subvols {
 			name, ok := strings.CutPrefix(s.Path, prefix)
 			if !ok || strings.Contains(name, "/") {
 				continue
 			}
-			a := rollback.Archive{Subvolume: sv.Name, Name: name, Path: s.Path, ID: s.ID, OTime: s.OTime}
+			a := retention.Archive{Subvolume: sv.Name, Name: name, Path: s.Path, ID: s.ID, OTime: s.OTime}
 			// Mounted: the archive or any subvolume nested in it.
 			for _, n := range subvols {
 				if n.ID == s.ID || strings.HasPrefix(n.Path, s.Path+"/") {
@@ -133,7 +132,7 @@ func (p *Plan) archives(cfg *config.Config, subvols []btrfs.Subvolume, mounted m
 		if len(as) == 0 {
 			continue
 		}
-		ds, warnings := rollback.Select(as, cfg.Archive.KeepDays, cfg.Archive.KeepMin, now)
+		ds, warnings := retention.SelectArchives(as, cfg.Archive.KeepDays, cfg.Archive.KeepMin, now)
 		p.Warnings = append(p.Warnings, warnings...)
 		for _, d := range ds {
 			p.Items = append(p.Items, Item{Kind: KindArchive, Subvolume: d.Subvolume, Path: d.Path, ID: d.ID,

@@ -20,6 +20,10 @@
 // ordered by name (the greater name is the newer), so the decisions never
 // depend on the order of the input. Select is idempotent: applying its
 // deletions and selecting again with the same now deletes nothing more.
+//
+// SelectArchives is the [archive] policy (keep_days, keep_min) over the
+// rollback's archived previous states: the same function for the initrd
+// rollback and impermanence-prune.
 package retention
 
 import (

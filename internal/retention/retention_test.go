@@ -76,7 +76,7 @@ func TestSelect(t *testing.T) {
 			snaps:  series(ts("2024-05-02T23:00:00Z"), time.Hour, 48),
 			policy: Policy{Hourly: 24, KeepMin: 1},
 			now:    ts("2024-05-02T23:30:00Z"),
-			want:   names(series(ts("2024-05-02T23:00:00Z"), time.Hour, 24)),
+			want:   namesOf(series(ts("2024-05-02T23:00:00Z"), time.Hour, 24)),
 			why: map[string]string{
 				"20240502T230000Z": "keep_min: 1 of the 1 newest; hourly 2024-05-02 23:00 UTC (1/24)",
 				"20240502T000000Z": "hourly 2024-05-02 00:00 UTC (24/24)",
@@ -91,7 +91,7 @@ func TestSelect(t *testing.T) {
 			snaps:  series(ts("2024-06-03T23:00:00Z"), time.Hour, 72),
 			policy: Policy{Hourly: 24, Daily: 7, KeepMin: 1},
 			now:    ts("2024-07-03T23:00:00Z"),
-			want: append(names(series(ts("2024-06-03T23:00:00Z"), time.Hour, 24)),
+			want: append(namesOf(series(ts("2024-06-03T23:00:00Z"), time.Hour, 24)),
 				"20240601T230000Z", "20240602T230000Z"),
 			why: map[string]string{
 				"20240601T230000Z": "daily 2024-06-01 (3/7)",
@@ -103,7 +103,7 @@ func TestSelect(t *testing.T) {
 			snaps:  series(ts("2024-03-31T03:00:00Z"), time.Hour, 4),
 			policy: Policy{Hourly: 24, Location: berlin},
 			now:    ts("2024-03-31T03:10:00Z"),
-			want:   names(series(ts("2024-03-31T03:00:00Z"), time.Hour, 4)),
+			want:   namesOf(series(ts("2024-03-31T03:00:00Z"), time.Hour, 4)),
 			why: map[string]string{
 				"20240331T000000Z": "hourly 2024-03-31 01:00 CET (4/24)",
 				"20240331T010000Z": "hourly 2024-03-31 03:00 CEST (3/24)",
@@ -269,7 +269,7 @@ func TestSelect(t *testing.T) {
 	}
 }
 
-func names(s []Snapshot) []string {
+func namesOf(s []Snapshot) []string {
 	var out []string
 	for _, x := range s {
 		out = append(out, x.Name)

@@ -15,6 +15,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/names"
+	"github.com/server-impermanence/server-impermanence/internal/retention"
 )
 
 var t0 = time.Date(2026, 11, 25, 20, 40, 23, 0, time.UTC)
@@ -138,7 +139,7 @@ func checkInvariants(t *testing.T, tfs *btrfstest.FS, fsys *btrfs.FS, prevRoot m
 	}
 	// The previous state is one archive, whole, with its nested subvolume.
 	found := 0
-	var archives []Archive
+	var archives []retention.Archive
 	for _, name := range archivesOf(t, tfs, "@root") {
 		p := filepath.Join("old_roots/@root", name)
 		s, ok := subs[p]
@@ -149,7 +150,7 @@ func checkInvariants(t *testing.T, tfs *btrfstest.FS, fsys *btrfs.FS, prevRoot m
 		if _, _, _, ok := names.ParseArchive(name); !ok {
 			t.Errorf("archive name %q not recognised", name)
 		}
-		archives = append(archives, Archive{Name: name, Path: p, ID: s.ID})
+		archives = append(archives, retention.Archive{Name: name, Path: p, ID: s.ID})
 		if cmp.Equal(prevRoot, tree(t, filepath.Join(m, p))) {
 			found++
 			if _, ok := subs[p+"/var/lib/machines"]; !ok {
@@ -171,7 +172,7 @@ func checkInvariants(t *testing.T, tfs *btrfstest.FS, fsys *btrfs.FS, prevRoot m
 		}
 	}
 	// Retention has converged: nothing left that it would delete.
-	ds, _ := Select(archives, 30, 3, now)
+	ds, _ := retention.SelectArchives(archives, 30, 3, now)
 	for _, d := range ds {
 		if d.Delete {
 			t.Errorf("expired archive %s left behind", d.Path)

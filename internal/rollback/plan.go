@@ -11,6 +11,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/names"
+	"github.com/server-impermanence/server-impermanence/internal/retention"
 )
 
 // Observed is what Build needs to know about the filesystem.
@@ -94,7 +95,7 @@ type Plan struct {
 	// Archives are the archive paths the run creates.
 	Archives []string `json:"archives"`
 	// Prune is the retention decision for every archive, by subvolume.
-	Prune []Decision `json:"prune"`
+	Prune []retention.ArchiveDecision `json:"prune"`
 	// Repairs describe the states of an interrupted run that are finished.
 	Repairs  []string `json:"repairs"`
 	Warnings []string `json:"warnings"`
@@ -349,13 +350,13 @@ func (b *builder) byID(id uint64) btrfs.Subvolume {
 // prune plans the retention of s's archives.
 func (b *builder) prune(s config.Subvolume) {
 	dir := path.Join(b.cfg.Archive.Dir, s.Name)
-	var archives []Archive
+	var archives []retention.Archive
 	for p, sv := range b.obs.Subvolumes {
 		name, ok := strings.CutPrefix(p, dir+"/")
 		if !ok || strings.Contains(name, "/") {
 			continue
 		}
-		a := Archive{Subvolume: s.Name, Name: name, Path: p, ID: sv.ID, OTime: sv.OTime}
+		a := retention.Archive{Subvolume: s.Name, Name: name, Path: p, ID: sv.ID, OTime: sv.OTime}
 		for q, n := range b.obs.Subvolumes {
 			if (q == p || isBelow(q, p)) && len(b.obs.Mounted[n.ID]) > 0 {
 				a.Mounted = append(a.Mounted, b.obs.Mounted[n.ID]...)
@@ -365,10 +366,10 @@ func (b *builder) prune(s config.Subvolume) {
 	}
 	for p := range b.made {
 		if name, ok := strings.CutPrefix(p, dir+"/"); ok {
-			archives = append(archives, Archive{Subvolume: s.Name, Name: name, Path: p, New: true})
+			archives = append(archives, retention.Archive{Subvolume: s.Name, Name: name, Path: p, New: true})
 		}
 	}
-	ds, warnings := Select(archives, b.cfg.Archive.KeepDays, b.cfg.Archive.KeepMin, b.opt.Now)
+	ds, warnings := retention.SelectArchives(archives, b.cfg.Archive.KeepDays, b.cfg.Archive.KeepMin, b.opt.Now)
 	b.p.Warnings = append(b.p.Warnings, warnings...)
 	b.p.Prune = append(b.p.Prune, ds...)
 	for _, d := range ds {

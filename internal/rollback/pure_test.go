@@ -11,62 +11,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
-	"github.com/server-impermanence/server-impermanence/internal/names"
 )
-
-func TestSelect(t *testing.T) {
-	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
-	arch := func(days int, extra ...string) Archive {
-		a := Archive{Name: now.Add(-time.Duration(days)*24*time.Hour).Format(names.TimeLayout) + "-00000000"}
-		a.Path = a.Name
-		a.Mounted = extra
-		return a
-	}
-	del := func(as []Archive, keepDays, keepMin int, at time.Time) []string {
-		ds, _ := Select(as, keepDays, keepMin, at)
-		var out []string
-		for _, d := range ds {
-			if d.Delete {
-				out = append(out, d.Path)
-			}
-		}
-		return out
-	}
-	old := []Archive{arch(40), arch(50), arch(60)}
-	// keep_min keeps the newest even when all expired.
-	if got := del(old, 30, 1, now); !cmp.Equal(got, []string{old[1].Path, old[2].Path}) {
-		t.Errorf("keep_min 1: delete %v", got)
-	}
-	// keep_days past what a time.Duration holds (about 292 years) keeps
-	// everything: it once wrapped negative and deleted archives minutes old.
-	fresh := []Archive{arch(0), arch(1), arch(2), arch(3), arch(4)}
-	for _, days := range []int{106751, 106752, 1 << 40, int(^uint(0) >> 1)} {
-		if got := del(fresh, days, 3, now); len(got) != 0 {
-			t.Errorf("keep_days %d: delete %v, want nothing", days, got)
-		}
-	}
-	// Exactly keep_days old is kept; a second more is deleted.
-	edge := []Archive{arch(30), {Name: now.Add(-30*24*time.Hour-time.Second).Format(names.TimeLayout) + "-00000000"}}
-	edge[1].Path = edge[1].Name
-	if got := del(edge, 30, 0, now); !cmp.Equal(got, []string{edge[1].Path}) {
-		t.Errorf("keep_days boundary: delete %v, want only %s", got, edge[1].Path)
-	}
-	// Mounted ones are kept; unknown names are kept.
-	withMounted := []Archive{arch(1), arch(40, "/mnt"), arch(45), {Name: "manual", Path: "manual"}}
-	if got := del(withMounted, 30, 1, now); !cmp.Equal(got, []string{withMounted[2].Path}) {
-		t.Errorf("mounted: delete %v", got)
-	}
-	// A clock behind the newest archive prunes nothing.
-	if got := del(old, 30, 0, now.Add(-100*24*time.Hour)); len(got) != 0 {
-		t.Errorf("clock behind: delete %v", got)
-	}
-	// An otime after the name's time is reported.
-	a := arch(40)
-	a.OTime = now
-	if _, w := Select([]Archive{a}, 30, 0, now); len(w) != 1 || !strings.Contains(w[0], "after the time in its name") {
-		t.Errorf("otime warnings = %v", w)
-	}
-}
 
 func TestBuildRecognisesInterruptedStates(t *testing.T) {
 	cfg := config.Default()

@@ -29,6 +29,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
 	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/restore"
+	"github.com/server-impermanence/server-impermanence/internal/retention"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
@@ -237,7 +238,7 @@ func (r *runner) applyRestoreRequests(fsys *btrfs.FS, cfg *config.Config) {
 	}
 }
 
-func countDeletes(ds []Decision) int {
+func countDeletes(ds []retention.ArchiveDecision) int {
 	n := 0
 	for _, d := range ds {
 		if d.Delete {

@@ -1,4 +1,4 @@
-package rollback
+package retention
 
 import (
 	"cmp"
@@ -11,7 +11,9 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/names"
 )
 
-// Archive is one archived previous state of an ephemeral subvolume.
+// Archive is one archived previous state of an ephemeral subvolume, in
+// <archive dir>/<subvolume>/ (names.Archive). Its retention (SelectArchives)
+// is the rollback's, in the initrd, and impermanence-prune's, on the host.
 type Archive struct {
 	Subvolume string
 	Name      string // <time>-<boot id>[-n]
@@ -22,8 +24,8 @@ type Archive struct {
 	New       bool     // created by this run
 }
 
-// Decision is the retention verdict on one archive.
-type Decision struct {
+// ArchiveDecision is the retention verdict on one archive.
+type ArchiveDecision struct {
 	Subvolume string    `json:"subvolume"`
 	Path      string    `json:"path"`
 	ID        uint64    `json:"id,omitempty"`
@@ -32,18 +34,18 @@ type Decision struct {
 	Reason    string    `json:"reason"`
 }
 
-// otimeSlack is how far an archive's otime may lie after the time in its
+// archiveOTimeSlack is how far an archive's otime may lie after the time in its
 // name before the two are reported as inconsistent. A previous state is
 // always created before it is archived.
-const otimeSlack = time.Minute
+const archiveOTimeSlack = time.Minute
 
-// Select decides which archives of one subvolume to delete: those whose
+// SelectArchives decides which archives of one subvolume to delete: those whose
 // name's time is more than keepDays before now, except the keepMin newest,
 // anything mounted, anything made by this run and names it does not know.
 // It reports an otime later than the name's time, and prunes nothing when the
 // clock is behind the newest archive (a wrong initrd clock must not delete).
 // Decisions are sorted newest first.
-func Select(archives []Archive, keepDays, keepMin int, now time.Time) ([]Decision, []string) {
+func SelectArchives(archives []Archive, keepDays, keepMin int, now time.Time) ([]ArchiveDecision, []string) {
 	type item struct {
 		Archive
 		t  time.Time
@@ -61,7 +63,7 @@ func Select(archives []Archive, keepDays, keepMin int, now time.Time) ([]Decisio
 		if ok && t.After(newest) {
 			newest = t
 		}
-		if ok && !a.New && !a.OTime.IsZero() && a.OTime.After(t.Add(otimeSlack)) {
+		if ok && !a.New && !a.OTime.IsZero() && a.OTime.After(t.Add(archiveOTimeSlack)) {
 			warnings = append(warnings, fmt.Sprintf("%s: created %s, after the time in its name: a clock was wrong; retention uses the name",
 				a.Path, a.OTime.UTC().Format(time.RFC3339)))
 		}
@@ -69,16 +71,16 @@ func Select(archives []Archive, keepDays, keepMin int, now time.Time) ([]Decisio
 	slices.SortFunc(items, func(x, y item) int {
 		return cmp.Or(y.t.Compare(x.t), strings.Compare(y.Name, x.Name))
 	})
-	clockBehind := newest.After(now.Add(otimeSlack))
+	clockBehind := newest.After(now.Add(archiveOTimeSlack))
 	if clockBehind {
 		warnings = append(warnings, fmt.Sprintf("the clock (%s) is behind the newest archive (%s): not pruning",
 			now.UTC().Format(time.RFC3339), newest.UTC().Format(time.RFC3339)))
 	}
 	limit := daysSaturating(keepDays)
 	kept := 0
-	out := make([]Decision, 0, len(items))
+	out := make([]ArchiveDecision, 0, len(items))
 	for _, it := range items {
-		d := Decision{Subvolume: it.Subvolume, Path: it.Path, ID: it.ID, Time: it.t}
+		d := ArchiveDecision{Subvolume: it.Subvolume, Path: it.Path, ID: it.ID, Time: it.t}
 		switch {
 		case !it.ok:
 			d.Reason = "name not made by impermanence-rollback: kept"
