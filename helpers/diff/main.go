@@ -4,18 +4,8 @@
 package main
 
 import (
-	"context"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/server-impermanence/server-impermanence/internal/diff"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := diff.Run(ctx, os.Args[1:], job.Env{})
-	stop()
-	os.Exit(code)
-}
+func main() { job.Main(diff.Run) }

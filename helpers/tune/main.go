@@ -3,9 +3,8 @@
 package main
 
 import (
-	"os"
-
+	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/tune"
 )
 
-func main() { os.Exit(tune.Run(os.Args[1:], tune.Env{})) }
+func main() { job.Main(tune.Run) }

@@ -95,7 +95,7 @@ func Run(args []string, d Deps) int {
 	// listen address and textfile dir then come from the built-in default.
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
-		log.Warn("configuration not usable, using the built-in defaults for the exporter settings", "err", err)
+		log.Warn("configuration not usable, using the built-in defaults for the exporter settings", "error", err)
 		cfg = config.Default()
 	}
 	opts := metrics.Options{Paths: paths, Now: d.Now, Version: buildinfo.Version, Logger: log}
@@ -239,7 +239,7 @@ func serve(addr string, opts metrics.Options, d Deps, log *slog.Logger) error {
 	go func() { errc <- srv.Serve(l) }()
 	log.Info("serving metrics", "addr", l.Addr().String())
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady+"\nSTATUS=serving /metrics on "+l.Addr().String()); err != nil {
-		log.Warn("sd_notify", "err", err)
+		log.Warn("sd_notify", "error", err)
 	}
 	if d.Ready != nil {
 		d.Ready(l.Addr().String())

@@ -19,6 +19,10 @@ import (
 	sdjournal "github.com/coreos/go-systemd/v22/journal"
 )
 
+// ErrorKey is the attribute key of an error in every log entry of the
+// suite (the journal field ERROR); "err" is never used.
+const ErrorKey = "error"
+
 // MessageIDKey is the attribute key of the MESSAGE_ID field.
 const MessageIDKey = "MESSAGE_ID"
 

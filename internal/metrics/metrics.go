@@ -132,7 +132,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ok := 1.0
 		if err != nil {
 			ok = 0
-			c.opts.Logger.Warn("collector failed", "collector", src.name(), "err", err)
+			c.opts.Logger.Warn("collector failed", "collector", src.name(), "error", err)
 		}
 		ch <- prometheus.MustNewConstMetric(successDesc, prometheus.GaugeValue, ok, src.name())
 		ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, time.Since(start).Seconds(), src.name())

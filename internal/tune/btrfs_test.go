@@ -2,6 +2,7 @@ package tune_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -96,7 +97,7 @@ func TestTuneRealBtrfs(t *testing.T) {
 func run(t *testing.T, cfg string) (tune.Report, int, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := tune.Run([]string{"--config", cfg, "--json"}, tune.Env{Env: job.Env{Stdout: &out, Stderr: &errb, Journal: func() bool { return false }}})
+	code := tune.Run(context.Background(), []string{"--config", cfg, "--json"}, tune.Env{Env: job.Env{Stdout: &out, Stderr: &errb, Journal: func() bool { return false }}})
 	var rep tune.Report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("impermanence-tune --json: exit %d, %v:\n%s\n%s", code, err, out.String(), errb.String())

@@ -1,6 +1,7 @@
 package tune
 
 import (
+	"context"
 	"flag"
 	"fmt"
 
@@ -41,7 +42,7 @@ type Env struct {
 }
 
 // Run is the whole program; main only calls it.
-func Run(args []string, env Env) int {
+func Run(_ context.Context, args []string, env Env) int {
 	env.Env = env.Env.WithDefaults()
 	if env.Open == nil {
 		env.Open = openBtrfsDir

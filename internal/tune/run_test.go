@@ -2,6 +2,7 @@ package tune
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -93,7 +94,7 @@ func runFake(t *testing.T, h *fakeHost, args ...string) (stdout, stderr string, 
 	t.Helper()
 	var out, errb bytes.Buffer
 	env := Env{Env: job.Env{Stdout: &out, Stderr: &errb, Mountinfo: "testdata/mountinfo", Journal: func() bool { return false }}, Open: h.open}
-	code = Run(append([]string{"--config", "testdata/config.toml"}, args...), env)
+	code = Run(context.Background(), append([]string{"--config", "testdata/config.toml"}, args...), env)
 	return out.String(), errb.String(), code
 }
 
@@ -189,7 +190,7 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"--config", "testdata/missing.toml"}, 1, "no configuration file"},
 	} {
 		var out, errb bytes.Buffer
-		code := Run(tc.args, Env{Env: job.Env{Stdout: &out, Stderr: &errb, Journal: func() bool { return false }}, Open: newHost().open})
+		code := Run(context.Background(), tc.args, Env{Env: job.Env{Stdout: &out, Stderr: &errb, Journal: func() bool { return false }}, Open: newHost().open})
 		if code != tc.code || !strings.Contains(out.String()+errb.String(), tc.out) {
 			t.Errorf("Run(%q) = %d, output %q; want %d and %q", tc.args, code, out.String()+errb.String(), tc.code, tc.out)
 		}
