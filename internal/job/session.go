@@ -28,7 +28,12 @@ type Session struct {
 	FS     *btrfs.FS
 	Log    *slog.Logger
 	Audit  *audit.Log // nil when the audit log cannot be opened (logged)
-	Start  time.Time
+	// Start is when the run began (the record's last run, its duration).
+	Start time.Time
+	// Now is the job's time, read once when its work can begin: after the
+	// lock is held (a job that waited sees what its predecessor did as
+	// past), or once the filesystem is reached by a run that takes no lock.
+	Now time.Time
 	// StateDir is where Record writes: Env.StateDir(), or the run
 	// directory for the initrd rollback.
 	StateDir string
@@ -70,6 +75,7 @@ func Open(ctx context.Context, env Env, f Flags, program, jobName string, noLock
 		}
 		s.OpenAudit(s.Env.AuditPath())
 	}
+	s.Now = s.Env.Now()
 	return s, nil
 }
 

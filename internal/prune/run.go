@@ -185,7 +185,7 @@ func observe(s *job.Session, loc *time.Location) (Plan, error) {
 		}
 	}
 	snaps := snapshot.List(subvols, s.Config.Snapshots.Dir, s.FS.Mountpoint())
-	return Build(s.Config, snaps, subvols, mounted, loc, s.Start), nil
+	return Build(s.Config, snaps, subvols, mounted, loc, s.Now), nil
 }
 
 // apply deletes what the plan selects: snapshots in one batch, archives

@@ -176,7 +176,7 @@ func refuse(format string, a ...any) error {
 // Do performs the run described by o on s's filesystem.
 func Do(s *job.Session, o Options) (Result, error) {
 	res := Result{DryRun: o.DryRun}
-	now := s.Env.Now().UTC().Truncate(time.Second)
+	now := s.Now.UTC().Truncate(time.Second)
 	switch {
 	case o.ApplyRequests:
 		return applyRequests(s, o, now)

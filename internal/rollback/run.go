@@ -109,10 +109,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 	// host root, where the exporter reads it.
 	s.StateDir = env.RunDir()
 	s.Log = s.Log.With("job", Job)
-	r := runner{env: env, s: s, now: s.Start, res: Result{DryRun: f.DryRun}}
+	r := runner{env: env, s: s, res: Result{DryRun: f.DryRun}}
 	r.res.BootID = r.bootID()
 	code := r.run(ctx, f, *minFree<<20)
-	r.res.Duration = env.Now().Sub(r.now).Seconds()
+	r.res.Duration = env.Now().Sub(s.Start).Seconds()
 	r.finish()
 	if err := s.Close(); err != nil {
 		s.Log.Warn("closing the top level failed", "error", err)
@@ -130,7 +130,6 @@ func Run(ctx context.Context, args []string, env Env) int {
 type runner struct {
 	env Env
 	s   *job.Session
-	now time.Time
 	res Result
 	// auditPath is where the audit log goes once the top level is mounted.
 	auditPath string
@@ -166,11 +165,12 @@ func (r *runner) run(ctx context.Context, f job.Flags, minFree uint64) int {
 			return r.fail(err)
 		}
 	}
+	r.s.Now = r.env.Now() // the rollback's time: once the lock is held
 	obs, err := Observe(fsys, cfg)
 	if err != nil {
 		return r.fail(err)
 	}
-	opt := Options{Now: r.now, BootID: r.res.BootID, MinFree: minFree}
+	opt := Options{Now: r.s.Now, BootID: r.res.BootID, MinFree: minFree}
 	if errs := Check(cfg, obs, opt); len(errs) > 0 {
 		var what []string
 		for _, e := range errs {
@@ -213,7 +213,7 @@ func (r *runner) run(ctx context.Context, f job.Flags, minFree uint64) int {
 	r.s.Log.Info(fmt.Sprintf("rollback done: %d subvolume(s) reset, %d archived, %d archive(s) pruned",
 		len(cfg.Ephemeral()), len(plan.Archives), countDeletes(plan.Prune)),
 		journal.MessageID(msgid.RollbackDone), "archives", strings.Join(plan.Archives, " "),
-		"duration", r.env.Now().Sub(r.now))
+		"duration", r.env.Now().Sub(r.s.Start))
 	r.applyRestoreRequests(fsys, cfg)
 	return job.ExitOK
 }
@@ -225,7 +225,7 @@ func (r *runner) run(ctx context.Context, f job.Flags, minFree uint64) int {
 func (r *runner) applyRestoreRequests(fsys *btrfs.FS, cfg *config.Config) {
 	mounted, err := fsys.MountedSubvolumes()
 	if err == nil {
-		r.res.Restores, err = restore.ApplyRequests(fsys, cfg, mounted, r.now)
+		r.res.Restores, err = restore.ApplyRequests(fsys, cfg, mounted, r.s.Now)
 	}
 	for _, p := range r.res.Restores {
 		if p.Error == "" {
@@ -312,7 +312,7 @@ func (r *runner) finish() {
 		return
 	}
 	r.openAudit()
-	e := audit.Event{Time: r.now, Action: "run", Result: r.res.Result, Duration: r.res.Duration,
+	e := audit.Event{Time: r.s.Start, Action: "run", Result: r.res.Result, Duration: r.res.Duration,
 		Error: r.res.Error, BootID: r.res.BootID}
 	if r.res.Reason != "" && e.Error == "" {
 		e.Error = r.res.Reason

@@ -164,7 +164,7 @@ func Take(s *job.Session, o Options) (Report, error) {
 	}
 	// One timestamp per run, unique: wait for the next second if a run in
 	// this second already used it.
-	now := s.Env.Now().UTC()
+	now := s.Now.UTC()
 	ts := now.Truncate(time.Second)
 	for taken(existing, dir, targets, ts, o.Label) {
 		s.Env.Sleep(ts.Add(time.Second).Sub(now))
@@ -383,7 +383,7 @@ func runList(ctx context.Context, args []string, env job.Env) int {
 		enc.Encode(entries)
 		return job.ExitOK
 	}
-	PrintList(env.Stdout, entries, s.Start)
+	PrintList(env.Stdout, entries, s.Now)
 	return job.ExitOK
 }
 
