@@ -14,8 +14,8 @@ import (
 
 // Jobs are the jobs whose state records the exporter reads. The rollback
 // runs in the initrd and records under the run dir (this boot); the others
-// record under the state dir.
-var Jobs = []string{"rollback", "snapshot", "cleanup", "maintenance", "scrub", "balance"}
+// record under the state dir. restore is impermanence-restore, run by hand.
+var Jobs = []string{"rollback", "snapshot", "cleanup", "maintenance", "scrub", "balance", "restore"}
 
 // Results are the results a record can hold; impermanence_job_last_result
 // has one series per result.
