@@ -107,6 +107,17 @@ func (fs *FS) Close() error {
 	return errors.Join(errs...)
 }
 
+// MountReadOnly reports whether nothing can be written through the top level:
+// its mount is read-only, or the filesystem is (mounted ro, or forced
+// read-only by btrfs after an error).
+func (fs *FS) MountReadOnly() (bool, error) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(fs.top.Fd()), &st); err != nil {
+		return false, fmt.Errorf("statfs %s: %w", fs.mount, err)
+	}
+	return st.Flags&unix.ST_RDONLY != 0, nil
+}
+
 // Mountpoint returns the path the filesystem was opened at.
 func (fs *FS) Mountpoint() string { return fs.mount }
 

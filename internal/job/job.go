@@ -155,7 +155,7 @@ func (f *Flags) RegisterReadOnly(fs *flag.FlagSet) {
 }
 
 // ParseFlags parses args with fs; it returns done (and the exit code) for
-// --help, usage errors and --version.
+// --help, usage errors (a negative --lock-timeout among them) and --version.
 func ParseFlags(fs *flag.FlagSet, args []string, f *Flags, env Env, version func() string) (done bool, code int) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -163,11 +163,37 @@ func ParseFlags(fs *flag.FlagSet, args []string, f *Flags, env Env, version func
 		}
 		return true, ExitUsage
 	}
+	if fs.Lookup("lock-timeout") != nil {
+		if err := NotNegative("--lock-timeout", f.LockTimeout); err != nil {
+			return true, Usage(env, fs.Name(), "%v", err)
+		}
+	}
 	if f.Version {
 		fmt.Fprintln(env.Stdout, version())
 		return true, ExitOK
 	}
 	return false, 0
+}
+
+// Usage prints the usage error "program: message" and returns ExitUsage.
+func Usage(env Env, program, format string, a ...any) int {
+	fmt.Fprintf(env.Stderr, "%s: %s\n", program, fmt.Sprintf(format, a...))
+	return ExitUsage
+}
+
+// NotNegative refuses a negative duration given to flag name.
+func NotNegative(name string, d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("%s %s: must not be negative (0: do not wait)", name, d)
+	}
+	return nil
+}
+
+// IsSet reports whether the flag name was given on the command line.
+func IsSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // LoadConfig loads the configuration at path, or the built-in default.

@@ -69,6 +69,10 @@ func Open(ctx context.Context, env Env, f Flags, program, jobName string, noLock
 		return nil, err
 	}
 	if !noLock {
+		if err := s.Writable(); err != nil {
+			s.Close()
+			return nil, err
+		}
 		if err := s.Lock(ctx, f.LockTimeout); err != nil {
 			s.Close()
 			return nil, err
@@ -110,6 +114,20 @@ func (s *Session) Reach(f Flags, readOnly bool) error {
 	}
 	s.FS = fsys
 	s.closers = append(s.closers, fsys.Close)
+	return nil
+}
+
+// Writable refuses a top level through which nothing can be written, so a
+// job that would change the filesystem fails with that reason instead of
+// finding nothing it could do. FS must be open.
+func (s *Session) Writable() error {
+	ro, err := s.FS.MountReadOnly()
+	if err != nil {
+		return err
+	}
+	if ro {
+		return fmt.Errorf("%s is read-only (the mount or the filesystem: btrfs turns a filesystem read-only after an error, see the kernel log): %s changes nothing there; remount it read-write", s.FS.Mountpoint(), s.Program)
+	}
 	return nil
 }
 

@@ -87,6 +87,12 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 		fmt.Fprintf(env.Stderr, "%s: unexpected argument %q\n", program, fl.Arg(0))
 		return job.ExitUsage
 	}
+	if !(*minFree >= 0 && *minFree <= 100) { // NaN too
+		return job.Usage(env, program, "--min-free %g: want a percent from 0 to 100", *minFree)
+	}
+	if err := job.NotNegative("--wait", *wait); err != nil {
+		return job.Usage(env, program, "%v", err)
+	}
 	loc := time.Local
 	if *zone != "" {
 		var err error

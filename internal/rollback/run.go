@@ -161,6 +161,9 @@ func (r *runner) run(ctx context.Context, f job.Flags, minFree uint64) int {
 		r.auditPath = auditPath(cfg, fsys.Mountpoint(), r.env.RunDir())
 	}
 	if !f.DryRun {
+		if err := r.s.Writable(); err != nil {
+			return r.fail(err)
+		}
 		if err := r.s.Lock(ctx, f.LockTimeout); err != nil {
 			return r.fail(err)
 		}

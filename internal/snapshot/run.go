@@ -20,6 +20,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/audit"
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
+	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
@@ -87,13 +88,12 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 		return code
 	}
 	var lifetime time.Duration
-	if *label != "" {
+	if *label != "" || job.IsSet(fl, "label") { // --label "" is no timeline snapshot
 		if err := names.CheckLabel(*label); err != nil {
-			fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
-			return job.ExitUsage
+			return job.Usage(env, program, "--label: %v", err)
 		}
 	}
-	if *expire != "" {
+	if *expire != "" || job.IsSet(fl, "expire") {
 		var err error
 		if lifetime, err = timespan.Parse(*expire); err != nil || lifetime <= 0 {
 			fmt.Fprintf(env.Stderr, "%s: invalid --expire %q: want a positive time span like 30d\n", program, *expire)
@@ -102,6 +102,15 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 		if *label == "" {
 			fmt.Fprintf(env.Stderr, "%s: --expire needs --label (timeline snapshots expire by retention)\n", program)
 			return job.ExitUsage
+		}
+	}
+	if fl.NArg() > 0 {
+		// A SUBVOLUME the configuration does not snapshot is a usage
+		// error, found before anything is opened.
+		if cfg, err := job.LoadConfig(f.Config, f.Default); err == nil {
+			if err := checkNamed(cfg, fl.Args()); err != nil {
+				return job.Usage(env, program, "%v", err)
+			}
 		}
 	}
 	s, err := job.OpenRun(ctx, env, f, program, jobName, func(log *slog.Logger, err error) {
@@ -283,10 +292,8 @@ func explain(sv string, err error) string {
 // configured) or every one with snapshot = true.
 func targets(s *job.Session, named []string) ([]string, error) {
 	if len(named) > 0 {
-		for _, n := range named {
-			if _, ok := s.Config.Subvolume(n); !ok {
-				return nil, fmt.Errorf("subvolume %s is not in the configuration", n)
-			}
+		if err := checkNamed(s.Config, named); err != nil {
+			return nil, err
 		}
 		return named, nil
 	}
@@ -300,6 +307,24 @@ func targets(s *job.Session, named []string) ([]string, error) {
 		return nil, errors.New("no subvolume has snapshot = true")
 	}
 	return out, nil
+}
+
+// checkNamed refuses a SUBVOLUME argument the configuration does not
+// snapshot: one it does not have, an ephemeral one (the next boot erases
+// what a snapshot would keep) or one with snapshot = false.
+func checkNamed(cfg *config.Config, named []string) error {
+	for _, n := range named {
+		sv, ok := cfg.Subvolume(n)
+		switch {
+		case !ok:
+			return fmt.Errorf("%s: not a subvolume of the configuration", n)
+		case sv.Class == config.Ephemeral:
+			return fmt.Errorf("%s: ephemeral, the next boot resets it from its blank: snapshot the permanent subvolumes that keep its data", n)
+		case !sv.Snapshot:
+			return fmt.Errorf("%s: the configuration does not snapshot it (snapshot = false); set snapshot = true for it", n)
+		}
+	}
+	return nil
 }
 
 func taken(existing map[string]bool, dir string, targets []string, ts time.Time, label string) bool {
