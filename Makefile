@@ -48,7 +48,7 @@ INSTALL_LIST := \
 OWN_DIRS := $(SYSCTLDIR) $(PREFIX)/lib/server-impermanence $(DRACUTDIR) $(DOCDIR)/examples $(DOCDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help build man test test-host test-unit bench demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest
+.PHONY: help build man test test-host test-unit bench bench-io demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest
 
 help: ## Show this help
 	@echo "server-impermanence make targets:"
@@ -87,6 +87,9 @@ bench: deps ## Run the benchmarks and the side-by-side listing comparison with b
 	@$(MAKE) --no-print-directory build >/dev/null
 	scripts/bench-generator.sh
 	scripts/bench-rollback.sh
+
+bench-io: ## I/O of a stock btrfs server vs each mode: pgbench, trees, fio, logs (root; ~15 min; QUICK=1 short; docs/performance.md)
+	scripts/bench-io.sh $(BENCH_IO_ARGS)
 
 fuzz: ## Fuzz config load+validate (FUZZTIME=5m by default)
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-5m} ./internal/config/

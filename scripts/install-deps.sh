@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the tests, the benchmarks and the demo
 # use, when any is missing. Idempotent; needs root only when it installs.
+#   scripts/install-deps.sh            the tests, make bench, the demo
+#   scripts/install-deps.sh bench-io   make bench-io (scripts/bench-io.sh)
 set -euo pipefail
 
-# debhelper, lintian: the Debian package test (internal/installtest); man-db:
-# man --warnings on the rendered man pages (internal/manpage).
-packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian man-db)
+case "${1:-}" in
+"")
+	# debhelper, lintian: the Debian package test (internal/installtest);
+	# man-db: man --warnings on the rendered man pages (internal/manpage).
+	packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian man-db) ;;
+bench-io)
+	# postgresql: initdb, pg_ctl and pgbench; fio: the random and
+	# sequential workloads; btrfs-compsize: on-disk sizes; tar: the tree.
+	packages=(btrfs-progs btrfs-compsize util-linux systemd tar postgresql fio) ;;
+*)
+	echo "install-deps: unknown list ${1} (none, or bench-io)" >&2
+	exit 2 ;;
+esac
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
