@@ -9,8 +9,9 @@
 // commits again. An interrupted restore is recognised from the subvolume ids
 // of S and S.restore and repaired by the next run (Recover). A mounted S is
 // refused; --next-boot writes a request to <archive dir>/.restore-request.json
-// that ApplyRequests (or impermanence-restore --apply-requests) performs
-// before the subvolumes are mounted.
+// that the initrd rollback (or impermanence-restore --apply-requests) performs
+// before the subvolumes are mounted. The swap, its repair and the requests
+// are internal/restorereq, which the rollback links without this command.
 //
 // --path restores single paths by reflink copy (cp --reflink=always -a) out
 // of a snapshot into the live subvolume, through the top level, never

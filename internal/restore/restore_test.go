@@ -14,6 +14,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/jobtest"
 	"github.com/server-impermanence/server-impermanence/internal/restore"
+	"github.com/server-impermanence/server-impermanence/internal/restorereq"
 )
 
 const (
@@ -144,7 +145,7 @@ func TestRestoreMountedAndNextBoot(t *testing.T) {
 		t.Fatalf("--next-boot: exit %d\n%s", code, l.Err)
 	}
 	cfg := config.Default()
-	reqs, err := restore.ReadRequests(top, cfg)
+	reqs, err := restorereq.ReadRequests(top, cfg)
 	must(t, err)
 	info, err := fsys.Info("@snapshots/" + sv + "/" + snap)
 	must(t, err)
@@ -235,13 +236,13 @@ func TestRestorePath(t *testing.T) {
 // power cut at that point leaves and that the next run repairs it.
 func TestCrashAtEveryStep(t *testing.T) {
 	t.Parallel()
-	steps := []string{restore.StepPreSnapshot, restore.StepCopy, restore.StepExchange, restore.StepCommit, restore.StepArchive, restore.StepCommit2}
+	steps := []string{restorereq.StepPreSnapshot, restorereq.StepCopy, restorereq.StepExchange, restorereq.StepCommit, restorereq.StepArchive, restorereq.StepCommit2}
 	for _, stopAt := range steps {
 		t.Run(stopAt, func(t *testing.T) {
 			l, fsys := setup(t)
 			top := l.FS.Mount
 			cfg := config.Default()
-			w := restore.PlanSwap(fsys, cfg, sv, "@snapshots/"+sv+"/"+snap, now)
+			w := restorereq.PlanSwap(fsys, cfg, sv, "@snapshots/"+sv+"/"+snap, now)
 			stop := errors.New("stop")
 			err := w.Apply(fsys, func(step, _ string) error {
 				if step == stopAt {
@@ -249,7 +250,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 				}
 				return nil
 			})
-			if !errors.Is(err, stop) && !(stopAt == restore.StepCommit2 && err == nil) {
+			if !errors.Is(err, stop) && !(stopAt == restorereq.StepCommit2 && err == nil) {
 				t.Fatalf("Apply stopped at %s: %v", stopAt, err)
 			}
 			// Exactly one S, with the old or the restored state; the
@@ -261,13 +262,13 @@ func TestCrashAtEveryStep(t *testing.T) {
 			if got := read(t, top, w.Pre+"/app/data"); got != "v2" {
 				t.Errorf("pre-restore app/data = %q, want v2", got)
 			}
-			rec, err := restore.Recover(fsys, cfg, sv, now.Add(time.Hour))
+			rec, err := restorereq.Recover(fsys, cfg, sv, now.Add(time.Hour))
 			must(t, err)
 			if _, err := fsys.Info(sv + ".restore"); !errors.Is(err, btrfs.ErrNotExist) {
 				t.Errorf("after Recover %s.restore: %v, want gone (recovery %+v)", sv, err, rec)
 			}
 			after := read(t, top, sv+"/app/data")
-			swapped := stopAt != restore.StepPreSnapshot && stopAt != restore.StepCopy
+			swapped := stopAt != restorereq.StepPreSnapshot && stopAt != restorereq.StepCopy
 			if want := map[bool]string{true: "v1", false: "v2"}[swapped]; after != want {
 				t.Errorf("after Recover app/data = %q, want %q", after, want)
 			}

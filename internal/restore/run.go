@@ -16,6 +16,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
+	"github.com/server-impermanence/server-impermanence/internal/restorereq"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
@@ -49,16 +50,16 @@ and what to run instead), 2 usage error.
 
 // Result is the output of a run.
 type Result struct {
-	DryRun    bool          `json:"dry_run,omitempty"`
-	Recovered *Recovery     `json:"recovered,omitempty"`
-	Swap      *Swap         `json:"swap,omitempty"`
-	Staged    *Request      `json:"staged,omitempty"`
-	Cancelled string        `json:"cancelled,omitempty"`
-	Paths     []PathRestore `json:"paths,omitempty"`
-	Performed []Performed   `json:"performed,omitempty"`
-	Mounts    []string      `json:"mounts,omitempty"`
-	Units     []Use         `json:"units,omitempty"`
-	Warnings  []string      `json:"warnings,omitempty"`
+	DryRun    bool                   `json:"dry_run,omitempty"`
+	Recovered *restorereq.Recovery   `json:"recovered,omitempty"`
+	Swap      *restorereq.Swap       `json:"swap,omitempty"`
+	Staged    *restorereq.Request    `json:"staged,omitempty"`
+	Cancelled string                 `json:"cancelled,omitempty"`
+	Paths     []PathRestore          `json:"paths,omitempty"`
+	Performed []restorereq.Performed `json:"performed,omitempty"`
+	Mounts    []string               `json:"mounts,omitempty"`
+	Units     []Use                  `json:"units,omitempty"`
+	Warnings  []string               `json:"warnings,omitempty"`
 }
 
 type pathList []string
@@ -183,7 +184,7 @@ func Do(s *job.Session, o Options) (Result, error) {
 	case len(o.Paths) > 0:
 		return restorePaths(s, o, now)
 	case o.Cancel:
-		reqs, err := ReadRequests(s.FS.Mountpoint(), s.Config)
+		reqs, err := restorereq.ReadRequests(s.FS.Mountpoint(), s.Config)
 		if err != nil {
 			return res, err
 		}
@@ -194,8 +195,8 @@ func Do(s *job.Session, o Options) (Result, error) {
 		if o.DryRun {
 			return res, nil
 		}
-		s.AuditEvent(audit.Event{Action: "restore-cancel", Subvolume: o.Subvolume, Path: RequestPath(s.Config), Result: audit.ResultSuccess})
-		return res, WriteRequests(s.FS.Mountpoint(), s.Config, reqs)
+		s.AuditEvent(audit.Event{Action: "restore-cancel", Subvolume: o.Subvolume, Path: restorereq.RequestPath(s.Config), Result: audit.ResultSuccess})
+		return res, restorereq.WriteRequests(s.FS.Mountpoint(), s.Config, reqs)
 	}
 	return restoreSubvolume(s, o, now)
 }
@@ -221,7 +222,7 @@ func restoreSubvolume(s *job.Session, o Options, now time.Time) (Result, error) 
 		return res, refuse("snapshot %s: %v (impermanence-snapshot list %s shows the snapshots)", snap, err, sv.Name)
 	}
 	if !o.DryRun {
-		rec, err := Recover(fsys, cfg, sv.Name, now)
+		rec, err := restorereq.Recover(fsys, cfg, sv.Name, now)
 		res.Recovered = rec
 		if err != nil {
 			return res, err
@@ -262,17 +263,17 @@ func restoreSubvolume(s *job.Session, o Options, now time.Time) (Result, error) 
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%s contains nested subvolumes (%s): a snapshot does not include them, so they stay with the replaced state in %s/%s/", sv.Name, strings.Join(nested, ", "), cfg.Archive.Dir, sv.Name))
 	}
 	if o.NextBoot {
-		req := Request{Subvolume: sv.Name, Snapshot: snap, SnapshotID: info.ID, SnapshotUUID: info.UUID, Requested: now}
+		req := restorereq.Request{Subvolume: sv.Name, Snapshot: snap, SnapshotID: info.ID, SnapshotUUID: info.UUID, Requested: now}
 		res.Staged = &req
 		if o.DryRun {
 			return res, nil
 		}
-		reqs, err := ReadRequests(fsys.Mountpoint(), cfg)
+		reqs, err := restorereq.ReadRequests(fsys.Mountpoint(), cfg)
 		if err != nil {
 			return res, err
 		}
 		reqs.Put(req)
-		if err := WriteRequests(fsys.Mountpoint(), cfg, reqs); err != nil {
+		if err := restorereq.WriteRequests(fsys.Mountpoint(), cfg, reqs); err != nil {
 			return res, err
 		}
 		s.Log.Info("restore of "+sv.Name+" from "+snap+" staged for the next boot", "subvolume", sv.Name, "snapshot", snap)
@@ -287,7 +288,7 @@ func restoreSubvolume(s *job.Session, o Options, now time.Time) (Result, error) 
 		return res, refuse("%s is mounted at %s: swapping a mounted subvolume would leave the mount on the replaced state while services write to it. Either %s; umount %s; then run this again — or stage it for the next boot: %s --next-boot --from %s %s — or restore single paths: %s --from %s --path PATH",
 			sv.Name, strings.Join(mps, ", "), stop, strings.Join(mps, " "), program, o.From, sv.Name, program, o.From)
 	}
-	w := PlanSwap(fsys, cfg, sv.Name, snap, now)
+	w := restorereq.PlanSwap(fsys, cfg, sv.Name, snap, now)
 	res.Swap = &w
 	if o.DryRun {
 		return res, nil
@@ -333,9 +334,9 @@ func restorePaths(s *job.Session, o Options, now time.Time) (Result, error) {
 func applyRequests(s *job.Session, o Options, now time.Time) (Result, error) {
 	res := Result{DryRun: o.DryRun}
 	if o.DryRun {
-		reqs, err := ReadRequests(s.FS.Mountpoint(), s.Config)
+		reqs, err := restorereq.ReadRequests(s.FS.Mountpoint(), s.Config)
 		for _, q := range reqs.Requests {
-			res.Performed = append(res.Performed, Performed{Request: q})
+			res.Performed = append(res.Performed, restorereq.Performed{Request: q})
 		}
 		return res, err
 	}
@@ -343,7 +344,7 @@ func applyRequests(s *job.Session, o Options, now time.Time) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	res.Performed, err = ApplyRequests(s.FS, s.Config, mounted, now)
+	res.Performed, err = restorereq.ApplyRequests(s.FS, s.Config, mounted, now)
 	for _, p := range res.Performed {
 		if p.Error == "" {
 			s.Log.Info("restored "+p.Request.Subvolume+" from "+p.Request.Snapshot+" (staged)", journal.MessageID(msgid.RestoreDone),

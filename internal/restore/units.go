@@ -55,7 +55,7 @@ func Users(dirs, mountpoints []string) []Use {
 		}
 	}
 	slices.SortFunc(out, func(a, b Use) int {
-		return cmpString(a.Unit+"\x00"+a.Setting, b.Unit+"\x00"+b.Setting)
+		return strings.Compare(a.Unit+"\x00"+a.Setting, b.Unit+"\x00"+b.Setting)
 	})
 	return slices.CompactFunc(out, func(a, b Use) bool { return a.Unit == b.Unit && a.Setting == b.Setting })
 }

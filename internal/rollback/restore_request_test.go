@@ -9,7 +9,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
-	"github.com/server-impermanence/server-impermanence/internal/restore"
+	"github.com/server-impermanence/server-impermanence/internal/restorereq"
 )
 
 // A restore staged with impermanence-restore --next-boot is performed by the
@@ -32,10 +32,10 @@ func TestRollbackAppliesStagedRestore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := restore.Requests{Version: restore.RequestVersion, Requests: []restore.Request{{
+	req := restorereq.Requests{Version: restorereq.RequestVersion, Requests: []restorereq.Request{{
 		Subvolume: sv, Snapshot: snap, SnapshotID: info.ID, SnapshotUUID: info.UUID,
 		Requested: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}}}
-	if err := restore.WriteRequests(tfs.Mount, cfg, req); err != nil {
+	if err := restorereq.WriteRequests(tfs.Mount, cfg, req); err != nil {
 		t.Fatal(err)
 	}
 
@@ -49,7 +49,7 @@ func TestRollbackAppliesStagedRestore(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(tfs.Mount, sv, "app/data")); err != nil || string(b) != "v1" {
 		t.Errorf("%s/app/data = %q, %v; want v1 from the snapshot", sv, b, err)
 	}
-	left, err := restore.ReadRequests(tfs.Mount, cfg)
+	left, err := restorereq.ReadRequests(tfs.Mount, cfg)
 	if err != nil || len(left.Requests) != 0 {
 		t.Errorf("requests left after the rollback: %+v, %v", left.Requests, err)
 	}

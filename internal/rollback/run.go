@@ -28,7 +28,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
 	"github.com/server-impermanence/server-impermanence/internal/names"
-	"github.com/server-impermanence/server-impermanence/internal/restore"
+	"github.com/server-impermanence/server-impermanence/internal/restorereq"
 	"github.com/server-impermanence/server-impermanence/internal/retention"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
@@ -80,8 +80,8 @@ type Result struct {
 	Done         int      `json:"steps_done"`
 	// Restores are the restores staged with impermanence-restore
 	// --next-boot that this run performed (or tried: see their Error).
-	Restores []restore.Performed `json:"restores,omitempty"`
-	Duration float64             `json:"duration"`
+	Restores []restorereq.Performed `json:"restores,omitempty"`
+	Duration float64                `json:"duration"`
 }
 
 // Run is the whole program; main only calls it.
@@ -228,7 +228,7 @@ func (r *runner) run(ctx context.Context, f job.Flags, minFree uint64) int {
 func (r *runner) applyRestoreRequests(fsys *btrfs.FS, cfg *config.Config) {
 	mounted, err := fsys.MountedSubvolumes()
 	if err == nil {
-		r.res.Restores, err = restore.ApplyRequests(fsys, cfg, mounted, r.s.Now)
+		r.res.Restores, err = restorereq.ApplyRequests(fsys, cfg, mounted, r.s.Now)
 	}
 	for _, p := range r.res.Restores {
 		if p.Error == "" {

@@ -1,4 +1,4 @@
-package restore
+package restorereq
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
@@ -91,7 +92,7 @@ func WriteRequests(top string, cfg *config.Config, r Requests) error {
 func (r *Requests) Put(req Request) {
 	r.Remove(req.Subvolume)
 	r.Requests = append(r.Requests, req)
-	slices.SortFunc(r.Requests, func(a, b Request) int { return cmpString(a.Subvolume, b.Subvolume) })
+	slices.SortFunc(r.Requests, func(a, b Request) int { return strings.Compare(a.Subvolume, b.Subvolume) })
 }
 
 // Remove drops the request for sv and reports whether there was one.
@@ -99,16 +100,6 @@ func (r *Requests) Remove(sv string) bool {
 	n := len(r.Requests)
 	r.Requests = slices.DeleteFunc(r.Requests, func(q Request) bool { return q.Subvolume == sv })
 	return len(r.Requests) != n
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Performed is the outcome of one staged request.
