@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/server-impermanence/server-impermanence/internal/cmdline"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/server-impermanence/server-impermanence/internal/cmdline"
 )
 
 // SwitchParam is the kernel command line emergency switch (cmdline.Switch).
@@ -21,17 +22,6 @@ const SwitchParam = cmdline.Switch
 // whether this helper runs at all.
 func RollbackDisabled(line string) bool { return cmdline.Parse(line).RollbackDisabled(true) }
 
-// cmdlineParams returns the key=value words of a kernel command line (the
-// last one of a key wins, as with the kernel's own parameters).
-func cmdlineParams(line string) map[string]string {
-	params := map[string]string{}
-	for _, w := range cmdline.Parse(line) {
-		k, v, _ := strings.Cut(w, "=")
-		params[k] = v
-	}
-	return params
-}
-
 // Hibernation signatures at the end of the first page of the resume area
 // (kernel/power/swap.c HIBERNATE_SIG; uswsusp's; the old swsusp2/TuxOnIce one).
 var hibernationSigs = []string{"S1SUSPEND", "ULSUSPEND", "LINHIB0001"}
@@ -41,12 +31,12 @@ var hibernationSigs = []string{"S1SUSPEND", "ULSUSPEND", "LINHIB0001"}
 // "0:0" when unset; systemd-hibernate-resume writes it) or else resume= and
 // resume_offset= (in pages) on the command line. dev is a path below root;
 // "" means no resume is configured (or noresume is given).
-func ResumeDevice(root, cmdline, sysResume string) (dev string, offset int64, err error) {
-	p := cmdlineParams(cmdline)
-	if _, no := p["noresume"]; no {
+func ResumeDevice(root, line, sysResume string) (dev string, offset int64, err error) {
+	c := cmdline.Parse(line)
+	if _, no := c.Value("noresume", false); no {
 		return "", 0, nil
 	}
-	if off, ok := p["resume_offset"]; ok {
+	if off, ok := c.Value("resume_offset", false); ok {
 		pages, err := strconv.ParseInt(off, 0, 64)
 		if err != nil || pages < 0 {
 			return "", 0, fmt.Errorf("invalid resume_offset=%q", off)
@@ -56,19 +46,15 @@ func ResumeDevice(root, cmdline, sysResume string) (dev string, offset int64, er
 	if s := strings.TrimSpace(sysResume); s != "" && s != "0:0" {
 		return filepath.Join(root, "dev/block", s), offset, nil
 	}
-	r, ok := p["resume"]
-	if !ok || r == "" {
+	// The device as systemd's hibernate-resume generator names it
+	// (cmdline.DevicePath: UUID=, LABEL=, … with '/' escaped as \x2f).
+	r := c.ResumeDevice()
+	switch {
+	case r == "":
 		return "", 0, nil
-	}
-	for prefix, dir := range map[string]string{"UUID=": "by-uuid", "LABEL=": "by-label", "PARTUUID=": "by-partuuid", "PARTLABEL=": "by-partlabel"} {
-		if v, ok := strings.CutPrefix(r, prefix); ok {
-			return filepath.Join(root, "dev/disk", dir, v), offset, nil
-		}
-	}
-	if strings.HasPrefix(r, "/") {
+	case strings.HasPrefix(r, "/"):
 		return filepath.Join(root, r), offset, nil
-	}
-	if strings.Contains(r, ":") {
+	case strings.Contains(r, ":"):
 		return filepath.Join(root, "dev/block", r), offset, nil
 	}
 	return "", 0, fmt.Errorf("unsupported resume=%q", r)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/configsum"
 )
 
 func TestBuildRecognisesInterruptedStates(t *testing.T) {
@@ -95,11 +96,18 @@ func TestResumeDevice(t *testing.T) {
 		{"resume=/dev/sda2", "8:2\n", "/r/dev/block/8:2", 0},
 		{"resume=/dev/sda2 noresume", "8:2", "", 0},
 		{"resume=PARTLABEL=swap", "0:0", "/r/dev/disk/by-partlabel/swap", 0},
+		// As udev and systemd name it (internal/cmdline): '/' in a label is \x2f.
+		{"resume=LABEL=swap/a", "0:0", `/r/dev/disk/by-label/swap\x2fa`, 0},
+		{"resume=8:2 resume_offset=1", "", "/r/dev/block/8:2", page},
+		{"resume=/dev/sda2 resume=", "", "", 0},
 	} {
 		dev, off, err := ResumeDevice("/r", tc.cmdline, tc.sys)
 		if err != nil || dev != tc.dev || off != tc.off {
 			t.Errorf("ResumeDevice(%q, %q) = %q, %d, %v; want %q, %d", tc.cmdline, tc.sys, dev, off, err, tc.dev, tc.off)
 		}
+	}
+	if _, _, err := ResumeDevice("/r", "resume=sda2", ""); err == nil || err.Error() != `unsupported resume="sda2"` {
+		t.Errorf("ResumeDevice(resume=sda2) error = %v", err)
 	}
 	// A configured but missing device: skip (cannot rule an image out).
 	if yes, why := Resuming(t.TempDir(), "resume=UUID=gone"); !yes || !strings.Contains(why, "unreadable") {
@@ -158,5 +166,29 @@ func TestBlankLeftoverIgnored(t *testing.T) {
 	delete(noBlank.Subvolumes, "@root-blank")
 	if errs := Check(cfg, noBlank, opt); len(errs) == 0 || !strings.Contains(errs[0].Error(), "blank @root-blank does not exist") {
 		t.Errorf("Check without the blank = %v, want a refusal", errs)
+	}
+}
+
+// TestConfigDigest: the rollback records configsum's digest of the sources
+// it loaded, main file then drop-ins, which the exporter compares with
+// /etc's (impermanence_initrd_config_stale).
+func TestConfigDigest(t *testing.T) {
+	dir := t.TempDir()
+	main := filepath.Join(dir, "config.toml")
+	write(t, main, string(config.DefaultTOML()))
+	write(t, filepath.Join(dir, "config.d/10-archive.toml"), "[archive]\nkeep_days = 10\n")
+	cfg, sum, err := loadConfig(main, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := configsum.File(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum != want || cfg.Archive.KeepDays != 10 {
+		t.Errorf("loadConfig digest = %s (keep_days %d), want configsum.File = %s (keep_days 10)", sum, cfg.Archive.KeepDays, want)
+	}
+	if _, sum, _ := loadConfig("", true); sum != configsum.Sum([]config.Source{{Name: "<built-in default>", Data: config.DefaultTOML()}}) {
+		t.Errorf("--default digest = %s, not configsum's of the built-in default", sum)
 	}
 }

@@ -3,7 +3,6 @@ package rollback
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -24,6 +23,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/cmdline"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/configsum"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
@@ -343,8 +343,9 @@ func (r *runner) bootID() string {
 	return hex.EncodeToString(rnd[:])
 }
 
-// loadConfig loads the configuration and returns the SHA-256 of its
-// sources (each file's name, a NUL, its content, a NUL, in merge order).
+// loadConfig loads the configuration and returns the digest of its sources
+// (configsum.Sum, which the exporter compares with /etc's to report a stale
+// initrd).
 func loadConfig(path string, builtin bool) (*config.Config, string, error) {
 	var srcs []config.Source
 	if builtin {
@@ -355,14 +356,7 @@ func loadConfig(path string, builtin bool) (*config.Config, string, error) {
 			return nil, "", err
 		}
 	}
-	h := sha256.New()
-	for _, s := range srcs {
-		h.Write([]byte(s.Name))
-		h.Write([]byte{0})
-		h.Write(s.Data)
-		h.Write([]byte{0})
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
+	sum := configsum.Sum(srcs)
 	cfg, err := config.Parse(srcs...)
 	if err != nil {
 		return nil, sum, fmt.Errorf("invalid configuration:\n%w", err)
