@@ -8,8 +8,9 @@ set -euo pipefail
 case "${1:-}" in
 "")
 	# debhelper, lintian: the Debian package test (internal/installtest);
-	# man-db: man --warnings on the rendered man pages (internal/manpage).
-	packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian man-db) ;;
+	# man-db: man --warnings on the rendered man pages (internal/manpage);
+	# strace: the syscall-count tests (internal/syscount).
+	packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian man-db strace) ;;
 bench-io)
 	# postgresql: initdb, pg_ctl and pgbench; fio: the random and
 	# sequential workloads; btrfs-compsize: on-disk sizes; tar: the tree.

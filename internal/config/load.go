@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/state"
+	"github.com/server-impermanence/server-impermanence/internal/safefile"
 	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
 
@@ -61,8 +62,10 @@ func ReadSources(path string) ([]Source, error) {
 	}
 	names := make([]string, 0, len(entries))
 	for _, e := range entries {
-		// Hidden files are editor and package-manager leftovers.
-		if strings.HasSuffix(e.Name(), dropInSuffix) && !strings.HasPrefix(e.Name(), ".") && !e.IsDir() {
+		// Hidden files are editor and package-manager leftovers. Anything
+		// else named *.toml is read: a directory, FIFO or device there is
+		// refused by readFile, not silently skipped.
+		if strings.HasSuffix(e.Name(), dropInSuffix) && !strings.HasPrefix(e.Name(), ".") {
 			names = append(names, e.Name())
 		}
 	}
@@ -78,31 +81,18 @@ func ReadSources(path string) ([]Source, error) {
 	return srcs, nil
 }
 
+// readFile reads one configuration file: a symbolic link is followed (one
+// placed in /etc by the administrator is ordinary), but what it leads to
+// must be a regular file (internal/safefile: a FIFO never blocks the read).
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	b, err := safefile.ReadFollow(path, maxFileSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("read config %s: %w", path, err)
+		return nil, fmt.Errorf("read config: %w", err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("read config %s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("read config %s: not a regular file", path)
-	}
-	if st.Size() > maxFileSize {
-		return nil, fmt.Errorf("read config %s: larger than %d bytes", path, maxFileSize)
-	}
-	buf := make([]byte, st.Size())
-	n, err := f.ReadAt(buf, 0)
-	if err != nil && n != len(buf) {
-		return nil, fmt.Errorf("read config %s: %w", path, err)
-	}
-	return buf, nil
+	return b, nil
 }
 
 // Parse merges and validates documents in order: the first is the main file,

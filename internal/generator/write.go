@@ -6,11 +6,13 @@ import (
 	"path/filepath"
 
 	"github.com/server-impermanence/server-impermanence/internal/plan"
+	"github.com/server-impermanence/server-impermanence/internal/safefile"
 )
 
 // write creates files in the output directories: exclusively (O_EXCL, an
-// existing file is an error, never overwritten), in the order given (sorted
-// by Build), symlinks as given. dirs holds one directory (everything goes
+// existing file is an error, never overwritten or written through), in the
+// order given (sorted by Build), symlinks as given; directories are created
+// 0755 and none may be a symbolic link (internal/safefile). dirs holds one directory (everything goes
 // there) or three (normal, early, late).
 func write(files []plan.File, dirs []string) error {
 	for _, f := range files {
@@ -19,7 +21,7 @@ func write(files []plan.File, dirs []string) error {
 			dir = dirs[f.Dir]
 		}
 		p := filepath.Join(dir, f.Path)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		if err := safefile.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("create directory for %s: %w", p, err)
 		}
 		if f.IsLink() {
@@ -36,7 +38,7 @@ func write(files []plan.File, dirs []string) error {
 }
 
 func writeExclusive(p string, data []byte) error {
-	fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	fh, err := safefile.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, safefile.Perm{File: 0o644})
 	if err != nil {
 		return fmt.Errorf("create %s: %w", p, err)
 	}

@@ -190,7 +190,8 @@ func (s *Session) Close() error {
 }
 
 // AuditEvent appends an event (the session's job and clock fill Job and
-// Time when unset); a failure is logged, not fatal.
+// Time when unset) with one write and no fsync: Record and Close make the
+// run's events durable with one fsync. A failure is logged, not fatal.
 func (s *Session) AuditEvent(e audit.Event) {
 	if s.Audit == nil {
 		return
@@ -201,13 +202,20 @@ func (s *Session) AuditEvent(e audit.Event) {
 	if e.Time.IsZero() {
 		e.Time = s.Env.Now()
 	}
-	if err := s.Audit.Append(e); err != nil {
+	if err := s.Audit.Write(e); err != nil {
 		s.Log.Warn("audit log write failed", "error", err)
 	}
 }
 
-// Record writes the job's state record to StateDir; a failure is logged.
+// Record makes the run's audit events durable (one fsync), then writes the
+// job's state record to StateDir: a record that reports the run never
+// precedes its events on disk. A failure is logged.
 func (s *Session) Record(r state.Record) {
+	if s.Audit != nil {
+		if err := s.Audit.Sync(); err != nil {
+			s.Log.Warn("audit log write failed", "error", err)
+		}
+	}
 	if r.Job == "" {
 		r.Job = s.Job
 	}

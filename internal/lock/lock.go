@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/server-impermanence/server-impermanence/internal/safefile"
 )
 
 // ErrTimeout is returned when the lock stayed busy for the whole timeout.
@@ -41,11 +43,8 @@ func Acquire(ctx context.Context, dir, fsid, job string, timeout time.Duration, 
 	if fsid == "" || strings.ContainsAny(fsid, "/\x00") {
 		return nil, fmt.Errorf("lock filesystem %q: invalid UUID", fsid)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("lock filesystem %s: %w", fsid, err)
-	}
 	path := Path(dir, fsid)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	f, err := safefile.OpenFile(path, os.O_RDWR|os.O_CREATE, safefile.Perm{File: 0o600, Dir: 0o700})
 	if err != nil {
 		return nil, fmt.Errorf("lock filesystem %s: %w", fsid, err)
 	}
@@ -88,7 +87,7 @@ func Acquire(ctx context.Context, dir, fsid, job string, timeout time.Duration, 
 
 // holder describes the current holder from the lock file's content.
 func holder(path string) string {
-	b, err := os.ReadFile(path)
+	b, err := safefile.ReadFile(path, 4096)
 	if err != nil || len(strings.TrimSpace(string(b))) == 0 {
 		return "unknown holder"
 	}

@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func logger(buf *bytes.Buffer) *slog.Logger {
@@ -102,4 +105,56 @@ func TestAcquireAcrossProcesses(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("lock held by another process was acquired")
+}
+
+// The lock file must be a regular file (a symbolic link, FIFO, directory
+// or device there is refused, never locked or written through) in a
+// directory that is no symbolic link, created 0700 and tightened to it.
+func TestAcquireHostileFiles(t *testing.T) {
+	const id = "4e27972f-3d9e-4898-93a8-2b2900df44d8"
+	target := filepath.Join(t.TempDir(), "target")
+	os.WriteFile(target, []byte("precious\n"), 0o644)
+	for _, tc := range []struct {
+		name  string
+		plant func(p string) error
+		typ   string
+	}{
+		{"symlink", func(p string) error { return os.Symlink(target, p) }, "symbolic link"},
+		{"FIFO", func(p string) error { return unix.Mkfifo(p, 0o600) }, "FIFO"},
+		{"directory", func(p string) error { return os.Mkdir(p, 0o700) }, "directory"},
+		{"device", func(p string) error { return unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))) }, "character device"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := tc.plant(Path(dir, id)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Acquire(context.Background(), dir, id, "snapshot", 0, logger(&bytes.Buffer{}))
+			want := "lock filesystem " + id + ": " + Path(dir, id) + " is a " + tc.typ + ", not a regular file: refused"
+			if err == nil || err.Error() != want {
+				t.Errorf("Acquire = %v, want %q", err, want)
+			}
+		})
+	}
+	if b, _ := os.ReadFile(target); string(b) != "precious\n" {
+		t.Errorf("the symbolic link's target was written: %q", b)
+	}
+	// The directory.
+	base := t.TempDir()
+	loose := filepath.Join(base, "lock")
+	os.Mkdir(loose, 0o755)
+	l, err := Acquire(context.Background(), loose, id, "snapshot", 0, logger(&bytes.Buffer{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	if fi, _ := os.Stat(loose); fi.Mode().Perm() != 0o700 {
+		t.Errorf("lock dir mode %v, want it tightened to 0700", fi.Mode().Perm())
+	}
+	link := filepath.Join(base, "link")
+	os.Symlink(loose, link)
+	_, err = Acquire(context.Background(), link, id, "snapshot", 0, logger(&bytes.Buffer{}))
+	if want := "lock filesystem " + id + ": " + link + " is a symbolic link, not a directory: refused"; err == nil || err.Error() != want {
+		t.Errorf("Acquire in a symbolic link = %v, want %q", err, want)
+	}
 }

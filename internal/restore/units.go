@@ -2,11 +2,14 @@ package restore
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/server-impermanence/server-impermanence/internal/safefile"
 )
 
 // DefaultUnitDirs are where unit files and their drop-ins are read from,
@@ -70,15 +73,16 @@ func isUnit(name string) bool {
 }
 
 // scan returns the settings of one unit file that name a path under one of
-// mountpoints. /dev/null (a masked unit) and unreadable files give nothing.
+// mountpoints. /dev/null (a masked unit), anything else that is not a
+// regular file (a FIFO never blocks the read) and unreadable files give
+// nothing.
 func scan(unit, file string, mountpoints []string) []Use {
-	f, err := os.Open(file)
+	b, err := safefile.ReadFollow(file, 1<<20)
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
 	var out []Use
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
 		base, known := pathKeys[strings.TrimSpace(k)]

@@ -14,7 +14,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
-	"github.com/server-impermanence/server-impermanence/internal/state"
+	"github.com/server-impermanence/server-impermanence/internal/safefile"
 )
 
 // RequestFile is the name of the staged restores (--next-boot) in the
@@ -50,7 +50,7 @@ func RequestPath(cfg *config.Config) string { return path.Join(cfg.Archive.Dir, 
 // missing file is no request.
 func ReadRequests(top string, cfg *config.Config) (Requests, error) {
 	p := filepath.Join(top, RequestPath(cfg))
-	b, err := os.ReadFile(p)
+	b, err := safefile.ReadFile(p, 1<<20)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Requests{Version: RequestVersion}, nil
 	}
@@ -77,12 +77,9 @@ func WriteRequests(top string, cfg *config.Config, r Requests) error {
 		}
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fmt.Errorf("write restore requests: %w", err)
-	}
 	r.Version = RequestVersion
 	b, _ := json.MarshalIndent(r, "", "  ")
-	if err := state.WriteFileAtomic(p, append(b, '\n'), 0o600); err != nil {
+	if err := safefile.Replace(p, append(b, '\n'), safefile.Perm{File: 0o600, Dir: 0o700}, safefile.Durable); err != nil {
 		return fmt.Errorf("write restore requests: %w", err)
 	}
 	return nil

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/names"
+	"github.com/server-impermanence/server-impermanence/internal/safefile"
 )
 
 // Meta is the sidecar of a manual snapshot with an expiry:
@@ -30,7 +30,7 @@ func MetaPath(path string) string {
 // readMeta reads the sidecar of the snapshot at abs (an absolute path); a
 // missing sidecar is the zero Meta.
 func readMeta(abs string) (Meta, error) {
-	b, err := os.ReadFile(MetaPath(abs))
+	b, err := safefile.ReadFile(MetaPath(abs), 64<<10)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Meta{}, nil
 	}

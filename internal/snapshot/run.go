@@ -25,6 +25,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
 	"github.com/server-impermanence/server-impermanence/internal/names"
+	"github.com/server-impermanence/server-impermanence/internal/safefile"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
@@ -251,7 +252,7 @@ func take(fsys *btrfs.FS, sv, p string, meta Meta) (err error) {
 	}
 	if !meta.Expires.IsZero() {
 		b, _ := json.Marshal(meta)
-		if err := state.WriteFileAtomic(MetaPath(abs), append(b, '\n'), 0o600); err != nil {
+		if err := safefile.Replace(MetaPath(abs), append(b, '\n'), safefile.Perm{File: 0o600}, safefile.Durable); err != nil {
 			return fmt.Errorf("write expiry of %s: %w", p, err)
 		}
 		defer func() {

@@ -1,8 +1,11 @@
 // Package state records the last result of each job in a small JSON file
-// per job, written atomically (temporary file in the same directory with a
-// name readers ignore, fsync, rename, fsync of the directory), so a reader
+// per job, replaced atomically (internal/safefile: a temporary file in the
+// same directory with a name readers ignore, fsync, rename), so a reader
 // (the exporter) sees either the previous record or the new one, never a
-// torn one, even across a power cut.
+// torn one, even across a power cut. The directory is not fsynced: a record
+// is rewritten by every run and the audit log, synced before it, is the
+// durable account of the run; after a power cut within the filesystem's
+// commit interval the record may still be the previous run's.
 //
 // The host jobs write under /var/lib/server-impermanence/; the initrd
 // rollback writes under /run/server-impermanence/, which survives the switch
@@ -14,10 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/server-impermanence/server-impermanence/internal/safefile"
 )
 
 // Default directories.
@@ -52,12 +56,22 @@ type Record struct {
 	Details json.RawMessage `json:"details,omitempty"`
 }
 
+// Modes of the records and of their directory.
+const (
+	FileMode fs.FileMode = 0o644
+	DirMode  fs.FileMode = 0o755
+)
+
+// maxRecord bounds a record when reading.
+const maxRecord = 1 << 20
+
 // Path returns the record file of job in dir.
 func Path(dir, job string) string { return filepath.Join(dir, job+".json") }
 
 // Read returns the record of job in dir; a missing record is fs.ErrNotExist.
+// A symbolic link, FIFO, device or directory there is an error.
 func Read(dir, job string) (Record, error) {
-	b, err := os.ReadFile(Path(dir, job))
+	b, err := safefile.ReadFile(Path(dir, job), maxRecord)
 	if err != nil {
 		return Record{}, err
 	}
@@ -99,51 +113,8 @@ func Write(dir string, r Record) error {
 	if err != nil {
 		return fmt.Errorf("write state of %s: %w", r.Job, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := safefile.Replace(Path(dir, r.Job), append(b, '\n'), safefile.Perm{File: FileMode, Dir: DirMode}, safefile.Atomic); err != nil {
 		return fmt.Errorf("write state of %s: %w", r.Job, err)
-	}
-	if err := WriteFileAtomic(Path(dir, r.Job), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write state of %s: %w", r.Job, err)
-	}
-	return nil
-}
-
-// WriteFileAtomic replaces path with data: a temporary file named
-// ".<name>.tmp-*" in the same directory (readers ignore dot files), fsync,
-// rename over path, fsync of the directory.
-func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir, name := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(perm)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -3,9 +3,11 @@ package state
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,19 +51,34 @@ func TestWriteRejectsBadJob(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomicReplaces(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "x.json")
-	for _, s := range []string{"one", "two"} {
-		if err := WriteFileAtomic(p, []byte(s), 0o640); err != nil {
-			t.Fatal(err)
-		}
+// A record is never written through a symbolic link, and a record that is
+// a symbolic link, FIFO or directory is refused when read, without
+// blocking.
+func TestHostileRecord(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(t.TempDir(), "target")
+	os.WriteFile(target, []byte("precious\n"), 0o644)
+	os.Symlink(target, Path(dir, "snapshot"))
+	syscall.Mkfifo(Path(dir, "prune"), 0o644)
+	os.Mkdir(Path(dir, "maintain"), 0o755)
+	got := map[string]string{}
+	for _, job := range []string{"snapshot", "prune", "maintain"} {
+		_, err := Read(dir, job)
+		got["read "+job] = fmt.Sprint(err)
+		got["write "+job] = fmt.Sprint(Write(dir, Record{Job: job, Result: ResultSuccess}))
 	}
-	b, _ := os.ReadFile(p)
-	fi, _ := os.Stat(p)
-	if string(b) != "two" || fi.Mode().Perm() != 0o640 {
-		t.Errorf("after two writes: %q mode %v, want \"two\" 0640", b, fi.Mode().Perm())
+	want := map[string]string{
+		"read snapshot":  Path(dir, "snapshot") + " is a symbolic link, not a regular file: refused",
+		"write snapshot": "write state of snapshot: " + Path(dir, "snapshot") + " is a symbolic link, not a regular file: refused",
+		"read prune":     Path(dir, "prune") + " is a FIFO, not a regular file: refused",
+		"write prune":    "write state of prune: " + Path(dir, "prune") + " is a FIFO, not a regular file: refused",
+		"read maintain":  Path(dir, "maintain") + " is a directory, not a regular file: refused",
+		"write maintain": "write state of maintain: " + Path(dir, "maintain") + " is a directory, not a regular file: refused",
 	}
-	if err := WriteFileAtomic(filepath.Join(t.TempDir(), "missing/x"), nil, 0o644); err == nil {
-		t.Error("write into a missing directory succeeded")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "precious\n" {
+		t.Errorf("the symbolic link's target was written: %q", b)
 	}
 }

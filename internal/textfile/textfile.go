@@ -2,21 +2,24 @@
 // the whole exposition in the classic text format, replaced atomically so the
 // collector never reads a torn file.
 //
-// The temporary file lives in the target directory (renameio WithTempDir, so
-// the rename never crosses a filesystem) under a hidden name that does not end
-// in ".prom", which the collector ignores. The file and then the directory are
-// fsynced, so the file survives a power cut right after a job.
+// The file is replaced with internal/safefile: the temporary file lives in the
+// target directory (the rename never crosses a filesystem) under a hidden name
+// that does not end in ".prom", which the collector ignores; a temporary left
+// by a killed writer is removed by the next one. The file is fsynced before
+// the rename, the directory not: after a power cut the collector reads the
+// previous exposition or the new one, never a torn one, and every job and
+// exporter run rewrites it.
 package textfile
 
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 
-	"github.com/google/renameio/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/server-impermanence/server-impermanence/internal/safefile"
 )
 
 // Name is the file the suite writes in the textfile directory.
@@ -50,22 +53,11 @@ func Write(dir string, g prometheus.Gatherer) error {
 	return WriteFile(filepath.Join(dir, Name), data)
 }
 
-// WriteFile atomically replaces path with data: a temporary file in the same
-// directory named "."+base+<random> (not ending in .prom), fsync, rename,
-// fsync of the directory.
+// WriteFile atomically replaces path (mode 0644) with data: see the package
+// comment. Its directory is created 0755 when missing.
 func WriteFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := renameio.WriteFile(path, data, 0o644,
-		renameio.WithTempDir(dir), renameio.WithStaticPermissions(0o644)); err != nil {
-		return fmt.Errorf("write textfile metrics %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("write textfile metrics %s: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("write textfile metrics %s: fsync %s: %w", path, dir, err)
+	if err := safefile.Replace(path, data, safefile.Perm{File: 0o644, Dir: 0o755}, safefile.Atomic); err != nil {
+		return fmt.Errorf("write textfile metrics: %w", err)
 	}
 	return nil
 }
