@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/server-impermanence/server-impermanence/internal/state"
 	"github.com/server-impermanence/server-impermanence/internal/safefile"
+	"github.com/server-impermanence/server-impermanence/internal/state"
 	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
 

@@ -22,8 +22,8 @@ const fsyncChildEnv = "SNAPSHOT_FSYNC_CHILD"
 
 // fsyncChild is what the parent passes to the child run.
 type fsyncChild struct {
-	Args                                 []string
-	StateDir, AuditPath, LockDir, RunDir string
+	Args []string
+	Root string
 }
 
 // TestFsyncChild runs one snapshot job in a process of its own, for
@@ -34,8 +34,7 @@ func TestFsyncChild(t *testing.T) {
 		t.Skip("child process only")
 	}
 	code := snapshot.Run(context.Background(), c.Args, job.Env{Stdout: os.Stdout, Stderr: os.Stderr,
-		StateDir: c.StateDir, AuditPath: c.AuditPath, LockDir: c.LockDir, RunDir: c.RunDir,
-		Journal: func() bool { return false }})
+		Root: c.Root, Journal: func() bool { return false }})
 	os.Exit(code)
 }
 
@@ -67,19 +66,19 @@ func TestSnapshotRunFsyncs(t *testing.T) {
 		{"seven", []string{"--config", seven}, 7},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := fsyncChild{Args: append([]string{"--mount", l.FS.Mount}, tc.args...),
-				StateDir: t.TempDir(), AuditPath: filepath.Join(t.TempDir(), "audit.jsonl"), LockDir: t.TempDir(), RunDir: t.TempDir()}
+			c := fsyncChild{Args: append([]string{"--mount", l.FS.Mount}, tc.args...), Root: t.TempDir()}
+			env := job.Env{Root: c.Root}
 			arg, _ := json.Marshal(c)
 			calls := syscount.Run(t, syscount.Self("TestFsyncChild", fsyncChildEnv+"="+string(arg)),
 				"fsync", "fdatasync", "sync_file_range", "syncfs", "sync", "msync")
 			for i := range calls {
 				calls[i].File = tmp.ReplaceAllString(calls[i].File, ".tmp-N")
 			}
-			want := []syscount.Call{{Name: "fsync", File: c.AuditPath}, {Name: "fsync", File: filepath.Join(c.StateDir, ".snapshot.json.tmp-N")}}
+			want := []syscount.Call{{Name: "fsync", File: env.AuditPath()}, {Name: "fsync", File: filepath.Join(env.StateDir(), ".snapshot.json.tmp-N")}}
 			if diff := cmp.Diff(want, calls); diff != "" {
 				t.Errorf("sync calls of a snapshot run (-want +got):\n%s", diff)
 			}
-			evs, err := audit.Read(c.AuditPath)
+			evs, err := audit.Read(env.AuditPath())
 			if err != nil || len(evs) != tc.events {
 				t.Errorf("audit log: %d events, %v; want %d", len(evs), err, tc.events)
 			}
