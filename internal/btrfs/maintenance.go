@@ -99,7 +99,11 @@ var (
 	iocScrub       = ioc(iocRead|iocWrite, 27, unsafe.Sizeof(scrubArgs{}))
 	iocScrubCancel = ioc(iocNone, 28, 0)
 	iocBalanceV2   = ioc(iocRead|iocWrite, 32, unsafe.Sizeof(balanceIoctlArgs{}))
+	iocBalanceCtl  = ioc(iocWrite, 33, 4) // the argument is the command itself
 )
+
+// balanceCtlCancel is BTRFS_BALANCE_CTL_CANCEL.
+const balanceCtlCancel = 2
 
 // ErrBusy is returned when another exclusive operation (balance, device
 // add/remove/replace, resize, ...) or a scrub is running.
@@ -151,6 +155,18 @@ func (fs *FS) Scrub(devid, start uint64, readOnly bool) (ScrubProgress, error) {
 		return a.Progress, fmt.Errorf("scrub device %d from %d: %w", devid, start, err)
 	}
 	return a.Progress, nil
+}
+
+// BalanceCancel cancels the running balance of the filesystem: it returns
+// when the balance has stopped (the balance call then fails with
+// ECANCELED). With no balance running it fails with ENOTCONN.
+func (fs *FS) BalanceCancel() error {
+	_, _, errno := unix.Syscall(unix.SYS_IOCTL, fs.top.Fd(), iocBalanceCtl, balanceCtlCancel)
+	runtime.KeepAlive(fs.top)
+	if errno != 0 {
+		return fmt.Errorf("cancel balance: %w", errno)
+	}
+	return nil
 }
 
 // ScrubCancel cancels the running scrubs of the filesystem.

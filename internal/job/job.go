@@ -2,7 +2,8 @@
 // flags, loading the configuration, reaching the top level of the
 // filesystem (an existing mount given with --mount, or a private mount of
 // the device under the run directory), the per-filesystem lock, the
-// journal logger, the audit log and the state record. Every host path
+// journal logger, the audit log, the state record and the end of a run a
+// signal stops (Main, Stopped). Every host path
 // derives from Env.Root and the clock is Env.Now, so tests re-root and
 // re-time a whole run.
 //

@@ -12,6 +12,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/lock"
+	"github.com/server-impermanence/server-impermanence/internal/msgid"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
@@ -37,7 +38,14 @@ type Session struct {
 	// StateDir is where Record writes: Env.StateDir(), or the run
 	// directory for the initrd rollback.
 	StateDir string
-	closers  []func() error
+	// Records says the run writes a job record (OpenRun sets it unless
+	// this is a dry run): a stop that Main forces records the failure too.
+	Records bool
+	ctx     context.Context
+	// private is the directory of a private top-level mount ("" with
+	// --mount), for a stop that Main forces.
+	private string
+	closers []func() error
 }
 
 // Logger returns the journal logger of program (stderr text without a
@@ -46,41 +54,52 @@ func Logger(env Env, program string) *slog.Logger {
 	return journal.New(journal.Options{Identifier: program, Stderr: env.Stderr, Enabled: env.Journal})
 }
 
-// Begin starts a run of program's job: the logger and the start time.
-// Nothing is opened yet.
-func Begin(env Env, program, jobName string) *Session {
+// Begin starts a run of program's job under ctx (see Stopped): the logger
+// and the start time. Nothing is opened yet.
+func Begin(ctx context.Context, env Env, program, jobName string) *Session {
 	env = env.WithDefaults()
-	return &Session{Env: env, Program: program, Job: jobName, Start: env.Now(),
-		StateDir: env.StateDir(), Log: Logger(env, program)}
+	s := &Session{Env: env, Program: program, Job: jobName, Start: env.Now(),
+		StateDir: env.StateDir(), Log: Logger(env, program), ctx: ctx}
+	active.Store(s)
+	return s
 }
 
 // Open loads the configuration, reaches and opens the top level and takes
 // the lock and opens the audit log (unless noLock, for read-only commands
 // and dry runs: those mount read-only). Close releases all.
 func Open(ctx context.Context, env Env, f Flags, program, jobName string, noLock bool) (*Session, error) {
-	s := Begin(env, program, jobName)
+	s := Begin(ctx, env, program, jobName)
+	if err := s.open(ctx, f, noLock); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// open is Open on a begun session; on an error it has closed s.
+func (s *Session) open(ctx context.Context, f Flags, noLock bool) error {
 	cfg, err := LoadConfig(f.Config, f.Default)
 	if err != nil {
-		return nil, err
+		s.Close()
+		return err
 	}
 	s.Config = cfg
 	if err := s.Reach(f, noLock); err != nil {
 		s.Close()
-		return nil, err
+		return err
 	}
 	if !noLock {
 		if err := s.Writable(); err != nil {
 			s.Close()
-			return nil, err
+			return err
 		}
 		if err := s.Lock(ctx, f.LockTimeout); err != nil {
 			s.Close()
-			return nil, err
+			return err
 		}
 		s.OpenAudit(s.Env.AuditPath())
 	}
 	s.Now = s.Env.Now()
-	return s, nil
+	return nil
 }
 
 // Reach reaches the top level (subvolid=5) of the session's filesystem and
@@ -99,6 +118,7 @@ func (s *Session) Reach(f Flags, readOnly bool) error {
 			return err
 		}
 		s.closers = append(s.closers, unmount)
+		s.private = dir
 		top = dir
 	}
 	var opts []btrfs.Option
@@ -162,18 +182,22 @@ func (s *Session) OpenAudit(path string) {
 // unless this is a dry run, records the failure in the job's state file, so
 // that the exporter sees a run that could not even start.
 func OpenRun(ctx context.Context, env Env, f Flags, program, jobName string, onFail func(log *slog.Logger, err error)) (*Session, error) {
-	env = env.WithDefaults()
-	start := env.Now()
-	s, err := Open(ctx, env, f, program, jobName, f.DryRun)
+	s := Begin(ctx, env, program, jobName)
+	s.Records = !f.DryRun
+	err := s.open(ctx, f, f.DryRun)
 	if err == nil {
 		return s, nil
 	}
+	env = s.Env
 	fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+	if errors.Is(err, ErrStopped) {
+		s.LogStopped(err)
+	}
 	if onFail != nil {
 		onFail(Logger(env, program), err)
 	}
 	if !f.DryRun {
-		RecordFailure(env, jobName, start, err)
+		RecordFailure(env, jobName, s.Start, err)
 	}
 	return nil, err
 }
@@ -181,12 +205,20 @@ func OpenRun(ctx context.Context, env Env, f Flags, program, jobName string, onF
 // Close releases the audit log and the lock, closes the filesystem and
 // unmounts a private mount, in reverse order of opening.
 func (s *Session) Close() error {
+	active.CompareAndSwap(s, nil)
 	var errs []error
 	for i := len(s.closers) - 1; i >= 0; i-- {
 		errs = append(errs, s.closers[i]())
 	}
 	s.closers = nil
 	return errors.Join(errs...)
+}
+
+// LogStopped says in the journal that a signal stopped the run before it
+// finished, with err (which says where); the job records the failure.
+func (s *Session) LogStopped(err error) {
+	s.Log.Warn(fmt.Sprintf("%s %v; what it finished is complete, the next run does the rest", s.Job, err),
+		journal.MessageID(msgid.JobStopped), "job", s.Job)
 }
 
 // AuditEvent appends an event (the session's job and clock fill Job and
@@ -221,6 +253,9 @@ func (s *Session) Record(r state.Record) {
 	}
 	if r.Duration == 0 {
 		r.Duration = s.Env.Now().Sub(s.Start).Seconds()
+	}
+	if r.Result != state.ResultSuccess && s.ctx != nil && Stopped(s.ctx) != nil {
+		s.LogStopped(errors.New(r.Error))
 	}
 	if err := state.Finish(s.StateDir, r, s.Start); err != nil {
 		s.Log.Warn("state record write failed", "job", r.Job, "error", err)

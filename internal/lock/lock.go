@@ -71,7 +71,7 @@ func Acquire(ctx context.Context, dir, fsid, job string, timeout time.Duration, 
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
+			return nil, fmt.Errorf("lock %s: %w", path, context.Cause(ctx))
 		case <-time.After(min(poll, time.Until(deadline))):
 		}
 	}

@@ -168,11 +168,11 @@ func Maintain(ctx context.Context, s *job.Session, o Options) (Report, error) {
 	}
 	var errs []error
 	if !o.SkipBalance {
-		b, err := balance(s, o.DryRun)
+		b, err := balance(ctx, s, o.DryRun)
 		rep.Balance = &b
 		errs = append(errs, err)
 	}
-	if !o.SkipScrub && s.Config.Maintenance.Scrub {
+	if !o.SkipScrub && s.Config.Maintenance.Scrub && job.Stopped(ctx) == nil {
 		sc, err := scrub(ctx, s, o)
 		rep.Scrub = &sc
 		errs = append(errs, err)
@@ -187,7 +187,7 @@ func Maintain(ctx context.Context, s *job.Session, o Options) (Report, error) {
 		}
 	}
 	rep.Seconds = time.Since(t0).Seconds()
-	err = errors.Join(errs...)
+	err = errors.Join(append([]error{job.Stopped(ctx)}, errs...)...)
 	if !o.DryRun {
 		rec := state.Record{Result: state.ResultSuccess, Counters: map[string]int64{}}
 		for _, d := range rep.DeviceStats {
@@ -213,8 +213,9 @@ func Maintain(ctx context.Context, s *job.Session, o Options) (Report, error) {
 }
 
 // balance runs the progressive usage filters of each type with something
-// to reclaim.
-func balance(s *job.Session, dryRun bool) (Balance, error) {
+// to reclaim. Stopped (ctx), it cancels the filter in progress (the chunks
+// relocated so far stay relocated) and runs no other.
+func balance(ctx context.Context, s *job.Session, dryRun bool) (Balance, error) {
 	var b Balance
 	t0 := time.Now()
 	u, err := s.FS.Usage()
@@ -246,13 +247,18 @@ func balance(s *job.Session, dryRun bool) (Balance, error) {
 			continue
 		}
 		for _, pct := range typ.usages {
+			if job.Stopped(ctx) != nil {
+				break
+			}
 			st := BalanceStep{Type: typ.name, Usage: pct}
 			if dryRun {
 				b.Steps = append(b.Steps, st)
 				continue
 			}
 			t1 := time.Now()
+			cancelOnStop := context.AfterFunc(ctx, func() { s.FS.BalanceCancel() })
 			p, err := s.FS.BalanceUsage(typ.meta, pct)
+			cancelOnStop()
 			st.Seconds, st.Considered, st.Relocated = time.Since(t1).Seconds(), p.Considered, p.Completed
 			b.Relocated += p.Completed
 			if err != nil {

@@ -35,6 +35,8 @@ const (
 	TuneChanged = "51aa0544faf24b8a89e81ba9c0b99bc6"
 	// TuneNotApplied: a subvolume's compression or NoCoW was not applied (not mounted where configured, or failed).
 	TuneNotApplied = "329f4055770e43e3905a9f63ec552bd3"
+	// JobStopped: a job was stopped by a signal (systemctl stop, a timeout) before it finished.
+	JobStopped = "5baf4da4b5704835a9b3c1bc6ffa0639"
 )
 
 // All lists every MESSAGE_ID with its name, for the catalog test.
@@ -54,4 +56,5 @@ var All = map[string]string{
 	"SpaceLow":        SpaceLow,
 	"TuneChanged":     TuneChanged,
 	"TuneNotApplied":  TuneNotApplied,
+	"JobStopped":      JobStopped,
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 )
 
 // Record is told the outcome of each action Apply attempted.
@@ -26,7 +27,7 @@ type Record func(a Action, took time.Duration, err error)
 func Apply(ctx context.Context, fsys *btrfs.FS, actions []Action, log *slog.Logger, record Record) (int, error) {
 	done := 0
 	for _, a := range actions {
-		if err := ctx.Err(); err != nil {
+		if err := job.Stopped(ctx); err != nil {
 			return done, err
 		}
 		start := time.Now()

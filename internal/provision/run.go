@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -102,6 +103,9 @@ func run(ctx context.Context, s *job.Session, f job.Flags, o Options) int {
 		if err != nil {
 			out.Error = err.Error()
 			code = job.ExitFailure
+		}
+		if errors.Is(err, job.ErrStopped) {
+			s.LogStopped(fmt.Errorf("%w after %d of %d steps", err, out.Done, len(plan.Actions)))
 		}
 		if out.Layout, err = Layout(s.Config, s.FS); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", program, err)

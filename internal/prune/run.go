@@ -145,11 +145,12 @@ func Prune(ctx context.Context, s *job.Session, o Options) (Report, error) {
 		return rep, nil
 	}
 	t0 := time.Now()
-	rep.Deleted, rep.Failures = apply(s, p)
+	rep.Deleted, rep.Failures = apply(ctx, s, p)
+	stopped := job.Stopped(ctx)
 	if err := fsys.Commit(); err != nil {
 		rep.Failures = append(rep.Failures, Failure{Path: "(commit)", Error: err.Error()})
 	}
-	if o.Wait > 0 && rep.Deleted > 0 {
+	if o.Wait > 0 && rep.Deleted > 0 && stopped == nil {
 		var ids []uint64
 		for _, it := range p.Items {
 			if it.Delete {
@@ -171,7 +172,10 @@ func Prune(ctx context.Context, s *job.Session, o Options) (Report, error) {
 	if len(rep.Failures) > 0 {
 		ferr = fmt.Errorf("%d of %d deletions failed", len(rep.Failures), p.Deletions())
 	}
-	return rep, finish(s, &rep, o, errors.Join(ferr, err))
+	if stopped != nil {
+		stopped = fmt.Errorf("%w: %d of %d deletions done", stopped, rep.Deleted, p.Deletions())
+	}
+	return rep, finish(s, &rep, o, errors.Join(stopped, ferr, err))
 }
 
 // observe lists the filesystem and builds the plan.
@@ -194,9 +198,14 @@ func observe(s *job.Session, loc *time.Location) (Plan, error) {
 	return Build(s.Config, snaps, subvols, mounted, loc, s.Now), nil
 }
 
-// apply deletes what the plan selects: snapshots in one batch, archives
-// recursively, deepest first. It goes on past failures.
-func apply(s *job.Session, p Plan) (int, []Failure) {
+// stopBatch is how many snapshots apply deletes between two looks at
+// whether the run was stopped (about 10 ms of ioctls).
+const stopBatch = 100
+
+// apply deletes what the plan selects: snapshots in batches, archives
+// recursively, deepest first. It goes on past failures; stopped (ctx), it
+// ends after the batch or archive in progress.
+func apply(ctx context.Context, s *job.Session, p Plan) (int, []Failure) {
 	var failures []Failure
 	byID := map[uint64]Item{}
 	var ids []uint64
@@ -210,26 +219,30 @@ func apply(s *job.Session, p Plan) (int, []Failure) {
 		ids = append(ids, it.ID)
 	}
 	t0 := time.Now()
-	_, err := s.FS.DeleteMany(ids, func(id uint64, err error) {
-		it := byID[id]
+	for len(ids) > 0 && job.Stopped(ctx) == nil {
+		batch := ids[:min(stopBatch, len(ids))]
+		ids = ids[len(batch):]
+		_, err := s.FS.DeleteMany(batch, func(id uint64, err error) {
+			it := byID[id]
+			if err != nil {
+				failures = append(failures, Failure{Path: it.Path, Error: err.Error()})
+				s.Log.Error("deleting snapshot "+it.Path+" failed: "+err.Error(), "path", it.Path, "error", err)
+				s.AuditEvent(audit.Event{Action: "delete-snapshot", Subvolume: it.Subvolume, Path: it.Path,
+					Result: audit.ResultFailure, Error: err.Error()})
+				return
+			}
+			deleted++
+			perSubvolume[it.Subvolume]++
+			s.Log.Info("snapshot "+it.Path+" deleted: "+it.Reason, journal.MessageID(msgid.SnapshotDeleted),
+				"subvolume", it.Subvolume, "path", it.Path, "reason", it.Reason)
+			if it.Label != "" {
+				os.Remove(snapshot.MetaPath(filepath.Join(s.FS.Mountpoint(), it.Path)))
+			}
+		})
 		if err != nil {
-			failures = append(failures, Failure{Path: it.Path, Error: err.Error()})
-			s.Log.Error("deleting snapshot "+it.Path+" failed: "+err.Error(), "path", it.Path, "error", err)
-			s.AuditEvent(audit.Event{Action: "delete-snapshot", Subvolume: it.Subvolume, Path: it.Path,
-				Result: audit.ResultFailure, Error: err.Error()})
-			return
-		}
-		deleted++
-		perSubvolume[it.Subvolume]++
-		s.Log.Info("snapshot "+it.Path+" deleted: "+it.Reason, journal.MessageID(msgid.SnapshotDeleted),
-			"subvolume", it.Subvolume, "path", it.Path, "reason", it.Reason)
-		if it.Label != "" {
-			os.Remove(snapshot.MetaPath(filepath.Join(s.FS.Mountpoint(), it.Path)))
-		}
-	})
-	if err != nil {
-		for _, id := range ids {
-			failures = append(failures, Failure{Path: byID[id].Path, Error: err.Error()})
+			for _, id := range batch {
+				failures = append(failures, Failure{Path: byID[id].Path, Error: err.Error()})
+			}
 		}
 	}
 	for sv, n := range perSubvolume {
@@ -239,6 +252,9 @@ func apply(s *job.Session, p Plan) (int, []Failure) {
 	for _, it := range p.Items {
 		if !it.Delete || it.Kind != KindArchive {
 			continue
+		}
+		if job.Stopped(ctx) != nil {
+			break
 		}
 		t1 := time.Now()
 		_, err := s.FS.DeleteRecursive(it.Path)

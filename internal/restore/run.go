@@ -110,7 +110,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 		return job.ExitFailure
 	}
 	defer s.Close()
-	res, err := Do(s, o)
+	res, err := Do(ctx, s, o)
 	job.Print(env.Stdout, f.JSON, res, res.Print)
 	if !o.DryRun {
 		rec := state.Record{Result: state.ResultSuccess}
@@ -175,14 +175,16 @@ func refuse(format string, a ...any) error {
 }
 
 // Do performs the run described by o on s's filesystem.
-func Do(s *job.Session, o Options) (Result, error) {
+// Stopped (ctx), it ends before the swap or before the next path: each is
+// whole or not begun.
+func Do(ctx context.Context, s *job.Session, o Options) (Result, error) {
 	res := Result{DryRun: o.DryRun}
 	now := s.Now.UTC().Truncate(time.Second)
 	switch {
 	case o.ApplyRequests:
 		return applyRequests(s, o, now)
 	case len(o.Paths) > 0:
-		return restorePaths(s, o, now)
+		return restorePaths(ctx, s, o, now)
 	case o.Cancel:
 		reqs, err := restorereq.ReadRequests(s.FS.Mountpoint(), s.Config)
 		if err != nil {
@@ -198,10 +200,10 @@ func Do(s *job.Session, o Options) (Result, error) {
 		s.AuditEvent(audit.Event{Action: "restore-cancel", Subvolume: o.Subvolume, Path: restorereq.RequestPath(s.Config), Result: audit.ResultSuccess})
 		return res, restorereq.WriteRequests(s.FS.Mountpoint(), s.Config, reqs)
 	}
-	return restoreSubvolume(s, o, now)
+	return restoreSubvolume(ctx, s, o, now)
 }
 
-func restoreSubvolume(s *job.Session, o Options, now time.Time) (Result, error) {
+func restoreSubvolume(ctx context.Context, s *job.Session, o Options, now time.Time) (Result, error) {
 	res := Result{DryRun: o.DryRun}
 	cfg, fsys := s.Config, s.FS
 	sv, ok := cfg.Subvolume(o.Subvolume)
@@ -293,6 +295,9 @@ func restoreSubvolume(s *job.Session, o Options, now time.Time) (Result, error) 
 	if o.DryRun {
 		return res, nil
 	}
+	if err := job.Stopped(ctx); err != nil {
+		return res, fmt.Errorf("%w before the restore of %s: nothing changed", err, sv.Name)
+	}
 	t0 := time.Now()
 	err = w.Apply(fsys, func(step, detail string) error {
 		s.AuditEvent(audit.Event{Action: "restore-" + step, Subvolume: sv.Name, Path: detail, Result: audit.ResultSuccess})
@@ -306,7 +311,7 @@ func restoreSubvolume(s *job.Session, o Options, now time.Time) (Result, error) 
 	return res, nil
 }
 
-func restorePaths(s *job.Session, o Options, now time.Time) (Result, error) {
+func restorePaths(ctx context.Context, s *job.Session, o Options, now time.Time) (Result, error) {
 	res := Result{DryRun: o.DryRun}
 	top := s.FS.Mountpoint()
 	// Every path is checked before the first is restored.
@@ -320,7 +325,10 @@ func restorePaths(s *job.Session, o Options, now time.Time) (Result, error) {
 	if o.DryRun {
 		return res, nil
 	}
-	for _, r := range res.Paths {
+	for i, r := range res.Paths {
+		if err := job.Stopped(ctx); err != nil {
+			return res, errors.Join(fmt.Errorf("%w: %d of %d paths restored", err, i, len(res.Paths)), s.FS.Commit())
+		}
 		if err := r.Apply(top); err != nil {
 			return res, err
 		}

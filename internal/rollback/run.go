@@ -104,7 +104,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "%s: unexpected argument %q\n", program, flags.Arg(0))
 		return job.ExitUsage
 	}
-	s := job.Begin(env.Env, program, Job)
+	s := job.Begin(ctx, env.Env, program, Job)
+	s.Records = !f.DryRun
 	// The record goes to the run directory: it survives the switch to the
 	// host root, where the exporter reads it.
 	s.StateDir = env.RunDir()
@@ -198,15 +199,21 @@ func (r *runner) run(ctx context.Context, f job.Flags, minFree uint64) int {
 		return job.ExitOK
 	}
 	r.openAudit()
-	stop := r.env.Stop
-	if h, ok := cmdline.Parse(string(line)).HaltAfter(true); ok && stop == nil {
-		stop = r.haltAfter(ctx, h, fsys)
+	hook := r.env.Stop
+	if h, ok := cmdline.Parse(string(line)).HaltAfter(true); ok && hook == nil {
+		hook = r.haltAfter(ctx, h, fsys)
 	}
+	// A signal (a unit timeout, a shutdown) stops the run after the step in
+	// progress: every state between two steps is one the next boot repairs.
+	stop := func(step string) bool { return job.Stopped(ctx) != nil || (hook != nil && hook(step)) }
 	a := Applier{Ops: fsOps{fsys}, Log: r.s.Log, Audit: r.s.Audit, Stop: stop, Now: r.env.Now, BootID: r.res.BootID}
 	r.res.Done, err = a.Apply(plan.Steps)
 	if err != nil {
 		if errors.Is(err, ErrStopped) {
 			r.res.Result, r.res.Error = "stopped", err.Error()
+			if serr := job.Stopped(ctx); serr != nil {
+				r.res.Error = fmt.Sprintf("%v after step %d of %d; the next boot finishes the rollback", serr, r.res.Done, len(plan.Steps))
+			}
 			return job.ExitFailure
 		}
 		r.res.What = []string{"the root is bootable (S is always whole); the next boot finishes the rollback, or run impermanence-rollback again"}

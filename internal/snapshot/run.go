@@ -121,7 +121,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 		return job.ExitFailure
 	}
 	defer s.Close()
-	rep, err := Take(s, Options{Subvolumes: fl.Args(), Label: *label, Lifetime: lifetime, DryRun: f.DryRun})
+	rep, err := Take(ctx, s, Options{Subvolumes: fl.Args(), Label: *label, Lifetime: lifetime, DryRun: f.DryRun})
 	code := job.ExitOK
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
@@ -140,8 +140,9 @@ type Options struct {
 }
 
 // Take snapshots the subvolumes of s's configuration. The error says how
-// many failed; the report has each.
-func Take(s *job.Session, o Options) (Report, error) {
+// many failed; the report has each. Stopped (ctx), it ends before the next
+// snapshot: those taken are whole.
+func Take(ctx context.Context, s *job.Session, o Options) (Report, error) {
 	cfg, fsys, log := s.Config, s.FS, s.Log
 	dir := cfg.Snapshots.Dir
 	targets, err := targets(s, o.Subvolumes)
@@ -192,7 +193,11 @@ func Take(s *job.Session, o Options) (Report, error) {
 		expires = ts.Add(o.Lifetime)
 	}
 	failed := 0
+	var stopped error
 	for _, sv := range targets {
+		if stopped = job.Stopped(ctx); stopped != nil {
+			break
+		}
 		p := path.Join(dir, sv, name)
 		r := Result{Subvolume: sv, Path: p, Label: o.Label, Expires: expires}
 		if o.DryRun {
@@ -221,10 +226,15 @@ func Take(s *job.Session, o Options) (Report, error) {
 	if o.DryRun {
 		return rep, nil
 	}
+	created := len(rep.Snapshots) - failed
 	rec := state.Record{Result: state.ResultSuccess,
-		Counters: map[string]int64{"created": int64(len(targets) - failed), "failed": int64(failed)}}
+		Counters: map[string]int64{"created": int64(created), "failed": int64(failed)}}
 	rec.Details, _ = json.Marshal(rep)
-	if failed > 0 {
+	switch {
+	case stopped != nil:
+		err = fmt.Errorf("%w: %d of %d snapshots taken", stopped, created, len(targets))
+		rec.Result, rec.Error = state.ResultFailure, err.Error()
+	case failed > 0:
 		err = fmt.Errorf("%d of %d snapshots failed", failed, len(targets))
 		rec.Result, rec.Error = state.ResultFailure, err.Error()
 	}
