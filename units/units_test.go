@@ -9,14 +9,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/exporter"
+	"github.com/server-impermanence/server-impermanence/internal/maintain"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
 	"github.com/server-impermanence/server-impermanence/internal/textfile"
+	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
 
 // TestCatalog keeps the catalog in step with internal/msgid: one entry per
@@ -102,9 +105,10 @@ func TestUnitContract(t *testing.T) {
 		"server-snapshots.service":          "30s",
 		"server-snapshots-cleanup.service":  "120s",
 		"btrfs-maintenance.service":         "300s",
+		"server-impermanence-scrub.service": "4h10min",
 	}
 	jobs := []string{"server-impermanence-setup.service", "server-snapshots.service", "server-snapshots-cleanup.service",
-		"btrfs-maintenance.service", "server-impermanence-tune.service", "server-impermanence-persist.service"}
+		"btrfs-maintenance.service", "server-impermanence-scrub.service", "server-impermanence-tune.service", "server-impermanence-persist.service"}
 	for _, u := range units(t) {
 		data, err := os.ReadFile(u)
 		if err != nil {
@@ -211,7 +215,7 @@ func TestSysctlModes(t *testing.T) {
 // rollback reads /proc/sys/kernel/random/boot_id, which ProcSubset=pid hides.
 func TestBtrfsHelpersSyscalls(t *testing.T) {
 	for _, u := range []string{"server-impermanence-setup.service", "server-snapshots.service",
-		"server-snapshots-cleanup.service", "btrfs-maintenance.service"} {
+		"server-snapshots-cleanup.service", "btrfs-maintenance.service", "server-impermanence-scrub.service"} {
 		data, err := os.ReadFile(u)
 		if err != nil {
 			t.Fatal(err)
@@ -282,5 +286,57 @@ func TestJobsRefreshTextfile(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(dir, textfile.Name))
 	if err != nil || !strings.Contains(string(b), "impermanence_build_info") {
 		t.Errorf("textfile = %.200q, %v; want the metrics", b, err)
+	}
+}
+
+// TestScrubBudgetFitsItsUnit: the shipped scrub unit's budget (its
+// --scrub-budget, else the default) ends at least impermanence-maintain's
+// margin before its TimeoutStartSec=, so it stops by itself, recorded as
+// interrupted, and systemd never kills it (a drop-in that shortens the
+// timeout shortens the budget at run time). The weekly maintenance unit,
+// whose 300 s are for balance, does not scrub.
+func TestScrubBudgetFitsItsUnit(t *testing.T) {
+	unit := func(name string) map[string]string {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kv := map[string]string{}
+		for _, l := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(l, "="); ok && !strings.HasPrefix(l, "#") {
+				kv[k] = v
+			}
+		}
+		return kv
+	}
+	scrub := unit("server-impermanence-scrub.service")
+	timeout, err := timespan.Parse(scrub["TimeoutStartSec"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := strings.Fields(scrub["ExecStart"])
+	if !slices.Contains(exec, "--scrub-only") {
+		t.Errorf("scrub unit: ExecStart=%s has no --scrub-only", scrub["ExecStart"])
+	}
+	budget := maintain.DefaultScrubBudget
+	for i, a := range exec {
+		v, ok := strings.CutPrefix(a, "--scrub-budget=")
+		if a == "--scrub-budget" && i+1 < len(exec) {
+			v, ok = exec[i+1], true
+		}
+		if ok {
+			if budget, err = time.ParseDuration(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := maintain.Budget(budget, timeout, true); got != budget {
+		t.Errorf("scrub unit: budget %s does not fit TimeoutStartSec=%s (at most %s)", budget, timeout, got)
+	}
+	if scrub["IOSchedulingClass"] != "idle" || scrub["Nice"] != "19" {
+		t.Errorf("scrub unit: IOSchedulingClass=%s Nice=%s, want idle and 19", scrub["IOSchedulingClass"], scrub["Nice"])
+	}
+	if m := unit("btrfs-maintenance.service"); !slices.Contains(strings.Fields(m["ExecStart"]), "--skip-scrub") {
+		t.Errorf("btrfs-maintenance.service: ExecStart=%s scrubs within its 300 s", m["ExecStart"])
 	}
 }

@@ -60,6 +60,8 @@ const (
 	ResultFailure = "failure"
 	ResultSkipped = "skipped"
 	ResultRefused = "refused"
+	// ResultInterrupted: stopped before the end; the next run resumes.
+	ResultInterrupted = "interrupted"
 )
 
 // Event is one line of the audit log.

@@ -1,19 +1,28 @@
-// Package maintain is impermanence-maintain (btrfs-maintenance.service):
-// balance with progressive usage filters, scrub within a time budget that
-// resumes where it stopped, and the device error counters, with every
-// result in the state records "maintenance", "balance" and "scrub" for the
-// exporter.
+// Package maintain is impermanence-maintain: balance with progressive usage
+// filters and the device error counters (btrfs-maintenance.service, which
+// runs it with --skip-scrub), and scrub within a time budget that resumes
+// where it stopped (server-impermanence-scrub.service, --scrub-only), with
+// every result in the state records "maintenance", "balance" and "scrub"
+// for the exporter, and the scrub pass in internal/scrubpass.
 //
 // Balance runs the configured filters in order (-dusage=5, then 10, then
 // 25; -musage=5), each relocating only chunks at most that full, and is
 // skipped for a block group type with less slack (allocated minus used)
 // than one chunk: then no chunk can be freed. Scrub runs every device in
 // parallel through BTRFS_IOC_SCRUB and keeps the progress the ioctl returns
-// (github.com/dennwc/btrfs drops it); when the budget is spent it cancels
-// and records each device's last physical offset, and the next run starts
-// from there. Nothing runs while another exclusive operation (balance,
-// device add/remove/replace, resize) is in progress: the run is skipped
-// with a message saying which.
+// (github.com/dennwc/btrfs drops it); when the budget is spent, or on
+// SIGTERM, it cancels, records each device's last physical offset and the
+// run as interrupted, and the next run starts from there; a device that
+// reached its end waits for the others before a new pass begins. The
+// budget never outlasts the unit that runs the scrub: under systemd it is
+// shortened to end Margin before the unit's TimeoutStartSec=, read with
+// systemctl show. A scrub takes the scrub lock, not the job lock: snapshots and
+// cleanups go on while it runs.
+//
+// Nothing runs while another exclusive operation (balance, device
+// add/remove/replace, resize) is in progress: the run is skipped with a
+// message saying which; a scrub alone goes on beside a balance, which the
+// kernel allows.
 package maintain
 
 import (
@@ -23,12 +32,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/audit"
@@ -39,6 +49,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
 	"github.com/server-impermanence/server-impermanence/internal/state"
+	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
 
 const (
@@ -52,13 +63,16 @@ Balances with the configured progressive usage filters (skipped when no
 chunk can be freed), scrubs every device within --scrub-budget (resuming
 where the previous run stopped) and records the device error counters.
 Skipped when another exclusive operation (balance, replace, resize) runs.
+With --scrub-only it only scrubs, without the job lock, and under systemd
+stops before its unit's TimeoutStartSec=.
 
 Options:
 `
 
 const exitHelp = `
-Exit status: 0 done or skipped, 1 a step failed or scrub found errors it could
-not correct, 2 usage error.
+Exit status: 0 done, skipped, or a scrub stopped by its budget or a signal
+(recorded as interrupted; the next run resumes), 1 a step failed or scrub
+found errors it could not correct, 2 usage error.
 `
 
 // BalanceStep is one filter run.
@@ -79,26 +93,6 @@ type Balance struct {
 	Seconds   float64       `json:"seconds"`
 }
 
-// DeviceScrub is the scrub of one device in this pass.
-type DeviceScrub struct {
-	DevID    uint64              `json:"devid"`
-	Start    uint64              `json:"start"` // where this run started
-	Done     bool                `json:"done"`  // reached the end of the device
-	Progress btrfs.ScrubProgress `json:"progress"`
-	// Pass sums the progress of every run of this pass (a pass spans runs
-	// until it reaches the end).
-	Pass  btrfs.ScrubProgress `json:"pass"`
-	Error string              `json:"error,omitempty"`
-}
-
-// Scrub is the scrub part of a run.
-type Scrub struct {
-	Devices []DeviceScrub `json:"devices"`
-	Done    bool          `json:"done"`
-	Resumed bool          `json:"resumed"`
-	Seconds float64       `json:"seconds"`
-}
-
 // Report is the output of a run.
 type Report struct {
 	Skipped     string              `json:"skipped,omitempty"`
@@ -111,13 +105,86 @@ type Report struct {
 // Options of a run.
 type Options struct {
 	SkipBalance, SkipScrub bool
-	ScrubBudget            time.Duration
-	ReadOnlyScrub          bool
-	DryRun                 bool
+	// ScrubOnly scrubs and records only the scrub, without the job lock.
+	ScrubOnly     bool
+	ScrubBudget   time.Duration
+	ReadOnlyScrub bool
+	DryRun        bool
 }
 
-// Run is the whole program; main only calls it.
+// UnitTimeout returns the TimeoutStartSec= of the systemd unit running this
+// process (finite false: it has none, or systemd does not run it).
+type UnitTimeout func(ctx context.Context) (unit string, timeout time.Duration, finite bool, err error)
+
+// Run is the whole program; main only calls it. Run by systemd, the scrub
+// budget fits the unit's start timeout (SystemdUnitTimeout).
 func Run(ctx context.Context, args []string, env job.Env) int {
+	return RunWith(ctx, args, env, SystemdUnitTimeout)
+}
+
+// SystemdUnitTimeout returns the start timeout of the unit of this
+// process when systemd started it ($INVOCATION_ID): the unit from
+// /proc/self/cgroup, its TimeoutStartUSec from systemctl show (the job
+// binaries link no D-Bus client).
+func SystemdUnitTimeout(ctx context.Context) (string, time.Duration, bool, error) {
+	if os.Getenv("INVOCATION_ID") == "" {
+		return "", 0, false, nil
+	}
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", 0, false, err
+	}
+	unit, err := UnitFromCgroup(string(b))
+	if err != nil {
+		return "", 0, false, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "systemctl", "show", "--property=TimeoutStartUSec", "--value", "--", unit).Output()
+	if err != nil {
+		return unit, 0, false, fmt.Errorf("systemctl show %s: %w", unit, err)
+	}
+	d, finite, err := ParseTimeout(strings.TrimSpace(string(out)))
+	return unit, d, finite, err
+}
+
+// UnitFromCgroup returns the service whose cgroup /proc/self/cgroup names
+// (the unified hierarchy's "0::" line, else systemd's named one).
+func UnitFromCgroup(cgroup string) (string, error) {
+	var path string
+	for _, l := range strings.Split(cgroup, "\n") {
+		f := strings.SplitN(l, ":", 3) // hierarchy-ID:controllers:path
+		switch {
+		case len(f) != 3:
+		case f[0] == "0" && f[1] == "":
+			path = f[2]
+		case f[1] == "name=systemd" && path == "":
+			path = f[2]
+		}
+	}
+	for _, elem := range slices.Backward(strings.Split(path, "/")) {
+		if strings.HasSuffix(elem, ".service") {
+			return elem, nil
+		}
+	}
+	return "", fmt.Errorf("no service in the cgroup %q", path)
+}
+
+// ParseTimeout parses systemctl show's TimeoutStartUSec: a time span, or
+// "infinity" (finite false, as is 0).
+func ParseTimeout(s string) (time.Duration, bool, error) {
+	if s == "infinity" {
+		return 0, false, nil
+	}
+	d, err := timespan.Parse(s)
+	if err != nil {
+		return 0, false, fmt.Errorf("TimeoutStartUSec: %w", err)
+	}
+	return d, d > 0, nil
+}
+
+// RunWith is Run with the unit's timeout from timeout (nil: none).
+func RunWith(ctx context.Context, args []string, env job.Env, timeout UnitTimeout) int {
 	env = env.WithDefaults()
 	fl := flag.NewFlagSet(program, flag.ContinueOnError)
 	fl.SetOutput(env.Stderr)
@@ -126,8 +193,9 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	var o Options
 	fl.BoolVar(&o.SkipBalance, "skip-balance", false, "do not balance")
 	fl.BoolVar(&o.SkipScrub, "skip-scrub", false, "do not scrub")
+	fl.BoolVar(&o.ScrubOnly, "scrub-only", false, "only scrub (no balance), without the job lock; the state record is scrub's")
 	fl.BoolVar(&o.ReadOnlyScrub, "read-only-scrub", false, "scrub without repairing")
-	fl.DurationVar(&o.ScrubBudget, "scrub-budget", 4*time.Hour, "stop the scrub after this `duration` and resume there next run")
+	fl.DurationVar(&o.ScrubBudget, "scrub-budget", DefaultScrubBudget, "stop the scrub after this `duration` and resume there next run (under systemd, at most the unit's TimeoutStartSec= less a margin)")
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
 	if done, code := job.ParseFlags(fl, args, &f, env, func() string { return buildinfo.String(program) }); done {
 		return code
@@ -136,12 +204,38 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 		fmt.Fprintf(env.Stderr, "%s: unexpected argument %q\n", program, fl.Arg(0))
 		return job.ExitUsage
 	}
+	if o.ScrubOnly && (o.SkipScrub || o.SkipBalance) {
+		return job.Usage(env, program, "--scrub-only excludes --skip-scrub and --skip-balance")
+	}
+	if o.ScrubBudget <= 0 {
+		return job.Usage(env, program, "--scrub-budget %s: must be positive", o.ScrubBudget)
+	}
 	o.DryRun = f.DryRun
-	s, err := job.OpenRun(ctx, env, f, program, jobName, nil)
+	var s *job.Session
+	var err error
+	if o.ScrubOnly {
+		s, err = openScrub(ctx, env, f, o)
+	} else {
+		s, err = job.OpenRun(ctx, env, f, program, jobName, nil)
+	}
 	if err != nil {
 		return job.ExitFailure
 	}
 	defer s.Close()
+	if timeout != nil && !o.SkipScrub {
+		unit, d, finite, err := timeout(ctx)
+		if err != nil {
+			s.Log.Warn("cannot read the unit's start timeout; the scrub budget is --scrub-budget", "error", err.Error())
+		}
+		if b := Budget(o.ScrubBudget, d, finite); b < o.ScrubBudget {
+			s.Log.Info(fmt.Sprintf("scrub budget %s: %s ends %s before %s's TimeoutStartSec=%s", b, o.ScrubBudget, Margin(d), unit, d),
+				"unit", unit, "budget", b.String())
+			o.ScrubBudget = b
+		}
+	}
+	if o.ScrubBudget <= 0 {
+		return job.Usage(env, program, "the unit's TimeoutStartSec= leaves no time to scrub")
+	}
 	rep, err := Maintain(ctx, s, o)
 	job.Print(env.Stdout, f.JSON, rep, rep.print)
 	if err != nil {
@@ -151,11 +245,48 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	return job.ExitOK
 }
 
-// Maintain runs balance, scrub and the device counters on s's filesystem.
+// openScrub opens a --scrub-only run: the configuration, the top level
+// (read-only for a dry run or a read-only scrub) and the audit log, but not
+// the job lock (scrub takes the scrub lock). A run that cannot start records
+// the failure, as job.OpenRun does.
+func openScrub(ctx context.Context, env job.Env, f job.Flags, o Options) (*job.Session, error) {
+	s := job.Begin(ctx, env, program, scrubJob)
+	s.Records = !o.DryRun
+	cfg, err := job.LoadConfig(f.Config, f.Default)
+	if err == nil {
+		s.Config = cfg
+		err = s.Reach(f, o.DryRun || o.ReadOnlyScrub)
+	}
+	if err == nil && !o.DryRun && !o.ReadOnlyScrub {
+		err = s.Writable() // a repairing scrub writes
+	}
+	if err != nil {
+		s.Close()
+		fmt.Fprintf(s.Env.Stderr, "%s: %v\n", program, err)
+		if errors.Is(err, job.ErrStopped) {
+			s.LogStopped(err)
+		}
+		if !o.DryRun {
+			job.RecordFailure(s.Env, scrubJob, s.Start, err)
+		}
+		return nil, err
+	}
+	if !o.DryRun {
+		s.OpenAudit(s.Env.AuditPath())
+	}
+	s.Now = s.Env.Now()
+	return s, nil
+}
+
+// Maintain runs balance, scrub and the device counters on s's filesystem
+// (with ScrubOnly, the scrub alone).
 func Maintain(ctx context.Context, s *job.Session, o Options) (Report, error) {
 	var rep Report
-	t0 := time.Now()
+	t0 := s.Env.Now()
 	fsys, log := s.FS, s.Log
+	if o.ScrubOnly {
+		return scrubOnly(ctx, s, o)
+	}
 	op, err := fsys.ExclusiveOperation()
 	if err == nil && op != "none" && op != "" {
 		rep.Skipped = fmt.Sprintf("another exclusive operation is running (%s): balance and scrub skipped, try again later", op)
@@ -173,20 +304,15 @@ func Maintain(ctx context.Context, s *job.Session, o Options) (Report, error) {
 		errs = append(errs, err)
 	}
 	if !o.SkipScrub && s.Config.Maintenance.Scrub && job.Stopped(ctx) == nil {
-		sc, err := scrub(ctx, s, o)
+		sc, err := scrub(ctx, s, o, o.ScrubBudget)
 		rep.Scrub = &sc
 		errs = append(errs, err)
 	}
 	if rep.DeviceStats, err = fsys.DeviceStats(); err != nil {
 		errs = append(errs, err)
 	}
-	for _, d := range rep.DeviceStats {
-		if n := d.WriteErrs + d.ReadErrs + d.FlushErrs + d.CorruptionErrs + d.GenerationErrs; n > 0 {
-			log.Warn(fmt.Sprintf("device %s has %d errors: write %d, read %d, flush %d, corruption %d, generation %d",
-				d.Path, n, d.WriteErrs, d.ReadErrs, d.FlushErrs, d.CorruptionErrs, d.GenerationErrs), "device", d.Path)
-		}
-	}
-	rep.Seconds = time.Since(t0).Seconds()
+	warnDeviceErrors(log, rep.DeviceStats)
+	rep.Seconds = s.Env.Now().Sub(t0).Seconds()
 	err = errors.Join(append([]error{job.Stopped(ctx)}, errs...)...)
 	if !o.DryRun {
 		rec := state.Record{Result: state.ResultSuccess, Counters: map[string]int64{}}
@@ -210,6 +336,53 @@ func Maintain(ctx context.Context, s *job.Session, o Options) (Report, error) {
 		s.AuditEvent(audit.Event{Action: "maintain", Result: res, Duration: rep.Seconds, Error: errText(err)})
 	}
 	return rep, err
+}
+
+// warnDeviceErrors logs each device with errors.
+func warnDeviceErrors(log *slog.Logger, stats []btrfs.DeviceStats) {
+	for _, d := range stats {
+		if n := d.WriteErrs + d.ReadErrs + d.FlushErrs + d.CorruptionErrs + d.GenerationErrs; n > 0 {
+			log.Warn(fmt.Sprintf("device %s has %d errors: write %d, read %d, flush %d, corruption %d, generation %d",
+				d.Path, n, d.WriteErrs, d.ReadErrs, d.FlushErrs, d.CorruptionErrs, d.GenerationErrs), "device", d.Path)
+		}
+	}
+}
+
+// scrubOnly is a --scrub-only run: skipped when the configuration turns
+// scrub off or during an exclusive operation other than a balance (the
+// kernel scrubs beside a balance), else the scrub and the device counters.
+func scrubOnly(ctx context.Context, s *job.Session, o Options) (Report, error) {
+	var rep Report
+	t0 := s.Env.Now()
+	skip := func(msg string, attrs ...any) (Report, error) {
+		rep.Skipped = msg
+		s.Log.Warn("scrub skipped: "+msg, append([]any{journal.MessageID(msgid.ScrubResult)}, attrs...)...)
+		if !o.DryRun {
+			s.AuditEvent(audit.Event{Action: "scrub", Result: audit.ResultSkipped, Error: msg})
+			s.Record(state.Record{Job: scrubJob, Result: state.ResultSkipped, Error: msg})
+		}
+		return rep, nil
+	}
+	if !s.Config.Maintenance.Scrub {
+		return skip("[maintenance] scrub = false")
+	}
+	if op, err := s.FS.ExclusiveOperation(); err == nil && op != "none" && op != "" && !strings.HasPrefix(op, "balance") {
+		return skip(fmt.Sprintf("another exclusive operation is running (%s), try again later", op), "exclusive_operation", op)
+	}
+	sc, err := scrub(ctx, s, o, o.ScrubBudget)
+	rep.Scrub = &sc
+	rep.Skipped = sc.Skipped
+	if stop := job.Stopped(ctx); stop != nil && sc.Stopped == StoppedSignal {
+		s.LogStopped(stop) // recorded as interrupted; exit 0, the pass resumes
+	}
+	errs := []error{err}
+	var derr error
+	if rep.DeviceStats, derr = s.FS.DeviceStats(); derr != nil {
+		errs = append(errs, derr)
+	}
+	warnDeviceErrors(s.Log, rep.DeviceStats)
+	rep.Seconds = s.Env.Now().Sub(t0).Seconds()
+	return rep, errors.Join(errs...)
 }
 
 // balance runs the progressive usage filters of each type with something
@@ -303,116 +476,6 @@ func chunkSize(fsys *btrfs.FS, typ string) uint64 {
 	return 1 << 30
 }
 
-// scrub scrubs every device in parallel from where the last run stopped,
-// cancelling when the budget is spent.
-func scrub(ctx context.Context, s *job.Session, o Options) (Scrub, error) {
-	var sc Scrub
-	t0 := time.Now()
-	devs, err := s.FS.DeviceStats()
-	if err != nil {
-		return sc, err
-	}
-	var prev Scrub
-	if r, err := state.Read(s.StateDir, "scrub"); err == nil && len(r.Details) > 0 {
-		json.Unmarshal(r.Details, &prev)
-	}
-	for _, d := range devs {
-		ds := DeviceScrub{DevID: d.DevID}
-		for _, p := range prev.Devices {
-			if p.DevID == d.DevID && !p.Done && p.Progress.LastPhysical > 0 {
-				ds.Start, ds.Pass = p.Progress.LastPhysical, p.Pass
-				sc.Resumed = true
-			}
-		}
-		sc.Devices = append(sc.Devices, ds)
-	}
-	if o.DryRun {
-		return sc, nil
-	}
-	stop := make(chan struct{})
-	var cancelled sync.Once
-	cancel := func() { cancelled.Do(func() { s.FS.ScrubCancel() }) }
-	timer := time.AfterFunc(o.ScrubBudget, cancel)
-	go func() {
-		select {
-		case <-ctx.Done():
-			cancel()
-		case <-stop:
-		}
-	}()
-	var wg sync.WaitGroup
-	for i := range sc.Devices {
-		wg.Add(1)
-		go func(d *DeviceScrub) {
-			defer wg.Done()
-			p, err := s.FS.Scrub(d.DevID, d.Start, o.ReadOnlyScrub)
-			d.Progress = p
-			d.Pass = add(d.Pass, p)
-			d.Pass.LastPhysical = p.LastPhysical
-			switch {
-			case err == nil:
-				d.Done = true
-			case errors.Is(err, syscall.ECANCELED):
-				// Budget spent: resume from LastPhysical next run.
-			default:
-				d.Error = err.Error()
-			}
-		}(&sc.Devices[i])
-	}
-	wg.Wait()
-	timer.Stop()
-	close(stop)
-	// Wait for a cancel in flight: BTRFS_IOC_SCRUB_CANCEL returns only after
-	// the kernel has cleared its cancel request, and a scrub started before
-	// that (the next run) would be cancelled at once. Do returns when the
-	// first call's function has.
-	cancelled.Do(func() {})
-	sc.Seconds = time.Since(t0).Seconds()
-	sc.Done = true
-	var errs []error
-	var total btrfs.ScrubProgress
-	for _, d := range sc.Devices {
-		sc.Done = sc.Done && d.Done
-		total = add(total, d.Pass)
-		if d.Error != "" {
-			errs = append(errs, fmt.Errorf("scrub device %d: %s", d.DevID, d.Error))
-		}
-	}
-	if bad := total.Errors() - min(total.Errors(), total.CorrectedErrors); bad > 0 {
-		errs = append(errs, fmt.Errorf("scrub found %d errors it could not correct (csum %d, read %d, verify %d, uncorrectable %d): restore the damaged files from a backup",
-			bad, total.CsumErrors, total.ReadErrors, total.VerifyErrors, total.UncorrectableErrors))
-	}
-	state := "finished"
-	if !sc.Done {
-		state = "stopped at the time budget; the next run resumes"
-	}
-	s.Log.Info(fmt.Sprintf("scrub %s: %s scrubbed this pass, %d errors (%d corrected, %d uncorrectable)", state,
-		human.Bytes(total.DataBytesScrubbed+total.TreeBytesScrubbed), total.Errors(), total.CorrectedErrors, total.UncorrectableErrors),
-		journal.MessageID(msgid.ScrubResult), "bytes_scrubbed", total.DataBytesScrubbed+total.TreeBytesScrubbed,
-		"csum_errors", total.CsumErrors, "corrected_errors", total.CorrectedErrors, "uncorrectable_errors", total.UncorrectableErrors,
-		"done", sc.Done)
-	err = errors.Join(errs...)
-	rec := recordScrub(sc, total, err)
-	s.Record(rec)
-	return sc, err
-}
-
-func recordScrub(sc Scrub, total btrfs.ScrubProgress, err error) state.Record {
-	rec := state.Record{Job: "scrub", Result: state.ResultSuccess, Duration: sc.Seconds, Counters: map[string]int64{
-		"bytes_scrubbed":       int64(total.DataBytesScrubbed + total.TreeBytesScrubbed),
-		"errors":               int64(total.Errors()),
-		"csum_errors":          int64(total.CsumErrors),
-		"corrected_errors":     int64(total.CorrectedErrors),
-		"uncorrectable_errors": int64(total.UncorrectableErrors),
-		"done":                 b2i(sc.Done),
-	}}
-	if err != nil {
-		rec.Result, rec.Error = state.ResultFailure, err.Error()
-	}
-	rec.Details, _ = json.Marshal(sc)
-	return rec
-}
-
 func add(a, b btrfs.ScrubProgress) btrfs.ScrubProgress {
 	a.DataExtentsScrubbed += b.DataExtentsScrubbed
 	a.TreeExtentsScrubbed += b.TreeExtentsScrubbed
@@ -447,12 +510,22 @@ func (r Report) print(w io.Writer) {
 	if sc := r.Scrub; sc != nil {
 		for _, d := range sc.Devices {
 			state := "finished"
-			if !d.Done {
+			switch {
+			case d.Skipped:
+				state = "already finished in this pass"
+			case !d.Done:
 				state = "stopped at " + strconv.FormatUint(d.Progress.LastPhysical, 10) + ", resumes next run"
 			}
 			fmt.Fprintf(w, "scrub device %d from %d: %s; this pass %s data + %s metadata, errors: csum %d, read %d, verify %d, corrected %d, uncorrectable %d%s\n",
 				d.DevID, d.Start, state, human.Bytes(d.Pass.DataBytesScrubbed), human.Bytes(d.Pass.TreeBytesScrubbed),
 				d.Pass.CsumErrors, d.Pass.ReadErrors, d.Pass.VerifyErrors, d.Pass.CorrectedErrors, d.Pass.UncorrectableErrors, suffix(d.Error))
+		}
+		switch {
+		case sc.Done:
+			fmt.Fprintf(w, "scrub pass complete (started %s)\n", sc.PassStarted.Format(time.RFC3339))
+		case sc.Stopped != "":
+			fmt.Fprintf(w, "scrub pass %.0f%% done (started %s), stopped by its %s; the next run resumes\n",
+				100*sc.PassProgress, sc.PassStarted.Format(time.RFC3339), sc.Stopped)
 		}
 	}
 	for _, d := range r.DeviceStats {

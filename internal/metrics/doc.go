@@ -1,6 +1,6 @@
 // Package metrics is the Prometheus side of the suite: one collect-on-scrape
 // collector per source (build, config, jobs, snapshots, archives, filesystem,
-// systemd), each reporting impermanence_collector_success{collector=...} so a
+// scrub, systemd), each reporting impermanence_collector_success{collector=...} so a
 // failing source never fails the scrape.
 //
 // Every source reads files that need neither privileges nor the filesystem's

@@ -19,14 +19,14 @@ var Jobs = []string{"rollback", "snapshot", "cleanup", "maintenance", "scrub", "
 
 // Results are the results a record can hold; impermanence_job_last_result
 // has one series per result.
-var Results = []string{state.ResultSuccess, state.ResultFailure, state.ResultSkipped, state.ResultRefused}
+var Results = []string{state.ResultSuccess, state.ResultFailure, state.ResultSkipped, state.ResultRefused, state.ResultInterrupted}
 
 var (
 	jobLastRunDesc = desc("job_last_run_timestamp_seconds", "Start of the job's last run.", "job")
 	jobLastOKDesc  = desc("job_last_success_timestamp_seconds", "Start of the job's last successful run.", "job")
 	jobDurDesc     = desc("job_last_duration_seconds", "Duration of the job's last run.", "job")
 	jobResultDesc  = desc("job_last_result",
-		"1 for the result of the job's last run (success, failure, skipped, refused), 0 for the others.", "job", "result")
+		"1 for the result of the job's last run (success, failure, skipped, refused, interrupted), 0 for the others.", "job", "result")
 	jobRunsDesc     = desc("job_runs_total", "Runs of the job by result, over the life of its state record.", "job", "result")
 	jobCountDesc    = desc("job_last_value", "Job-specific figures of the last run (the counters of its state record).", "job", "key")
 	rollbackNowDesc = desc("rollback_this_boot",

@@ -97,6 +97,7 @@ func New(opts Options) *Collector {
 		snapshotsSource{},
 		archivesSource{},
 		filesystemSource{},
+		scrubSource{},
 	}
 	if opts.Systemd != nil {
 		c.sources = append(c.sources, systemdSource{units: opts.Systemd})

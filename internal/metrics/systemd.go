@@ -21,10 +21,11 @@ type UnitSource interface {
 var (
 	Services = []string{
 		"server-snapshots.service", "server-snapshots-cleanup.service", "btrfs-maintenance.service",
-		"server-impermanence-persist.service", "server-impermanence-tune.service",
+		"server-impermanence-scrub.service", "server-impermanence-persist.service", "server-impermanence-tune.service",
 		"server-impermanence-config-error.service",
 	}
-	Timers = []string{"server-snapshots.timer", "server-snapshots-cleanup.timer", "btrfs-maintenance.timer"}
+	Timers = []string{"server-snapshots.timer", "server-snapshots-cleanup.timer", "btrfs-maintenance.timer",
+		"server-impermanence-scrub.timer"}
 )
 
 // activeStates are systemd's unit active states.

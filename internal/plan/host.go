@@ -24,6 +24,11 @@ func (b *builder) host() {
 	b.timer(SnapshotsTimer, b.cfg.Snapshots.Schedule)
 	b.timer(CleanupTimer, b.cfg.Cleanup.Schedule)
 	b.timer(MaintenanceTimer, b.cfg.Maintenance.Schedule)
+	if b.cfg.Maintenance.Scrub {
+		// The scrub runs in a unit of its own, whose start timeout fits
+		// its time budget; btrfs-maintenance.service only balances.
+		b.timer(ScrubTimer, b.cfg.Maintenance.Schedule)
+	}
 	b.tune()
 	if b.cfg.Exporter.Listen != "" {
 		b.static(Normal, "multi-user.target", "wants", ExporterService)

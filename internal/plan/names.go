@@ -9,6 +9,8 @@ const (
 	SnapshotsTimer     = "server-snapshots.timer"
 	CleanupTimer       = "server-snapshots-cleanup.timer"
 	MaintenanceTimer   = "btrfs-maintenance.timer"
+	ScrubService       = "server-impermanence-scrub.service"
+	ScrubTimer         = "server-impermanence-scrub.timer"
 	ExporterService    = "server-impermanence-exporter.service"
 	TuneService        = "server-impermanence-tune.service"
 	PersistService     = "server-impermanence-persist.service"

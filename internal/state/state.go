@@ -36,6 +36,9 @@ const (
 	ResultFailure = "failure"
 	ResultSkipped = "skipped"
 	ResultRefused = "refused"
+	// ResultInterrupted: stopped before the end (a scrub's time budget or
+	// a signal); the next run resumes. Never a success.
+	ResultInterrupted = "interrupted"
 )
 
 // Record is the last result of a job.
