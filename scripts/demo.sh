@@ -1,21 +1,76 @@
 #!/usr/bin/env bash
 # make demo: provision the built-in default layout on a loop-backed btrfs
-# image, show the result, and leave nothing attached or mounted.
+# image, roll it back, snapshot, prune and scrape it, show the result, and
+# leave nothing attached or mounted.
+#
+# Nothing outside the demo's work directory changes: every step runs in a
+# private mount namespace, chrooted into <work>/root, which has the host's
+# /usr and /etc read-only, /dev, /sys and a fresh /proc, and its own /run,
+# /var, /tmp and /.snapshots. So the jobs' state (/var/lib/server-impermanence),
+# the rollback's record (/run/server-impermanence/rollback.json), the audit
+# log (/var/log/server-impermanence), the locks, the textfile metrics and the
+# journal (there is no journal socket in there: the helpers log to stderr)
+# all stay in the work directory, which the demo removes at the end.
+# internal/demotest runs it and checks that.
+#
+# DEMO_BIN is the directory of the built binaries (default bin/); TMPDIR
+# where the work directory goes (default /tmp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "demo: needs root (loop devices and mounts)" >&2
-	exit 1
+# Stage 3, in the chroot: the demo itself (below the stages).
+# Stage 2, in the private mount namespace: build the root and chroot.
+if [ "${1:-}" = --namespace ]; then
+	root=$2 bin=$3 src=$4
+	mount --make-rprivate /
+	for d in proc sys dev run var tmp root etc usr demo demo/bin demo/src; do mkdir -p "$root/$d"; done
+	chmod 1777 "$root/tmp"
+	for d in bin sbin lib lib32 lib64 libx32; do
+		if [ -L "/$d" ]; then ln -sfn "$(readlink "/$d")" "$root/$d"
+		elif [ -d "/$d" ]; then mkdir -p "$root/$d"; mount --bind "/$d" "$root/$d"; mount -o remount,bind,ro "$root/$d"
+		fi
+	done
+	for d in usr etc; do mount --bind "/$d" "$root/$d"; mount -o remount,bind,ro "$root/$d"; done
+	mount --bind "$bin" "$root/demo/bin"; mount -o remount,bind,ro "$root/demo/bin"
+	mount --bind "$src" "$root/demo/src"; mount -o remount,bind,ro "$root/demo/src"
+	mount --rbind /dev "$root/dev"
+	mount --rbind /sys "$root/sys"
+	mount -t proc proc "$root/proc"
+	exec chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+		TERM="${TERM:-dumb}" /bin/bash /demo/src/scripts/demo.sh --chroot
 fi
-bin=$PWD/bin
-work=$(mktemp -d /tmp/server-impermanence-demo.XXXXXX)
+
+# Stage 1, on the host: the work directory, then stage 2.
+if [ "${1:-}" != --chroot ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "demo: needs root (loop devices and mounts)" >&2
+		exit 1
+	fi
+	bin=$(realpath "${DEMO_BIN:-bin}")
+	work=$(mktemp -d "${TMPDIR:-/tmp}/server-impermanence-demo.XXXXXX")
+	mkdir "$work/root"
+	cleanup() {
+		set +e
+		# The namespace's mounts went with it; a loop device left by an
+		# interrupted demo still holds the image.
+		for l in $(losetup -n -O NAME -j "$work/root/demo/disk.img" 2>/dev/null); do losetup -d "$l"; done
+		rm -rf "$work"
+	}
+	trap cleanup EXIT
+	echo "demo: work directory $work (the chroot of every step: <work>/root)"
+	unshare --mount --propagation private "$0" --namespace "$work/root" "$bin" "$PWD"
+	exit 0
+fi
+
+cd /demo/src
+bin=/demo/bin
+work=/demo
 loop=""
 cleanup() {
 	set +e
 	mountpoint -q "$work/top" && umount "$work/top"
+	mountpoint -q /.snapshots && umount /.snapshots
 	[ -n "$loop" ] && losetup -d "$loop"
-	rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -101,36 +156,37 @@ for f in "$work/host/var-log.mount" "$work/host/etc-ssh.mount" \
 	echo "--- ${f#"$work/"}"; cat "$f"
 done
 
-step "snapshots, retention and metrics, in a private mount namespace (state, logs and /run are tmpfs there)"
-# The jobs write their state, audit log and textfile metrics to the standard
-# host paths; the namespace keeps all of that, and the /.snapshots mount, away
-# from this machine.
+step "snapshots, retention and metrics"
 sed "s|^device *=.*|device = \"$loop\"|" "$work/config.toml" > "$work/demo.toml"
-made_snapdir=""
-[ -e /.snapshots ] || { mkdir /.snapshots; made_snapdir=1; }
-unshare --mount --propagation private bash -euo pipefail -c '
-	bin=$1; cfg=$2; loop=$3
-	for d in /var/lib /var/log /run; do mount -t tmpfs -o mode=0755 demo "$d"; done
-	say() { printf "\n-- %s\n" "$*"; }
-	say "impermanence-snapshot: the scheduled run, then a labelled manual snapshot"
-	"$bin/impermanence-snapshot" --config "$cfg"
-	"$bin/impermanence-snapshot" --config "$cfg" --label before-upgrade --expire 30d @persist
-	say "impermanence-snapshot list"
-	"$bin/impermanence-snapshot" list --config "$cfg"
-	say "impermanence-prune --dry-run: every snapshot with keep/delete and the reason"
-	"$bin/impermanence-prune" --config "$cfg" --dry-run
-	say "impermanence-exporter on loopback: a few of its metrics"
-	mount -o subvol=@snapshots,ro "$loop" /.snapshots
-	"$bin/impermanence-exporter" --config "$cfg" --listen 127.0.0.1:19857 --no-systemd 2>/dev/null &
-	pid=$!
-	for _ in $(seq 50); do curl -fsS -o /dev/null http://127.0.0.1:19857/metrics 2>/dev/null && break; sleep 0.1; done
-	curl -fsS http://127.0.0.1:19857/metrics | grep -E "^impermanence_(snapshots|config_valid|filesystem_size_bytes|job_last_result|collector_success)" | head -25
-	kill "$pid"; wait "$pid" || true
-	say "textfile written by the jobs for node_exporter"
-	head -c 600 /var/lib/prometheus/node-exporter/server_impermanence.prom; echo " ..."
-' demo "$bin" "$work/demo.toml" "$loop"
-[ -n "$made_snapdir" ] && rmdir /.snapshots
+cfg=$work/demo.toml
+say() { printf "\n-- %s\n" "$*"; }
+say "impermanence-snapshot: the scheduled run, then a labelled manual snapshot"
+"$bin/impermanence-snapshot" --config "$cfg"
+"$bin/impermanence-snapshot" --config "$cfg" --label before-upgrade --expire 30d @persist
+say "impermanence-snapshot list"
+"$bin/impermanence-snapshot" list --config "$cfg"
+say "impermanence-prune --dry-run: every snapshot with keep/delete and the reason"
+"$bin/impermanence-prune" --config "$cfg" --dry-run
+say "impermanence-maintain: balance, then the scrub (--scrub-only), as their units run them"
+"$bin/impermanence-maintain" --config "$cfg" --skip-scrub
+"$bin/impermanence-maintain" --config "$cfg" --scrub-only
+say "impermanence-exporter on loopback: a few of its metrics"
+mkdir -p /.snapshots
+mount -o subvol=@snapshots,ro "$loop" /.snapshots
+port=19857
+"$bin/impermanence-exporter" --config "$cfg" --listen 127.0.0.1:$port --no-systemd 2>/dev/null &
+pid=$!
+for _ in $(seq 50); do curl -fsS -o /dev/null http://127.0.0.1:$port/metrics 2>/dev/null && break; sleep 0.1; done
+curl -fsS http://127.0.0.1:$port/metrics > "$work/metrics.txt"
+kill "$pid"; wait "$pid" || true
+grep -E "^impermanence_(snapshots|config_valid|filesystem_size_bytes|job_last_result\{.*\} 1|collector_success|scrub_pass_progress_ratio)" "$work/metrics.txt"
+umount /.snapshots
+say "the textfile for node_exporter, as the job units' ExecStopPost= writes it"
+"$bin/impermanence-exporter" --config "$cfg" --textfile
+head -c 600 /var/lib/prometheus/node-exporter/server_impermanence.prom; echo " ..."
+say "the demo's own state, run and log directories (in the work directory, never the host's)"
+(cd / && find run/server-impermanence var/lib/server-impermanence var/log/server-impermanence -type f 2>/dev/null | sort)
 
 step "clean up: nothing left mounted or attached"
 losetup -d "$loop"; loop=""
-losetup -a | grep -F "$work" || echo "no loop device of the demo remains"
+losetup -a | grep -F "$work/disk.img" || echo "no loop device of the demo remains"
