@@ -170,7 +170,7 @@ say "impermanence-prune --dry-run: every snapshot with keep/delete and the reaso
 say "impermanence-maintain: balance, then the scrub (--scrub-only), as their units run them"
 "$bin/impermanence-maintain" --config "$cfg" --skip-scrub
 "$bin/impermanence-maintain" --config "$cfg" --scrub-only
-say "impermanence-exporter on loopback: a few of its metrics"
+say "impermanence-exporter on loopback, with /.snapshots and no top level mounted, as on a server: a few of its metrics"
 mkdir -p /.snapshots
 mount -o subvol=@snapshots,ro "$loop" /.snapshots
 port=19857
@@ -179,7 +179,7 @@ pid=$!
 for _ in $(seq 50); do curl -fsS -o /dev/null http://127.0.0.1:$port/metrics 2>/dev/null && break; sleep 0.1; done
 curl -fsS http://127.0.0.1:$port/metrics > "$work/metrics.txt"
 kill "$pid"; wait "$pid" || true
-grep -E "^impermanence_(snapshots|config_valid|filesystem_size_bytes|job_last_result\{.*\} 1|collector_success|scrub_pass_progress_ratio)" "$work/metrics.txt"
+grep -E "^impermanence_(snapshots|archives|archive_inventory_timestamp_seconds|config_valid|filesystem_size_bytes|job_last_result\{.*\} 1|collector_success|scrub_pass_progress_ratio)" "$work/metrics.txt"
 umount /.snapshots
 say "the textfile for node_exporter, as the job units' ExecStopPost= writes it"
 "$bin/impermanence-exporter" --config "$cfg" --textfile

@@ -134,6 +134,10 @@ func TestDemo(t *testing.T) {
 		"archived: old_roots/@root/",
 		`impermanence_job_last_result{job="rollback",result="success"} 1` + "\n",
 		`impermanence_job_last_result{job="scrub",result="success"} 1` + "\n",
+		// Every collector works without a top-level mount; the archives
+		// come from the rollback's inventory.
+		`impermanence_archives{subvolume="@root"} 1` + "\n",
+		`impermanence_archive_inventory_timestamp_seconds{job="rollback"} `,
 		// What the jobs wrote is in the demo's own directories.
 		"\nrun/server-impermanence/rollback.json\n",
 		"\nvar/lib/server-impermanence/snapshot.json\n",
@@ -143,6 +147,19 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the demo's output has no %q", want)
 		}
+	}
+	var collectors []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "impermanence_collector_success{") {
+			collectors = append(collectors, l)
+		}
+	}
+	var want []string
+	for _, c := range []string{"archives", "build", "config", "filesystem", "jobs", "scrub", "snapshots"} {
+		want = append(want, `impermanence_collector_success{collector="`+c+`"} 1`)
+	}
+	if diff := cmp.Diff(want, collectors); diff != "" {
+		t.Errorf("collectors of the demo's exporter (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Errorf("the demo changed the host outside its work directory (-before +after):\n%s\ndemo output:\n%s", diff, out)

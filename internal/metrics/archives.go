@@ -2,24 +2,25 @@ package metrics
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"path"
-	"path/filepath"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/server-impermanence/server-impermanence/internal/config"
-	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
+	"github.com/server-impermanence/server-impermanence/internal/inventory"
 )
 
 var (
-	archivesDesc     = desc("archives", "Archived previous states of the ephemeral subvolume in the archive dir.", "subvolume")
-	archOldestDesc   = desc("archive_oldest_timestamp_seconds", "Time in the name of the oldest archive.", "subvolume")
-	archNewestDesc   = desc("archive_newest_timestamp_seconds", "Time in the name of the newest archive.", "subvolume")
-	errTopNotMounted = errors.New("only reachable through the top-level subvolume, which is not mounted (the exporter never mounts it)")
+	archivesDesc   = desc("archives", "Archived previous states of the ephemeral subvolume in the archive dir, at the archive inventory's time.", "subvolume")
+	archOldestDesc = desc("archive_oldest_timestamp_seconds", "Time in the name of the oldest archive.", "subvolume")
+	archNewestDesc = desc("archive_newest_timestamp_seconds", "Time in the name of the newest archive.", "subvolume")
+	archInvDesc    = desc("archive_inventory_timestamp_seconds",
+		"When the archive inventory was taken (by the rollback at boot or the cleanup: the jobs that mount the top level); its age is time() minus this.", "job")
 )
 
+// archivesSource reads the archive inventory (internal/inventory): the
+// archive dir is only reachable through the top level, which neither a
+// server nor the exporter mounts, so the rollback (in the run directory)
+// and the cleanup (in the state directory) record what it holds after
+// their work; the newer of the two is served. Without either (no rollback
+// or cleanup yet) there is nothing to serve, which is no failure.
 type archivesSource struct{}
 
 func (archivesSource) name() string { return "archives" }
@@ -28,61 +29,21 @@ func (archivesSource) describe(ch chan<- *prometheus.Desc) {
 	ch <- archivesDesc
 	ch <- archOldestDesc
 	ch <- archNewestDesc
+	ch <- archInvDesc
 }
 
-// collect reads the archive names through a mount of this filesystem that
-// exposes the archive dir: a top-level mount (subvolid=5) or a mount of the
-// archive dir itself. Without one the source reports failure: archives are
-// only reachable through the top level, and the exporter mounts nothing.
 func (archivesSource) collect(_ context.Context, s *scrape, ch chan<- prometheus.Metric) error {
-	cfg, _ := s.config()
-	ref, err := s.mountAt(config.SnapshotsMountpoint)
-	if err != nil {
-		if ref, err = s.mountAt("/"); err != nil {
-			return fmt.Errorf("archives: no mount of the filesystem: %w", err)
+	inv, ok, err := inventory.Newest(s.opts.Paths.RunDir, s.opts.Paths.StateDir)
+	if !ok {
+		return err
+	}
+	gauge(ch, archInvDesc, unixSeconds(inv.Taken), inv.Job)
+	for _, sv := range inv.Subvolumes {
+		gauge(ch, archivesDesc, float64(sv.Count), sv.Name)
+		if sv.Count > 0 {
+			gauge(ch, archOldestDesc, unixSeconds(sv.Oldest), sv.Name)
+			gauge(ch, archNewestDesc, unixSeconds(sv.Newest), sv.Name)
 		}
 	}
-	mounts, _ := s.mountTable()
-	var errs []error
-	for _, sv := range cfg.Ephemeral() {
-		if !sv.Archive {
-			continue
-		}
-		want := "/" + path.Join(cfg.Archive.Dir, sv.Name)
-		dir, ok := reachable(mounts, ref.Dev, want)
-		if !ok {
-			errs = append(errs, fmt.Errorf("archives of %s in %s: %w", sv.Name, want, errTopNotMounted))
-			continue
-		}
-		names, err := readNames(s.opts.Paths.host(dir))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("archives of %s: %w", sv.Name, err))
-			continue
-		}
-		sp := countArchives(names)
-		gauge(ch, archivesDesc, float64(sp.n), sv.Name)
-		if sp.n > 0 {
-			gauge(ch, archOldestDesc, unixSeconds(sp.oldest), sv.Name)
-			gauge(ch, archNewestDesc, unixSeconds(sp.newest), sv.Name)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// reachable returns the host path of the filesystem path fsPath (relative
-// to the top level, with a leading /) through a mount of device dev whose
-// root is fsPath or one of its parents.
-func reachable(mounts []mountinfo.Mount, dev, fsPath string) (string, bool) {
-	for _, m := range mounts {
-		if m.FSType != "btrfs" || m.Dev != dev || strings.HasSuffix(m.Root, "//deleted") {
-			continue
-		}
-		if m.Root == "/" {
-			return filepath.Join(m.Mountpoint, fsPath), true
-		}
-		if rest, ok := strings.CutPrefix(fsPath, m.Root); ok && (rest == "" || rest[0] == '/') {
-			return filepath.Join(m.Mountpoint, rest), true
-		}
-	}
-	return "", false
+	return nil
 }

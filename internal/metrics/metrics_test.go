@@ -149,12 +149,12 @@ func TestGoldenBrokenSources(t *testing.T) {
 
 // TestCountNames: the exporter counts the names of the edge-case table as
 // internal/names parses them, as impermanence-snapshot, prune and the
-// rollback do: an archive name prune would call unrecognised is not an
-// archive here either, and a snapshot name with a label impermanence-snapshot
-// refuses is an unrecognised entry.
+// rollback do: a snapshot name with a label impermanence-snapshot refuses
+// is an unrecognised entry. (Archives are counted by internal/inventory,
+// whose TestTakeNames runs the same table.)
 func TestCountNames(t *testing.T) {
 	var entries []string
-	var timeline, manual, archives span
+	var timeline, manual span
 	other := 0
 	for _, c := range namestest.Cases {
 		if !c.Entry() {
@@ -170,21 +170,15 @@ func TestCountNames(t *testing.T) {
 		default:
 			manual.add(c.Time)
 		}
-		if c.Archive {
-			archives.add(c.Time)
-		}
 	}
 	tl, ma, ot := countSnapshots(entries)
-	got := []any{tl, ma, ot, countArchives(entries)}
-	want := []any{timeline, manual, other, archives}
+	got := []any{tl, ma, ot}
+	want := []any{timeline, manual, other}
 	if diff := cmp.Diff(want, got, cmp.AllowUnexported(span{})); diff != "" {
 		t.Errorf("counts (-want +got):\n%s", diff)
 	}
-	// The cases the exporter's own parsers got wrong: archives "-1" (and
-	// any non-archive) and a label impermanence-snapshot refuses.
-	if sp := countArchives([]string{"20260101T000000Z-1a2b3c4d-1", "20260101T000000Z-1a2b3c4d-02", "20260101T000000Z-1a2b3c4d"}); sp.n != 1 {
-		t.Errorf("countArchives(-1, -02, plain) = %d, want 1", sp.n)
-	}
+	// The case the exporter's own parser got wrong: a label
+	// impermanence-snapshot refuses.
 	if _, ma, ot := countSnapshots([]string{"20260101T000000Z-a b", "20260101T000000Z-_x", "20260101T000000Z-ok"}); ma.n != 1 || ot != 2 {
 		t.Errorf("countSnapshots(bad labels) = %d manual, %d other, want 1, 2", ma.n, ot)
 	}

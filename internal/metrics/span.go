@@ -43,15 +43,3 @@ func countSnapshots(entries []string) (timeline, manual span, other int) {
 	}
 	return timeline, manual, other
 }
-
-// countArchives counts the archive names among the entries of an archive
-// directory: the names the rollback makes and its retention prunes.
-func countArchives(entries []string) span {
-	var sp span
-	for _, n := range entries {
-		if t, _, _, ok := names.ParseArchive(n); ok {
-			sp.add(t)
-		}
-	}
-	return sp
-}

@@ -16,6 +16,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/human"
+	"github.com/server-impermanence/server-impermanence/internal/inventory"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
@@ -167,6 +168,11 @@ func Prune(ctx context.Context, s *job.Session, o Options) (Report, error) {
 	after, err := space(fsys)
 	if err == nil {
 		rep.After = &after
+	}
+	// The exporter mounts no top level: the archive dir's inventory goes
+	// beside the record.
+	if ierr := inventory.Record(fsys, s.Config, s.StateDir, jobName, s.Env.Now()); ierr != nil {
+		log.Warn("archive inventory not recorded", "error", ierr)
 	}
 	var ferr error
 	if len(rep.Failures) > 0 {

@@ -24,6 +24,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/cmdline"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/configsum"
+	"github.com/server-impermanence/server-impermanence/internal/inventory"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
@@ -113,6 +114,13 @@ func Run(ctx context.Context, args []string, env Env) int {
 	r := runner{env: env, s: s, res: Result{DryRun: f.DryRun}}
 	r.res.BootID = r.bootID()
 	code := r.run(ctx, f, *minFree<<20)
+	if s.FS != nil && !f.DryRun {
+		// The exporter mounts no top level: the archive dir's inventory
+		// goes beside the record, whatever the run did.
+		if err := inventory.Record(s.FS, s.Config, s.StateDir, Job, env.Now()); err != nil {
+			s.Log.Warn("archive inventory not recorded", "error", err)
+		}
+	}
 	r.res.Duration = env.Now().Sub(s.Start).Seconds()
 	r.finish()
 	if err := s.Close(); err != nil {
