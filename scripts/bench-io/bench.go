@@ -153,10 +153,10 @@ func (b *bench) measure(ctx context.Context, w workload, l string) (vals []value
 			err = uErr
 		}
 	}()
-	if l == stockLayout {
+	if spec := b.opts.specs[l]; spec.stock() {
 		err = b.applyStock(ctx)
 	} else {
-		err = b.applyMode(ctx, config.Mode(l))
+		err = b.applyMode(ctx, spec.mode)
 	}
 	if err != nil {
 		return nil, err
@@ -263,7 +263,8 @@ func (b *bench) prepare(ctx context.Context, l string) (string, func() error, er
 		command(context.Background(), "umount", "--recursive", root)
 		return "", nil, err
 	}
-	if l == stockLayout {
+	spec := b.opts.specs[l]
+	if spec.stock() {
 		if _, err := command(ctx, "btrfs", "-q", "subvolume", "create", filepath.Join(top, "@rootfs")); err != nil {
 			return fail(err)
 		}
@@ -279,7 +280,7 @@ func (b *bench) prepare(ctx context.Context, l string) (string, func() error, er
 			}
 		}
 	} else {
-		cfg, cfgPath, err := b.modeConfig(config.Mode(l))
+		cfg, cfgPath, err := b.modeConfig(spec)
 		if err != nil {
 			return fail(err)
 		}
@@ -303,7 +304,7 @@ func (b *bench) prepare(ctx context.Context, l string) (string, func() error, er
 				rootSV = s.Name
 			}
 		}
-		if _, err := command(ctx, "mount", "-o", plan.RootFlags(cfg.Mode, rootSV), b.dev, root); err != nil {
+		if _, err := command(ctx, "mount", "-o", spec.mountOptions(rootSV, "/"), b.dev, root); err != nil {
 			return fail(err)
 		}
 		for _, m := range plan.Mounts(cfg) {
@@ -311,7 +312,7 @@ func (b *bench) prepare(ctx context.Context, l string) (string, func() error, er
 			if err := os.MkdirAll(where, 0o755); err != nil {
 				return fail(fmt.Errorf("create %s: %w", where, err))
 			}
-			if _, err := command(ctx, "mount", "-o", plan.MountOptions(cfg.Mode, m.Name, m.Mountpoint), b.dev, where); err != nil {
+			if _, err := command(ctx, "mount", "-o", spec.mountOptions(m.Name, m.Mountpoint), b.dev, where); err != nil {
 				return fail(err)
 			}
 		}
@@ -321,7 +322,7 @@ func (b *bench) prepare(ctx context.Context, l string) (string, func() error, er
 		return fail(err)
 	}
 	got = strings.TrimSpace(got)
-	if err := checkOptions(l, got); err != nil {
+	if err := checkOptions(spec, got); err != nil {
 		return fail(err)
 	}
 	b.mountOpts[l] = got
@@ -330,12 +331,12 @@ func (b *bench) prepare(ctx context.Context, l string) (string, func() error, er
 
 // checkOptions makes sure the filesystem carries what the layout claims:
 // every option of the mode, no compression on stock.
-func checkOptions(l, got string) error {
+func checkOptions(l layoutSpec, got string) error {
 	have := map[string]bool{}
 	for _, o := range strings.Split(got, ",") {
 		have[o] = true
 	}
-	if l == stockLayout {
+	if l.stock() {
 		for o := range have {
 			if strings.HasPrefix(o, "compress") {
 				return fmt.Errorf("stock layout mounted with %s", o)
@@ -343,24 +344,24 @@ func checkOptions(l, got string) error {
 		}
 		return nil
 	}
-	for _, o := range plan.FSOptions(config.Mode(l)) {
+	for _, o := range l.fs() {
 		if o == "commit=30" && !strings.Contains(got, "commit=") {
 			continue // the default interval, which the kernel does not show
 		}
 		if !have[o] {
-			return fmt.Errorf("layout %s: the filesystem is mounted with %s, without %s", l, got, o)
+			return fmt.Errorf("layout %s: the filesystem is mounted with %s, without %s", l.label, got, o)
 		}
 	}
 	return nil
 }
 
 // modeConfig writes the built-in default configuration with this device
-// and mode (a drop-in in config.d/, as an operator would) and returns it
-// parsed.
-func (b *bench) modeConfig(m config.Mode) (*config.Config, string, error) {
-	dir := filepath.Join(b.work, "config-"+string(m))
+// and mode (a drop-in in config.d/, as an operator would), and the
+// layout's own drop-in after it, and returns it parsed.
+func (b *bench) modeConfig(l layoutSpec) (*config.Config, string, error) {
+	dir := filepath.Join(b.work, "config-"+strings.ReplaceAll(l.label, ":", "-"))
 	main := filepath.Join(dir, "config.toml")
-	dropIn := fmt.Sprintf("device = %q\nmode = %q\n", b.dev, m)
+	dropIn := fmt.Sprintf("device = %q\nmode = %q\n", b.dev, l.mode)
 	if err := os.MkdirAll(filepath.Join(dir, "config.d"), 0o755); err != nil {
 		return nil, "", fmt.Errorf("write config: %w", err)
 	}
@@ -370,9 +371,18 @@ func (b *bench) modeConfig(m config.Mode) (*config.Config, string, error) {
 	if err := os.WriteFile(filepath.Join(dir, "config.d", "10-bench.toml"), []byte(dropIn), 0o644); err != nil {
 		return nil, "", fmt.Errorf("write config: %w", err)
 	}
+	if l.dropIn != "" {
+		data, err := os.ReadFile(l.dropIn)
+		if err != nil {
+			return nil, "", fmt.Errorf("layout %s: %w", l.label, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "config.d", "20-layout.toml"), data, 0o644); err != nil {
+			return nil, "", fmt.Errorf("write config: %w", err)
+		}
+	}
 	cfg, err := config.Load(main)
 	if err != nil {
-		return nil, "", fmt.Errorf("bench config for %s: %w", m, err)
+		return nil, "", fmt.Errorf("bench config for %s: %w", l.label, err)
 	}
 	return cfg, main, nil
 }

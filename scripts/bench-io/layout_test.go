@@ -87,7 +87,7 @@ func TestLayouts(t *testing.T) {
 				if target != dir {
 					t.Errorf("%s: on %s, want its own mount", w.where, target)
 				}
-				wantOpts := plan.MountOptions(config.Mode(l), sv.Name, sv.Mountpoint)
+				wantOpts := plan.MountOptions(o.specs[l].mode, sv.Name, sv.Mountpoint) // the generator's
 				for _, opt := range strings.Split(wantOpts, ",") {
 					if opt == "commit=30" || strings.HasPrefix(opt, "subvol=") {
 						continue // not shown / shown as subvol=/name

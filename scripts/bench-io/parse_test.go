@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestParseOptions(t *testing.T) {
@@ -24,7 +26,19 @@ func TestParseOptions(t *testing.T) {
 		{name: "device unconfirmed", args: []string{"--device", "/dev/sdz"}, err: "--device /dev/sdz destroys everything on it: confirm with --destroy-data /dev/sdz"},
 		{name: "device confirmed for another", args: []string{"--device", "/dev/sdz", "--destroy-data", "/dev/sdy"}, err: "--device /dev/sdz destroys everything on it: confirm with --destroy-data /dev/sdz"},
 		{name: "confirmation alone", args: []string{"--destroy-data", "/dev/sdz"}, err: "--destroy-data without --device"},
-		{name: "unknown layout", args: []string{"--layouts", "stock,fast"}, err: `--layouts: "fast" is neither stock nor a mode (balanced, io-optimized, space-optimized)`},
+		{name: "unknown layout", args: []string{"--layouts", "stock,fast"}, err: `--layouts: "fast" is neither stock nor a mode (balanced, io-optimized, space-optimized), optionally @fs+options and :drop-in.toml`},
+		{name: "layout with a drop-in", args: []string{"--layouts", "stock,io-optimized,io-optimized:/tmp/cow-containers.toml"}, want: func(o options) bool {
+			return strings.Join(o.layouts, " ") == "stock io-optimized io-optimized:cow-containers" &&
+				cmp.Equal(o.specs["io-optimized:cow-containers"], layoutSpec{label: "io-optimized:cow-containers", mode: "io-optimized", dropIn: "/tmp/cow-containers.toml"}, cmp.AllowUnexported(layoutSpec{}))
+		}},
+		{name: "drop-in not toml", args: []string{"--layouts", "balanced:/tmp/x"}, err: `--layouts: "balanced:/tmp/x" is neither stock nor a mode (balanced, io-optimized, space-optimized), optionally @fs+options and :drop-in.toml`},
+		{name: "fs options", args: []string{"--layouts", "stock,space-optimized@compress-force=zstd:6+discard=async+commit=30:/x/cow.toml"}, want: func(o options) bool {
+			l := "space-optimized@compress-force=zstd:6+discard=async+commit=30:cow"
+			return strings.Join(o.layouts, " ") == "stock "+l &&
+				cmp.Equal(o.specs[l], layoutSpec{label: l, mode: "space-optimized", fsOptions: []string{"compress-force=zstd:6", "discard=async", "commit=30"}, dropIn: "/x/cow.toml"}, cmp.AllowUnexported(layoutSpec{}))
+		}},
+		{name: "empty fs option", args: []string{"--layouts", "balanced@compress=zstd:1++commit=30"}, err: `--layouts: "balanced@compress=zstd:1++commit=30": empty or malformed filesystem option ""`},
+		{name: "layout twice", args: []string{"--layouts", "stock,balanced,stock"}, err: "--layouts: stock twice"},
 		{name: "unknown workload", args: []string{"--workloads", "database,web"}, err: `--workloads: unknown workload "web" (database, tree, random, logs, sequential)`},
 		{name: "zero rounds", args: []string{"--rounds", "-1"}, err: "--rounds -1: at least 1"},
 		{name: "argument", args: []string{"x"}, err: `unexpected argument "x"`},
@@ -111,7 +125,11 @@ func TestCheckOptions(t *testing.T) {
 		{"io-optimized", "rw,compress=zstd:1,discard=async,space_cache=v2,subvolid=257,subvol=/@root",
 			"layout io-optimized: the filesystem is mounted with rw,compress=zstd:1,discard=async,space_cache=v2,subvolid=257,subvol=/@root, without commit=60"},
 	} {
-		err := checkOptions(tc.layout, tc.got)
+		spec, err := parseLayout(tc.layout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = checkOptions(spec, tc.got)
 		if got := errString(err); got != tc.err {
 			t.Errorf("checkOptions(%s, %s) = %q, want %q", tc.layout, tc.got, got, tc.err)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/plan"
 )
 
 // Env is what the program touches outside its arguments.
@@ -43,7 +44,8 @@ type options struct {
 	confirm     string // must repeat device
 	imageDir    string
 	imageSize   string
-	layouts     []string
+	layouts     []string // labels, in order
+	specs       map[string]layoutSpec
 	workloads   []string
 	jsonPath    string
 	repo        string // the checkout: sysctl/*.conf, bin/
@@ -89,7 +91,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.confirm, "destroy-data", "", "repeat the --device `path` to confirm that everything on it may be destroyed")
 	fs.StringVar(&o.imageDir, "image-dir", "/var/tmp", "`dir` for the loop-backed image (on the disk to measure)")
 	fs.StringVar(&o.imageSize, "image-size", "8G", "`size` of the image (sparse)")
-	fs.StringVar(&layouts, "layouts", "stock,balanced,io-optimized,space-optimized", "comma-separated `layouts`: stock and modes")
+	fs.StringVar(&layouts, "layouts", "stock,balanced,io-optimized,space-optimized", "comma-separated `layouts`: stock, a mode, or mode@fs+options:drop-in.toml (a variant: other filesystem-wide options, a configuration drop-in on the default)")
 	fs.StringVar(&workloads, "workloads", strings.Join(workloadNames(), ","), "comma-separated `workloads`")
 	fs.StringVar(&o.jsonPath, "json", "/var/cache/server-impermanence-bench-io/results-io.json", "write every sample and summary to this `file`")
 	fs.StringVar(&o.repo, "repo", ".", "the checkout (`dir` with sysctl/ and bin/impermanence-provision)")
@@ -120,11 +122,17 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.device == "" && o.confirm != "" {
 		return o, errors.New("--destroy-data without --device")
 	}
-	o.layouts = strings.Split(layouts, ",")
-	for _, l := range o.layouts {
-		if l != stockLayout && !validMode(l) {
-			return o, fmt.Errorf("--layouts: %q is neither stock nor a mode (%s)", l, modeList())
+	o.specs = map[string]layoutSpec{}
+	for _, l := range strings.Split(layouts, ",") {
+		spec, err := parseLayout(l)
+		if err != nil {
+			return o, fmt.Errorf("--layouts: %w", err)
 		}
+		if _, dup := o.specs[spec.label]; dup {
+			return o, fmt.Errorf("--layouts: %s twice", spec.label)
+		}
+		o.specs[spec.label] = spec
+		o.layouts = append(o.layouts, spec.label)
 	}
 	o.workloads = strings.Split(workloads, ",")
 	for _, w := range o.workloads {
@@ -133,6 +141,66 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 	}
 	return o, nil
+}
+
+// layoutSpec is one layout to measure: stock, or a mode with the default
+// configuration, optionally with other filesystem-wide options and a
+// configuration drop-in on top (to compare variants of a layout).
+type layoutSpec struct {
+	label string // as in the table: "stock", the mode, or the whole spec
+	mode  config.Mode
+	// fsOptions replace the mode's filesystem-wide mount options (nil: the
+	// generator's for the mode).
+	fsOptions []string
+	dropIn    string // a config drop-in (path)
+}
+
+func (l layoutSpec) stock() bool { return l.label == stockLayout }
+
+// fs returns the filesystem-wide options the layout is mounted with.
+func (l layoutSpec) fs() []string {
+	if l.fsOptions != nil {
+		return l.fsOptions
+	}
+	return plan.FSOptions(l.mode)
+}
+
+// mountOptions are the options of the mount of subvolume name at
+// mountpoint: the generator's, or with the layout's own fs-wide options.
+func (l layoutSpec) mountOptions(name, mountpoint string) string {
+	if l.fsOptions == nil {
+		return plan.MountOptions(l.mode, name, mountpoint)
+	}
+	return strings.Join(append(append([]string{"subvol=" + name}, l.fsOptions...), plan.MountFlags(mountpoint)...), ",")
+}
+
+// parseLayout reads "stock" or "mode[@opt+opt...][:drop-in.toml]": a mode,
+// optionally mounted with other filesystem-wide options (joined with "+",
+// since "," separates layouts) and with a configuration drop-in.
+func parseLayout(s string) (layoutSpec, error) {
+	if s == stockLayout {
+		return layoutSpec{label: s}, nil
+	}
+	spec := layoutSpec{label: s}
+	rest := s
+	if i := strings.LastIndex(rest, ":"); i >= 0 && strings.HasSuffix(rest, ".toml") {
+		spec.dropIn, rest = rest[i+1:], rest[:i]
+		spec.label = rest + ":" + strings.TrimSuffix(filepath.Base(spec.dropIn), ".toml")
+	}
+	m, opts, hasOpts := strings.Cut(rest, "@")
+	if !validMode(m) {
+		return layoutSpec{}, fmt.Errorf("%q is neither stock nor a mode (%s), optionally @fs+options and :drop-in.toml", s, modeList())
+	}
+	spec.mode = config.Mode(m)
+	if hasOpts {
+		spec.fsOptions = strings.Split(opts, "+")
+		for _, o := range spec.fsOptions {
+			if o == "" || strings.ContainsAny(o, ", ") {
+				return layoutSpec{}, fmt.Errorf("%q: empty or malformed filesystem option %q", s, o)
+			}
+		}
+	}
+	return spec, nil
 }
 
 func validMode(s string) bool {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -34,9 +35,14 @@ type Summary struct {
 	Median float64   `json:"median"`
 	Min    float64   `json:"min"`
 	Max    float64   `json:"max"`
-	// Ratio is this layout's median against the stock layout's, > 1 meaning
-	// better (faster, smaller); 0 when there is no stock figure.
-	Ratio float64 `json:"ratio_vs_stock,omitempty"`
+	// Ratios are this layout's value against the stock layout's of the same
+	// round (measured next to each other, so that the machine's drift over
+	// the run cancels out), > 1 meaning better (faster, smaller); Ratio is
+	// their median, 0 when there is no stock figure.
+	Ratios   []float64 `json:"ratios_vs_stock,omitempty"`
+	Ratio    float64   `json:"ratio_vs_stock,omitempty"`
+	RatioMin float64   `json:"ratio_min,omitempty"`
+	RatioMax float64   `json:"ratio_max,omitempty"`
 }
 
 // median of values (the mean of the middle two for an even count).
@@ -67,32 +73,48 @@ func ratio(m Metric, value, stock float64) float64 {
 // Summarize groups samples by metric and layout, in the order metrics and
 // layouts first appear (layouts in the order given).
 func Summarize(samples []Sample, layouts []string, stock string) []Summary {
-	type key struct{ workload, metric, layout string }
+	type key struct {
+		m      Metric
+		layout string
+	}
+	type roundKey struct {
+		m     Metric
+		round int
+	}
 	var metrics []Metric
 	seen := map[Metric]bool{}
-	values := map[key][]float64{}
+	values := map[key][]Sample{}
+	stockByRound := map[roundKey]float64{}
 	for _, s := range samples {
 		if !seen[s.Metric] {
 			seen[s.Metric] = true
 			metrics = append(metrics, s.Metric)
 		}
-		k := key{s.Workload, s.Name, s.Layout}
-		values[k] = append(values[k], s.Value)
+		k := key{s.Metric, s.Layout}
+		values[k] = append(values[k], s)
+		if s.Layout == stock {
+			stockByRound[roundKey{s.Metric, s.Round}] = s.Value
+		}
 	}
 	var out []Summary
 	for _, m := range metrics {
-		stockVals := values[key{m.Workload, m.Name, stock}]
 		for _, l := range layouts {
-			v := values[key{m.Workload, m.Name, l}]
-			if len(v) == 0 {
+			ss := values[key{m, l}]
+			if len(ss) == 0 {
 				continue
 			}
-			s := Summary{Metric: m, Layout: l, Values: v, Median: median(v), Min: v[0], Max: v[0]}
-			for _, x := range v {
-				s.Min, s.Max = math.Min(s.Min, x), math.Max(s.Max, x)
+			s := Summary{Metric: m, Layout: l}
+			for _, x := range ss {
+				s.Values = append(s.Values, x.Value)
+				if st, ok := stockByRound[roundKey{m, x.Round}]; ok {
+					if r := ratio(m, x.Value, st); r != 0 {
+						s.Ratios = append(s.Ratios, r)
+					}
+				}
 			}
-			if len(stockVals) > 0 {
-				s.Ratio = ratio(m, s.Median, median(stockVals))
+			s.Median, s.Min, s.Max = median(s.Values), slices.Min(s.Values), slices.Max(s.Values)
+			if len(s.Ratios) > 0 {
+				s.Ratio, s.RatioMin, s.RatioMax = median(s.Ratios), slices.Min(s.Ratios), slices.Max(s.Ratios)
 			}
 			out = append(out, s)
 		}
@@ -124,7 +146,7 @@ func format(v float64) string {
 
 // WriteTable prints the summaries as a Markdown table: one row per metric,
 // one column per layout, each cell "median ±spread%" and, off stock, the
-// ratio to stock (> 1 better).
+// median of the per-round ratios to stock (> 1 better) and their range.
 func WriteTable(w io.Writer, sums []Summary, layouts []string, stock string) {
 	fmt.Fprintf(w, "| workload | metric |")
 	for _, l := range layouts {
@@ -153,8 +175,10 @@ func WriteTable(w io.Writer, sums []Summary, layouts []string, stock string) {
 				fmt.Fprintf(w, " — |")
 			case l == stock || s.Ratio == 0:
 				fmt.Fprintf(w, " %s ±%.0f%% |", format(s.Median), s.spread())
+			case len(s.Ratios) == 1:
+				fmt.Fprintf(w, " %s (**%.2f×**) |", format(s.Median), s.Ratio)
 			default:
-				fmt.Fprintf(w, " %s ±%.0f%% (**%.2f×**) |", format(s.Median), s.spread(), s.Ratio)
+				fmt.Fprintf(w, " %s ±%.0f%% (**%.2f×**, %.2f–%.2f) |", format(s.Median), s.spread(), s.Ratio, s.RatioMin, s.RatioMax)
 			}
 		}
 		fmt.Fprintln(w)

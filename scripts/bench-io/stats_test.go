@@ -55,12 +55,18 @@ func samples() []Sample {
 func TestSummarize(t *testing.T) {
 	got := Summarize(samples(), []string{"stock", "balanced", "io-optimized"}, "stock")
 	want := []Summary{
-		{Metric: tps, Layout: "stock", Values: []float64{100, 110, 90}, Median: 100, Min: 90, Max: 110, Ratio: 1},
-		{Metric: tps, Layout: "io-optimized", Values: []float64{150, 130, 120}, Median: 130, Min: 120, Max: 150, Ratio: 1.3},
+		{Metric: tps, Layout: "stock", Values: []float64{100, 110, 90}, Median: 100, Min: 90, Max: 110,
+			Ratios: []float64{1, 1, 1}, Ratio: 1, RatioMin: 1, RatioMax: 1},
+		// paired by round: 150/100, 130/110, 120/90
+		{Metric: tps, Layout: "io-optimized", Values: []float64{150, 130, 120}, Median: 130, Min: 120, Max: 150,
+			Ratios: []float64{1.5, 130.0 / 110, 120.0 / 90}, Ratio: 120.0 / 90, RatioMin: 130.0 / 110, RatioMax: 1.5},
 		// lower is better: the ratio is stock / layout
-		{Metric: secs, Layout: "stock", Values: []float64{2, 2, 2}, Median: 2, Min: 2, Max: 2, Ratio: 1},
-		{Metric: secs, Layout: "balanced", Values: []float64{1}, Median: 1, Min: 1, Max: 1, Ratio: 2},
-		{Metric: secs, Layout: "io-optimized", Values: []float64{4, 5, 3}, Median: 4, Min: 3, Max: 5, Ratio: 0.5},
+		{Metric: secs, Layout: "stock", Values: []float64{2, 2, 2}, Median: 2, Min: 2, Max: 2,
+			Ratios: []float64{1, 1, 1}, Ratio: 1, RatioMin: 1, RatioMax: 1},
+		{Metric: secs, Layout: "balanced", Values: []float64{1}, Median: 1, Min: 1, Max: 1,
+			Ratios: []float64{2}, Ratio: 2, RatioMin: 2, RatioMax: 2},
+		{Metric: secs, Layout: "io-optimized", Values: []float64{4, 5, 3}, Median: 4, Min: 3, Max: 5,
+			Ratios: []float64{0.5, 0.4, 2.0 / 3}, Ratio: 0.5, RatioMin: 0.4, RatioMax: 2.0 / 3},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
