@@ -44,8 +44,8 @@ case $b in
 	;;
 3)
 	check s7.space-sysctl sysctl_matches space-optimized
-	check s7.space-compress-force sh -c 'findmnt -n -o OPTIONS / | grep -q "compress-force=zstd:3"'
-	check s7.space-same-everywhere sh -c '! findmnt -rn -o OPTIONS -t btrfs | grep -v "compress-force=zstd:3" | grep -q .'
+	check s7.space-compress-force sh -c 'findmnt -n -o OPTIONS / | grep -q "compress-force=zstd:6"'
+	check s7.space-same-everywhere sh -c '! findmnt -rn -o OPTIONS -t btrfs | grep -v "compress-force=zstd:6" | grep -q .'
 	# --- 8: a snapshot job made to fail: a configured subvolume removed
 	umount /var/lib/caddy
 	mkdir -p /run/vmtest-rw && mount -o subvolid=5 /dev/disk/by-label/server /run/vmtest-rw
