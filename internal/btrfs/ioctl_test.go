@@ -20,6 +20,7 @@ func TestIoctlLayouts(t *testing.T) {
 		{"sizeof(struct btrfs_ioctl_ino_lookup_args)", unsafe.Sizeof(inoLookupArgs{}), 4096},
 		{"offsetof(btrfs_ioctl_get_subvol_info_args, otime)", unsafe.Offsetof(getSubvolInfoArgs{}.OTime), 392},
 		{"BTRFS_IOC_SYNC", iocSync, 0x9408},
+		{"BTRFS_IOC_FS_INFO", iocFSInfo, 0x8400941f},
 		{"BTRFS_IOC_TREE_SEARCH_V2", iocTreeSearchV2, 0xc0709411},
 		{"BTRFS_IOC_INO_LOOKUP", iocInoLookup, 0xd0009412},
 		{"BTRFS_IOC_SNAP_CREATE_V2", iocSnapCreateV2, 0x50009417},

@@ -1,7 +1,7 @@
 // Package job is the shell every helper shares: the exit codes, the common
 // flags, loading the configuration, reaching the top level of the
-// filesystem (an existing mount given with --mount, or a private mount of
-// the device under the run directory), the per-filesystem lock, the
+// filesystem (an existing mount given with --mount, or a detached private
+// mount of the device that dies with the process), the per-filesystem lock, the
 // journal logger, the audit log, the state record and the end of a run a
 // signal stops (Main, Stopped). Every host path
 // derives from Env.Root and the clock is Env.Now, so tests re-root and
@@ -45,7 +45,7 @@ const DefaultLockTimeout = 30 * time.Minute
 type Env struct {
 	Stdout, Stderr io.Writer
 	// Root re-roots every host path a helper reads or writes ("" is "/"):
-	// the run directory (private mounts, the locks, the rollback's record),
+	// the run directory (the locks, the rollback's record),
 	// the state directory, the audit log, /proc/cmdline, the boot id,
 	// /sys/power/resume and /dev/console.
 	Root string
@@ -90,9 +90,10 @@ func (e Env) Path(p string) string {
 	return filepath.Join(root, p)
 }
 
-// RunDir holds the private top-level mounts, the lock directory and the
-// rollback's record: /run/server-impermanence, which survives the switch
-// from the initrd to the host root.
+// RunDir holds the lock directory and the rollback's record (and, left by
+// older versions, attached top-level mounts: Session.Lock removes them):
+// /run/server-impermanence, which survives the switch from the initrd to
+// the host root.
 func (e Env) RunDir() string { return e.Path(state.RunDir) }
 
 // LockDir holds the per-filesystem job locks.

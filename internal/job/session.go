@@ -42,9 +42,9 @@ type Session struct {
 	// this is a dry run): a stop that Main forces records the failure too.
 	Records bool
 	ctx     context.Context
-	// private is the directory of a private top-level mount ("" with
-	// --mount), for a stop that Main forces.
-	private string
+	// where names the top level in messages: the --mount directory, or
+	// "the top level of <device>" for a private mount.
+	where   string
 	closers []func() error
 }
 
@@ -104,21 +104,23 @@ func (s *Session) open(ctx context.Context, f Flags, noLock bool) error {
 
 // Reach reaches the top level (subvolid=5) of the session's filesystem and
 // opens it: the directory --mount names, else a private mount of --device
-// (or the configured device) under the run directory, read-only when
-// readOnly. Config must be set.
+// (or the configured device), read-only when readOnly: a detached mount
+// (btrfs.MountTopLevel) that no other process sees and that goes with this
+// process however it ends. Config must be set.
 func (s *Session) Reach(f Flags, readOnly bool) error {
 	s.Device = s.Config.Device
 	if f.Device != "" {
 		s.Device = f.Device
 	}
 	top := f.Mount
+	s.where = top
 	if top == "" {
-		dir, unmount, err := btrfs.MountTopLevel(s.Device, s.Env.RunDir(), s.Job, readOnly)
+		s.where = "the top level of " + s.Device
+		dir, unmount, err := btrfs.MountTopLevel(s.Device, readOnly)
 		if err != nil {
 			return err
 		}
 		s.closers = append(s.closers, unmount)
-		s.private = dir
 		top = dir
 	}
 	var opts []btrfs.Option
@@ -146,19 +148,30 @@ func (s *Session) Writable() error {
 		return err
 	}
 	if ro {
-		return fmt.Errorf("%s is read-only (the mount or the filesystem: btrfs turns a filesystem read-only after an error, see the kernel log): %s changes nothing there; remount it read-write", s.FS.Mountpoint(), s.Program)
+		return fmt.Errorf("%s is read-only (the mount or the filesystem: btrfs turns a filesystem read-only after an error, see the kernel log): %s changes nothing there; remount it read-write", s.where, s.Program)
 	}
 	return nil
 }
 
 // Lock takes the filesystem's job lock, waiting up to timeout for the job
-// that holds it. FS must be open.
+// that holds it, then removes the stale mounts of the filesystem older
+// versions left in the run directory. FS must be open.
 func (s *Session) Lock(ctx context.Context, timeout time.Duration) error {
 	l, err := lock.Acquire(ctx, s.Env.LockDir(), s.FS.FSID().String(), s.Job, timeout, s.Log)
 	if err != nil {
 		return err
 	}
 	s.closers = append(s.closers, l.Release)
+	// With the lock held no job of this filesystem is using a mount: the
+	// ones older versions attached in the run directory and left when they
+	// were killed go now.
+	removed, err := btrfs.RemoveStaleMounts(s.Env.MountinfoPath(), s.Env.RunDir(), s.FS.FSID())
+	for _, m := range removed {
+		s.Log.Warn("removed a top-level mount an older version left behind", "mount", m)
+	}
+	if err != nil {
+		s.Log.Warn("stale mounts not removed", "error", err)
+	}
 	return nil
 }
 

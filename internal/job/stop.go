@@ -70,13 +70,6 @@ func forcedStop(cause error, grace time.Duration) {
 		defer close(done)
 		fmt.Fprintf(s.Env.Stderr, "%s: %s\n", s.Program, msg)
 		s.Log.Error(msg, journal.MessageID(msgid.JobStopped), "job", s.Job)
-		if s.private != "" {
-			// Detached: a call in flight keeps the filesystem through its
-			// descriptor; the mount leaves the namespace now.
-			if err := unix.Unmount(s.private, unix.MNT_DETACH); err == nil {
-				os.Remove(s.private)
-			}
-		}
 		if s.Records {
 			r := state.Record{Job: s.Job, Result: state.ResultFailure, Error: msg, Duration: s.Env.Now().Sub(s.Start).Seconds()}
 			if err := state.Finish(s.StateDir, r, s.Start); err != nil {

@@ -186,11 +186,17 @@ func setUp(t *testing.T, program, record string) *signalled {
 		n := 0
 		sg.prepare = func(*testing.T) { n++; sg.args = append(slices.Clip(base), "--label", fmt.Sprint("run", n)) }
 	case "impermanence-prune":
-		fsys := openFS(t, l)
 		t0 := time.Now().Add(-24 * time.Hour)
 		n := 0
 		sg.args = append(base, "--timezone", "UTC")
 		sg.prepare = func(t *testing.T) { // old snapshots to delete
+			// Opened for this call only: an open top level would keep the
+			// filesystem busy for TestSIGKILLLeavesNoMount's detach.
+			fsys, err := btrfs.Open(l.FS.Mount)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fsys.Close()
 			os.MkdirAll(filepath.Join(l.FS.Mount, "@snapshots/@var-log"), 0o700)
 			for range 150 {
 				n++
