@@ -32,7 +32,8 @@ func (fs *FS) Delete(id uint64) error {
 // DeleteRecursive deletes the subvolume at path and every subvolume nested
 // in it, deepest first, by id, and returns the ids deleted in that order
 // (on an error, those deleted before it). If any of them is mounted or
-// protected it deletes nothing.
+// protected it deletes nothing. A read-only subvolume holding others (an
+// archive) is made writable first, which its nested ones need.
 func (fs *FS) DeleteRecursive(path string) ([]uint64, error) {
 	ids, err := fs.tree(path)
 	if err == nil {
@@ -41,12 +42,48 @@ func (fs *FS) DeleteRecursive(path string) ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("delete subvolume %s recursively: %w", path, err)
 	}
+	if err := fs.writableParents(ids); err != nil {
+		return nil, fmt.Errorf("delete subvolume %s recursively: %w", path, err)
+	}
 	for i, id := range ids {
 		if err := fs.destroy(id); err != nil {
 			return ids[:i], fmt.Errorf("delete subvolume %s recursively: subvolume %d: %w", path, id, err)
 		}
 	}
 	return ids, nil
+}
+
+// writableParents clears the read-only flag of every subvolume among ids
+// that holds another one: a nested subvolume's entry lives in its parent,
+// which the kernel cannot change while it is read-only (EROFS), so an
+// archive, read-only since it was archived, could not lose its nested
+// subvolumes. A read-only subvolume holding none is deleted as it is.
+func (fs *FS) writableParents(ids []uint64) error {
+	var parents []uint64
+	for _, id := range ids {
+		kids, err := fs.children(id)
+		if err != nil {
+			return err
+		}
+		if len(kids) > 0 {
+			parents = append(parents, id)
+		}
+	}
+	if len(parents) == 0 {
+		return nil
+	}
+	subs, err := fs.List()
+	if err != nil {
+		return err
+	}
+	for _, s := range subs {
+		if slices.Contains(parents, s.ID) && s.ReadOnly {
+			if err := fs.SetReadOnly(s.Path, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // tree returns the id of the subvolume at path and of all subvolumes nested

@@ -197,3 +197,28 @@ func TestWaitDeletedRefusesLiveSubvolume(t *testing.T) {
 		t.Errorf("WaitDeleted(live subvolume) = %v, want 'not deleted'", err)
 	}
 }
+
+// TestDeleteRecursiveReadOnly: a read-only archive holding nested
+// subvolumes (read-only themselves, or holding others) is deleted whole:
+// the parents are made writable first, which the kernel needs to remove a
+// nested subvolume's entry.
+func TestDeleteRecursiveReadOnly(t *testing.T) {
+	t.Parallel()
+	fs, _ := newFS(t)
+	root := "old_roots/@root/20261125T204023Z-1a2b3c4d"
+	create(t, fs, "old_roots/@root/", root, root+"/var/lib/", root+"/var/lib/machines", root+"/var/lib/machines/inner", root+"/leaf")
+	for _, p := range []string{root + "/var/lib/machines", root + "/leaf", root} {
+		if err := fs.SetReadOnly(p, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := fs.DeleteRecursive(root)
+	if err != nil || len(got) != 4 {
+		t.Fatalf("DeleteRecursive of a read-only archive: %v, %v", got, err)
+	}
+	for p := range ids(list(t, fs)) {
+		if strings.HasPrefix(p, root) {
+			t.Errorf("%s left", p)
+		}
+	}
+}

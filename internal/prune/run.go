@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/audit"
@@ -20,6 +21,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/snapshot"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
@@ -148,6 +150,10 @@ func Prune(ctx context.Context, s *job.Session, o Options) (Report, error) {
 	t0 := time.Now()
 	rep.Deleted, rep.Failures = apply(ctx, s, p)
 	stopped := job.Stopped(ctx)
+	var roErr error
+	if stopped == nil {
+		roErr = readOnlyArchives(s)
+	}
 	if err := fsys.Commit(); err != nil {
 		rep.Failures = append(rep.Failures, Failure{Path: "(commit)", Error: err.Error()})
 	}
@@ -181,7 +187,7 @@ func Prune(ctx context.Context, s *job.Session, o Options) (Report, error) {
 	if stopped != nil {
 		stopped = fmt.Errorf("%w: %d of %d deletions done", stopped, rep.Deleted, p.Deletions())
 	}
-	return rep, finish(s, &rep, o, errors.Join(stopped, ferr, err))
+	return rep, finish(s, &rep, o, errors.Join(stopped, ferr, roErr, err))
 }
 
 // observe lists the filesystem and builds the plan.
@@ -278,6 +284,43 @@ func apply(ctx context.Context, s *job.Session, p Plan) (int, []Failure) {
 		s.AuditEvent(ev)
 	}
 	return deleted, failures
+}
+
+// readOnlyArchives makes read-only every writable archive and replaced
+// state (names.Archive, names.Replaced) directly in <archive dir>/<S>/ for
+// any S, unless mounted: the rollback and restore set the flag in a step of
+// their own after the rename, so a crash between the two, or an older
+// version, leaves one writable.
+func readOnlyArchives(s *job.Session) error {
+	subvols, err := s.FS.List()
+	if err != nil {
+		return fmt.Errorf("read-only archives: %w", err)
+	}
+	mounted, err := s.FS.MountedSubvolumes()
+	if err != nil {
+		return fmt.Errorf("read-only archives: %w", err)
+	}
+	var errs []error
+	for _, sv := range subvols {
+		rest, ok := strings.CutPrefix(sv.Path, s.Config.Archive.Dir+"/")
+		if !ok || sv.ReadOnly || strings.Count(rest, "/") != 1 || len(mounted[sv.ID]) > 0 {
+			continue
+		}
+		name := path.Base(rest)
+		_, _, _, isArchive := names.ParseArchive(name)
+		_, _, isReplaced := names.ParseReplaced(name)
+		if !isArchive && !isReplaced {
+			continue
+		}
+		if err := s.FS.SetReadOnly(sv.Path, true); err != nil {
+			errs = append(errs, err)
+			s.Log.Error("making "+sv.Path+" read-only failed: "+err.Error(), "path", sv.Path, "error", err)
+			continue
+		}
+		s.Log.Warn(sv.Path+" was writable (an interrupted archive step, or an older version): made read-only", "path", sv.Path)
+		s.AuditEvent(audit.Event{Action: "archive-read-only", Path: sv.Path, Result: audit.ResultSuccess})
+	}
+	return errors.Join(errs...)
 }
 
 func space(fsys *btrfs.FS) (Space, error) {

@@ -173,13 +173,34 @@ func TestPruneArchives(t *testing.T) {
 	if err := fsys.CreateSubvolume(names[5] + "/var/lib/machines"); err != nil {
 		t.Fatal(err)
 	}
+	// The oldest is read-only, as archives are now: its nested subvolume
+	// can only go once it is writable again.
+	if err := fsys.SetReadOnly(names[5], true); err != nil {
+		t.Fatal(err)
+	}
 	l.FS.MountSubvol(t, names[4])
+	// A restore's replaced state (kept, never pruned) and a subvolume that
+	// is neither, both writable.
+	replaced, other := "old_roots/@persist/20250301T000000Z-replaced", "old_roots/@root/notes"
+	for _, p := range []string{replaced, other} {
+		os.MkdirAll(filepath.Join(l.FS.Mount, filepath.Dir(p)), 0o700)
+		if err := fsys.CreateSubvolume(p); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if code := prune.Run(context.Background(), l.Args(), l.Env); code != 0 {
 		t.Fatalf("prune: exit %d\n%s\n%s", code, l.Out, l.Err)
 	}
+	// Kept archives and the replaced state are read-only now; not the
+	// mounted archive, nor what is not ours.
+	for p, want := range map[string]bool{names[0]: true, names[1]: true, names[2]: true, names[4]: false, replaced: true, other: false} {
+		if ro, err := fsys.ReadOnly(p); err != nil || ro != want {
+			t.Errorf("%s read-only = %t, %v; want %t", p, ro, err, want)
+		}
+	}
 	// keep_min 3, keep_days 30: 0, 20 and 40 days kept (keep_min), 60
 	// deleted, 80 mounted, 100 (with its nested subvolume) deleted.
-	got := paths(t, fsys, "old_roots/")
+	got := paths(t, fsys, "old_roots/@root/2")
 	want := []string{names[4], names[2], names[1], names[0]}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {

@@ -71,6 +71,9 @@ func TestRestoreSubvolume(t *testing.T) {
 	if got := read(t, top, replaced+"/app/new"); got != "new" {
 		t.Errorf("replaced state app/new = %q, want new", got)
 	}
+	if ro, err := fsys.ReadOnly(replaced); err != nil || !ro {
+		t.Errorf("replaced state read-only = %t, %v; want true, as archives are", ro, err)
+	}
 	if _, err := fsys.Info(sv + ".restore"); !errors.Is(err, btrfs.ErrNotExist) {
 		t.Errorf("%s.restore left behind: %v", sv, err)
 	}
@@ -236,7 +239,8 @@ func TestRestorePath(t *testing.T) {
 // power cut at that point leaves and that the next run repairs it.
 func TestCrashAtEveryStep(t *testing.T) {
 	t.Parallel()
-	steps := []string{restorereq.StepPreSnapshot, restorereq.StepCopy, restorereq.StepExchange, restorereq.StepCommit, restorereq.StepArchive, restorereq.StepCommit2}
+	steps := []string{restorereq.StepPreSnapshot, restorereq.StepCopy, restorereq.StepExchange, restorereq.StepCommit, restorereq.StepArchive,
+		restorereq.StepReadOnly, restorereq.StepCommit2}
 	for _, stopAt := range steps {
 		t.Run(stopAt, func(t *testing.T) {
 			l, fsys := setup(t)
@@ -276,6 +280,12 @@ func TestCrashAtEveryStep(t *testing.T) {
 			arch, _ := filepath.Glob(filepath.Join(top, "old_roots", sv, "*-replaced*"))
 			if n := map[bool]int{true: 1, false: 0}[swapped]; len(arch) != n {
 				t.Errorf("archived replaced states %v, want %d", arch, n)
+			}
+			for _, a := range arch { // read-only, the step it stopped before or not
+				rel, _ := filepath.Rel(top, a)
+				if ro, err := fsys.ReadOnly(rel); err != nil || !ro {
+					t.Errorf("after Recover %s read-only = %t, %v; want true", rel, ro, err)
+				}
 			}
 			// The next run succeeds.
 			l.Reset()

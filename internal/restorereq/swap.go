@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
@@ -27,7 +28,8 @@ const (
 	StepCopy        = "copy"         // snapshot → S.restore, writable
 	StepExchange    = "exchange"     // S.restore ⇄ S
 	StepCommit      = "commit"
-	StepArchive     = "archive" // S.restore (the old S) → <archive>/S/<time>-replaced
+	StepArchive     = "archive"   // S.restore (the old S) → <archive>/S/<time>-replaced
+	StepReadOnly    = "read-only" // the replaced state becomes read-only, as archives are
 	StepCommit2     = "commit-archive"
 )
 
@@ -50,6 +52,8 @@ type Ops interface {
 	Rename(from, to string) error
 	Commit() error
 	DeleteRecursive(path string) ([]uint64, error)
+	SetReadOnly(path string, readOnly bool) error
+	List() ([]btrfs.Subvolume, error)
 }
 
 // PlanSwap chooses the names for restoring sv from snap at now: names that
@@ -122,6 +126,12 @@ func (w Swap) Apply(fsys Ops, step func(name, detail string) error) error {
 	if err := step(StepArchive, w.Replaced); err != nil {
 		return err
 	}
+	if err := fsys.SetReadOnly(w.Replaced, true); err != nil {
+		return err
+	}
+	if err := step(StepReadOnly, w.Replaced); err != nil {
+		return err
+	}
 	if err := fsys.Commit(); err != nil {
 		return err
 	}
@@ -159,14 +169,17 @@ var ErrNeedsRepair = errors.New("interrupted restore needs a repair by hand")
 //     deleted (S is untouched; the pre-restore snapshot stays);
 //   - S.restore older than S: swapped in, the replaced state not yet
 //     archived: it is moved to the archive (the restore is finished);
-//   - S.restore without S: S was renamed away by hand: nothing is guessed.
+//   - S.restore without S: S was renamed away by hand: nothing is guessed;
+//   - a replaced state in the archive dir that is writable (a run stopped
+//     between archiving it and its flag, or an older version): it is made
+//     read-only.
 //
 // It returns nil when there is nothing to repair.
 func Recover(fsys Ops, cfg *config.Config, sv string, now time.Time) (*Recovery, error) {
 	temp := sv + names.RestoreSuffix
 	t, err := fsys.Info(temp)
 	if errors.Is(err, btrfs.ErrNotExist) {
-		return nil, nil
+		return readOnlyReplaced(fsys, cfg, sv)
 	}
 	if err != nil {
 		return nil, err
@@ -191,5 +204,37 @@ func Recover(fsys Ops, cfg *config.Config, sv string, now time.Time) (*Recovery,
 	if err := w.archive(fsys); err != nil {
 		return nil, err
 	}
+	if err := fsys.SetReadOnly(w.Replaced, true); err != nil {
+		return nil, err
+	}
 	return r, fsys.Commit()
+}
+
+// readOnlyReplaced makes the writable replaced states of sv in the archive
+// dir read-only (their names: names.Replaced).
+func readOnlyReplaced(fsys Ops, cfg *config.Config, sv string) (*Recovery, error) {
+	subs, err := fsys.List()
+	if err != nil {
+		return nil, err
+	}
+	dir := path.Join(cfg.Archive.Dir, sv) + "/"
+	var made []string
+	for _, s := range subs {
+		name, ok := strings.CutPrefix(s.Path, dir)
+		if !ok || strings.Contains(name, "/") || s.ReadOnly {
+			continue
+		}
+		if _, _, ok := names.ParseReplaced(name); !ok {
+			continue
+		}
+		if err := fsys.SetReadOnly(s.Path, true); err != nil {
+			return nil, err
+		}
+		made = append(made, s.Path)
+	}
+	if len(made) == 0 {
+		return nil, nil
+	}
+	return &Recovery{Subvolume: sv, Found: "writable replaced state " + strings.Join(made, ", "),
+		Action: "made it read-only", Path: made[0]}, fsys.Commit()
 }

@@ -31,6 +31,7 @@ type Ops interface {
 	Delete(id uint64) error
 	Commit() error
 	Mkdir(path string) error
+	SetReadOnly(path string, readOnly bool) error
 }
 
 // fsOps adds Mkdir to *btrfs.FS.
@@ -99,6 +100,8 @@ func (a *Applier) do(s Step) error {
 		return a.Ops.Rename(s.Path, s.To)
 	case OpMkdir:
 		return a.Ops.Mkdir(s.Path)
+	case OpReadOnly:
+		return a.Ops.SetReadOnly(s.Path, s.Value == "true")
 	case OpDelete:
 		return a.Ops.Delete(s.ID)
 	case OpCommit:

@@ -23,7 +23,9 @@ var t0 = time.Date(2026, 11, 25, 20, 40, 23, 0, time.UTC)
 // crashFixture is the default layout with a lived-in root (files and a
 // nested subvolume, as systemd makes /var/lib/machines), persisted and
 // permanent data, and five archives of which three are expired (one of them
-// with a nested subvolume).
+// read-only with a nested subvolume, which its deletion must first make
+// writable) and two writable (an older version's, which the run makes
+// read-only).
 func crashFixture(t *testing.T) (*btrfstest.FS, *btrfs.FS) {
 	t.Helper()
 	tfs := layout(t)
@@ -53,6 +55,13 @@ func crashFixture(t *testing.T) (*btrfstest.FS, *btrfs.FS) {
 		write(t, filepath.Join(m, name, "mark"), name)
 		if age == 41 {
 			if err := fsys.CreateSubvolume(name + "/nested"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Archives are read-only since they are archived; two are writable,
+		// as older versions left them.
+		if age != 42 && age != 2 {
+			if err := fsys.SetReadOnly(name, true); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -149,6 +158,9 @@ func checkInvariants(t *testing.T, tfs *btrfstest.FS, fsys *btrfs.FS, prevRoot m
 		}
 		if _, _, _, ok := names.ParseArchive(name); !ok {
 			t.Errorf("archive name %q not recognised", name)
+		}
+		if !s.ReadOnly {
+			t.Errorf("archive %s is writable", p)
 		}
 		archives = append(archives, retention.Archive{Name: name, Path: p, ID: s.ID})
 		if cmp.Equal(prevRoot, tree(t, filepath.Join(m, p))) {

@@ -39,6 +39,7 @@ const (
 	OpExchange    Op = "exchange"        // Path ⇄ To
 	OpRename      Op = "rename"          // Path → To, never replacing
 	OpMkdir       Op = "mkdir"           // plain directory Path, 0700
+	OpReadOnly    Op = "set-readonly"    // Value "true" or "false" on subvolume Path
 	OpDelete      Op = "delete"          // subvolume ID (at Path when planned)
 	OpCommit      Op = "commit"
 )
@@ -73,6 +74,11 @@ func (s Step) String() string {
 		return fmt.Sprintf("rename %s → %s", s.Path, s.To)
 	case OpMkdir:
 		return fmt.Sprintf("mkdir %s", s.Path)
+	case OpReadOnly:
+		if s.Value == "false" {
+			return fmt.Sprintf("clear read-only on %s", s.Path)
+		}
+		return fmt.Sprintf("set read-only on %s", s.Path)
 	case OpDelete:
 		return fmt.Sprintf("delete subvolume %d (%s)", s.ID, s.Path)
 	case OpCommit:
@@ -299,6 +305,10 @@ func (b *builder) retire(s config.Subvolume, p string, id uint64) {
 	b.made[to] = true
 	b.p.Archives = append(b.p.Archives, to)
 	b.step(Step{Op: OpRename, Subvolume: s.Name, Path: p, To: to, ID: id, Action: "archive"})
+	// An archive is read-only, as every snapshot is: its own step, so a
+	// crash between the two leaves a writable archive, which the next run
+	// makes read-only (prune).
+	b.step(Step{Op: OpReadOnly, Subvolume: s.Name, Path: to, Value: "true", Action: "archive"})
 }
 
 // dirExists reports whether the observation shows d as an archive parent:
@@ -329,12 +339,24 @@ func (b *builder) deleteTree(sv, p string, id uint64, action string) {
 	slices.SortFunc(nodes, func(x, y node) int {
 		return cmp.Or(cmp.Compare(y.depth, x.depth), cmp.Compare(x.ID, y.ID))
 	})
-	for _, n := range nodes {
-		q := p
-		if n.depth > 0 {
-			q = p + strings.TrimPrefix(n.Path, root.Path)
+	at := func(n node) string {
+		if n.depth == 0 {
+			return p
 		}
-		b.step(Step{Op: OpDelete, Subvolume: sv, Path: q, ID: n.ID, Action: action})
+		return p + strings.TrimPrefix(n.Path, root.Path)
+	}
+	// A nested subvolume's entry lives in its parent, which cannot change
+	// while read-only (an archive is): such parents become writable first.
+	// A crash after that leaves a writable archive, which the next run
+	// makes read-only again or deletes.
+	for i := len(nodes) - 1; i >= 0; i-- {
+		n := nodes[i]
+		if n.ReadOnly && slices.ContainsFunc(nodes, func(c node) bool { return n.Path != "" && isBelow(c.Path, n.Path) }) {
+			b.step(Step{Op: OpReadOnly, Subvolume: sv, Path: at(n), Value: "false", Action: action})
+		}
+	}
+	for _, n := range nodes {
+		b.step(Step{Op: OpDelete, Subvolume: sv, Path: at(n), ID: n.ID, Action: action})
 	}
 }
 
@@ -375,6 +397,18 @@ func (b *builder) prune(s config.Subvolume) {
 	for _, d := range ds {
 		if d.Delete {
 			b.deleteTree(s.Name, d.Path, d.ID, "prune")
+			continue
+		}
+		// A kept archive (or a restore's replaced state) that is writable:
+		// a run stopped between archiving and the flag, or an older
+		// version. One not mounted becomes read-only.
+		sv, ok := b.obs.Subvolumes[d.Path]
+		name := path.Base(d.Path)
+		_, _, _, isArchive := names.ParseArchive(name)
+		_, _, isReplaced := names.ParseReplaced(name)
+		if ok && !sv.ReadOnly && (isArchive || isReplaced) && len(b.obs.Mounted[sv.ID]) == 0 {
+			b.p.Repairs = append(b.p.Repairs, fmt.Sprintf("%s is writable (a run stopped before the flag, or an older version): making it read-only", d.Path))
+			b.step(Step{Op: OpReadOnly, Subvolume: s.Name, Path: d.Path, Value: "true", Action: "repair"})
 		}
 	}
 }

@@ -3,6 +3,7 @@ package rollback
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,11 +28,12 @@ func TestBuildRecognisesInterruptedStates(t *testing.T) {
 	}{
 		{"normal", []btrfs.Subvolume{sv(257, "@root")},
 			[]string{"snapshot @root-blank → @root.new", "set compression=zstd on @root.new", "exchange @root.new ⇄ @root",
-				"rename @root.new → old_roots/@root/20261125T204023Z-0123abcd"}},
+				"rename @root.new → old_roots/@root/20261125T204023Z-0123abcd", "set read-only on old_roots/@root/20261125T204023Z-0123abcd"}},
 		{"fresh S.new not swapped in", []btrfs.Subvolume{sv(257, "@root"), sv(400, "@root.new")},
 			[]string{"delete subvolume 400 (@root.new)", "snapshot @root-blank → @root.new"}},
 		{"old state swapped out", []btrfs.Subvolume{sv(400, "@root"), sv(257, "@root.new"), sv(258, "@root.new/var/lib/machines")},
-			[]string{"rename @root.new → old_roots/@root/20261125T204023Z-0123abcd", "snapshot @root-blank → @root.new"}},
+			[]string{"rename @root.new → old_roots/@root/20261125T204023Z-0123abcd",
+				"set read-only on old_roots/@root/20261125T204023Z-0123abcd", "snapshot @root-blank → @root.new"}},
 		{"S missing", []btrfs.Subvolume{sv(257, "@root.new")},
 			[]string{"rename @root.new → @root", "snapshot @root-blank → @root.new"}},
 		{"nothing", nil, []string{"snapshot @root-blank → @root.new", "set compression=zstd on @root.new", "rename @root.new → @root"}},
@@ -190,5 +192,64 @@ func TestConfigDigest(t *testing.T) {
 	}
 	if _, sum, _ := loadConfig("", true); sum != configsum.Sum([]config.Source{{Name: "<built-in default>", Data: config.DefaultTOML()}}) {
 		t.Errorf("--default digest = %s, not configsum's of the built-in default", sum)
+	}
+}
+
+// TestBuildReadOnlyArchives: a kept archive (or a restore's replaced state)
+// that is writable becomes read-only, unless mounted; a read-only archive
+// that retention deletes is made writable before its nested subvolumes go,
+// and only a parent is.
+func TestBuildReadOnlyArchives(t *testing.T) {
+	cfg := config.Default()
+	now := time.Date(2026, 11, 25, 20, 40, 23, 0, time.UTC)
+	old := "old_roots/@root/20261001T000000Z-0123abcd"   // expired, read-only, nested
+	old2 := "old_roots/@root/20261002T000000Z-0123abcd"  // expired, read-only, no nested
+	kept := "old_roots/@root/20261120T000000Z-0123abcd"  // writable: made read-only
+	kept2 := "old_roots/@root/20261121T000000Z-0123abcd" // writable and mounted: left
+	repl := "old_roots/@root/20261122T000000Z-replaced"  // a restore's replaced state, writable
+	junk := "old_roots/@root/notes"                      // not ours
+	ro := func(id uint64, p string, ro bool) btrfs.Subvolume {
+		return btrfs.Subvolume{ID: id, Path: p, ReadOnly: ro}
+	}
+	subs := map[string]btrfs.Subvolume{}
+	for _, s := range []btrfs.Subvolume{ro(256, "@root-blank", true), ro(257, "@root", false), ro(300, "@var-cache", false), ro(301, "@var-tmp", false),
+		ro(400, old, true), ro(401, old+"/var/lib/machines", true), ro(402, old+"/var/lib/machines/inner", false), ro(403, old2, true),
+		ro(410, kept, false), ro(411, kept2, false), ro(412, repl, false), ro(413, junk, false)} {
+		subs[s.Path] = s
+	}
+	cfg.Archive.KeepMin = 1
+	p := Build(cfg, Observed{Subvolumes: subs, Mounted: map[uint64][]string{411: {"/mnt/look"}},
+		Entries: map[string][]string{"old_roots/@root": {"20261001T000000Z-0123abcd", "20261002T000000Z-0123abcd", "20261120T000000Z-0123abcd",
+			"20261121T000000Z-0123abcd", "20261122T000000Z-replaced", "notes"}}}, Options{Now: now, BootID: "89abcdef"})
+	var got []string
+	for _, s := range p.Steps {
+		if s.Action == "prune" || s.Action == "repair" {
+			got = append(got, s.String())
+		}
+	}
+	want := []string{ // newest first; a read-only archive without nested subvolumes is deleted as it is
+		"delete subvolume 403 (" + old2 + ")",
+		"clear read-only on " + old, "clear read-only on " + old + "/var/lib/machines",
+		"delete subvolume 402 (" + old + "/var/lib/machines/inner)", "delete subvolume 401 (" + old + "/var/lib/machines)",
+		"delete subvolume 400 (" + old + ")",
+	}
+	var repairs []string
+	for _, s := range p.Steps {
+		if s.Action == "repair" {
+			repairs = append(repairs, s.Path)
+		}
+	}
+	var prunes []string
+	for _, g := range got {
+		if !strings.HasPrefix(g, "set read-only on ") {
+			prunes = append(prunes, g)
+		}
+	}
+	if diff := cmp.Diff(want, prunes); diff != "" {
+		t.Errorf("prune steps (-want +got):\n%s", diff)
+	}
+	slices.Sort(repairs)
+	if diff := cmp.Diff([]string{kept, repl}, repairs); diff != "" {
+		t.Errorf("made read-only (-want +got):\n%s", diff)
 	}
 }
