@@ -1,15 +1,18 @@
 package generator
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/plan"
+	"github.com/server-impermanence/server-impermanence/internal/sysctl"
 	"github.com/server-impermanence/server-impermanence/internal/unitname"
 )
 
@@ -32,17 +35,50 @@ func runCheck(path string, env Env) int {
 	}
 	b, _ := os.ReadFile(env.path("/proc/cmdline"))
 	cmdline := plan.ParseCmdline(string(b))
-	printLayout(env.Stdout, cfg, cmdline, judgeRoot(observeRoot(env, cfg.Device, cmdline)))
+	printLayout(env.Stdout, cfg, cmdline, judgeRoot(observeRoot(env, cfg.Device, cmdline)), readSysctl(env, cfg))
 	return 0
 }
 
-func printLayout(w io.Writer, cfg *config.Config, cmdline plan.Cmdline, root rootVerdict) {
+// sysctlView is the effective set of kernel parameters a boot applies, as
+// read from this machine: the mode's installed drop-in, then the
+// configuration's keys; warnings for what cannot be applied here.
+type sysctlView struct {
+	settings []sysctl.Setting
+	warnings []string
+}
+
+func readSysctl(env Env, cfg *config.Config) sysctlView {
+	var v sysctlView
+	file := plan.SysctlFile(cfg.Mode)
+	var entries []sysctl.Entry
+	data, err := os.ReadFile(env.path(file))
+	if err == nil {
+		entries, err = sysctl.Parse(bytes.NewReader(data), file)
+	}
+	if err != nil {
+		v.warnings = append(v.warnings, fmt.Sprintf("mode %s: %v: its kernel parameters are not applied (is the package installed?)", cfg.Mode, err))
+	}
+	v.settings = sysctl.Effective(entries, file, nil)
+	procSys := env.path("/proc/sys")
+	if _, err := os.Stat(filepath.Join(procSys, "kernel")); err != nil {
+		v.warnings = append(v.warnings, fmt.Sprintf("kernel parameters not checked against the running kernel: %v", err))
+		return v
+	}
+	for _, s := range v.settings {
+		if !sysctl.Exists(procSys, s.Key) {
+			v.warnings = append(v.warnings, fmt.Sprintf("sysctl %s (%s): the running kernel has no such parameter (/proc/sys/%s): it is skipped at boot", s.Key, s.Source, sysctl.ProcPath(s.Key)))
+		}
+	}
+	return v
+}
+
+func printLayout(w io.Writer, cfg *config.Config, cmdline plan.Cmdline, root rootVerdict, sys sysctlView) {
 	fsOpts := strings.Join(plan.FSOptions(cfg.Mode), ",")
 	fmt.Fprintf(w, "configuration: %s: valid\n", strings.Join(cfg.Files, ", "))
 	dev, _ := unitname.FromPath(cfg.Device, ".device")
 	fmt.Fprintf(w, "device:        %s (%s)\n", cfg.Device, dev)
 	fmt.Fprintf(w, "root:          %s\n", root.Line)
-	fmt.Fprintf(w, "mode:          %s (sysctl %s/%s.conf)\n", cfg.Mode, plan.SysctlDir, cfg.Mode)
+	fmt.Fprintf(w, "mode:          %s (sysctl %s)\n", cfg.Mode, plan.SysctlFile(cfg.Mode))
 	fmt.Fprintf(w, "fs-wide mount options (every mount carries them; the first mount wins): %s\n\n", fsOpts)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -104,6 +140,19 @@ func printLayout(w io.Writer, cfg *config.Config, cmdline plan.Cmdline, root roo
 	}
 	fmt.Fprintf(w, "\nTimers: %s OnCalendar=%s; %s OnCalendar=%s; %s OnCalendar=%s\n",
 		plan.SnapshotsTimer, cfg.Snapshots.Schedule, plan.CleanupTimer, cfg.Cleanup.Schedule, plan.MaintenanceTimer, cfg.Maintenance.Schedule)
+
+	fmt.Fprintf(w, "\nKernel parameters (%s applies them after systemd-sysctl.service: they win over /etc/sysctl.d/):\n", plan.TuneService)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  KEY\tVALUE\tFROM")
+	for _, x := range sys.settings {
+		from := x.Source
+		if x.Replaces != "" {
+			from += " (replaces " + x.Replaces + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", x.Key, x.Value, from)
+	}
+	tw.Flush()
+	warnings = append(warnings, sys.warnings...)
 
 	fmt.Fprintf(w, "\nKernel command line:\n")
 	for _, s := range cfg.Subvolumes {

@@ -16,6 +16,10 @@ const (
 	tuneBin       = "/usr/sbin/impermanence-tune"
 )
 
+// SysctlFile is the installed sysctl drop-in of a mode, which the tune
+// service's ExecStart= applies.
+func SysctlFile(m config.Mode) string { return SysctlDir + "/" + string(m) + ".conf" }
+
 func (b *builder) host() {
 	for _, m := range Mounts(b.cfg) {
 		b.mountUnit(m, m.Mountpoint, "local-fs.target")

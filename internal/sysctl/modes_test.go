@@ -168,7 +168,7 @@ func TestShipped(t *testing.T) {
 	}
 	wantInstalled := map[string]string{}
 	for _, m := range config.Modes {
-		wantInstalled[plan.SysctlDir+"/"+string(m)+".conf"] = "sysctl/" + string(m) + ".conf"
+		wantInstalled[plan.SysctlFile(m)] = "sysctl/" + string(m) + ".conf"
 	}
 	if diff := cmp.Diff(wantInstalled, installed); diff != "" {
 		t.Fatalf("make install: the sysctl drop-ins (-want +got):\n%s", diff)
