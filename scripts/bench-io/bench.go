@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
 	"github.com/server-impermanence/server-impermanence/internal/plan"
 	"github.com/server-impermanence/server-impermanence/internal/sysctl"
 )
@@ -72,6 +73,13 @@ func (b *bench) run(ctx context.Context) (rep Report, err error) {
 		return rep, fmt.Errorf("chmod scratch directory %s: %w", b.work, err)
 	}
 	defer func() {
+		// Never remove through a mount that an unmount left behind.
+		if left := mountsBelow(b.work); len(left) > 0 {
+			if err == nil {
+				err = fmt.Errorf("still mounted, %s left in place: %s", b.work, strings.Join(left, ", "))
+			}
+			return
+		}
 		if rmErr := os.RemoveAll(b.work); rmErr != nil && err == nil {
 			err = fmt.Errorf("remove scratch directory: %w", rmErr)
 		}
@@ -468,6 +476,21 @@ func (b *bench) timed(f func() error) (time.Duration, error) {
 	t0 := b.env.Now()
 	err := f()
 	return b.env.Now().Sub(t0), err
+}
+
+// mountsBelow lists the mountpoints at or below dir.
+func mountsBelow(dir string) []string {
+	ms, err := mountinfo.Read("/proc/self/mountinfo")
+	if err != nil {
+		return []string{"(the mount table is unreadable: " + err.Error() + ")"}
+	}
+	var out []string
+	for _, m := range ms {
+		if m.Mountpoint == dir || strings.HasPrefix(m.Mountpoint, dir+"/") {
+			out = append(out, m.Mountpoint)
+		}
+	}
+	return out
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -130,3 +130,25 @@ func run1(t *testing.T, name string, args ...string) string {
 	}
 	return string(out)
 }
+
+func TestMountsBelow(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: a tmpfs mount")
+	}
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "root")
+	os.Mkdir(sub, 0o755)
+	if got := mountsBelow(dir); len(got) != 0 {
+		t.Fatalf("mountsBelow(%s) = %q before any mount", dir, got)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "bench-io-test", sub).CombinedOutput(); err != nil {
+		t.Fatalf("mount: %v\n%s", err, out)
+	}
+	defer exec.Command("umount", sub).Run()
+	if got := mountsBelow(dir); len(got) != 1 || got[0] != sub {
+		t.Errorf("mountsBelow(%s) = %q, want [%s]", dir, got, sub)
+	}
+	if got := mountsBelow(filepath.Join(dir, "ro")); len(got) != 0 {
+		t.Errorf("mountsBelow(%s/ro), a string prefix of the mount, = %q", dir, got)
+	}
+}
