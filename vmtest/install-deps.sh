@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Host packages the VM tier needs (Debian). Idempotent; quiet when all are present.
 set -euo pipefail
-pkgs=(qemu-system-x86 qemu-utils mmdebstrap btrfs-progs zstd cpio e2fsprogs)
+pkgs=(qemu-system-x86 qemu-utils mmdebstrap btrfs-progs zstd cpio e2fsprogs prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

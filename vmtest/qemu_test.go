@@ -16,9 +16,10 @@ import (
 	"time"
 )
 
-// image is the output of build-image.sh.
+// image is the output of build-image.sh for one Debian suite.
 type image struct {
-	dir string // disk.img, vmlinuz, initrd.img, initrd-invalid.img
+	dir   string // disk.img, vmlinuz, initrd.img, initrd-invalid.img, disk-plain.img
+	suite string // bookworm, trixie
 }
 
 // accel picks KVM only when it can run a stock kernel: /dev/kvm opens and
@@ -58,6 +59,20 @@ type bootResult struct {
 	killed  bool
 	timeout bool
 	serial  string
+	// crashed is the first attempt of this boot when the guest kernel
+	// crashed in it (the boot was then run again from the same disks).
+	crashed *attempt
+}
+
+// attempt is one run of QEMU for a boot.
+type attempt struct {
+	wall    time.Duration
+	killed  bool
+	timeout bool
+	err     error    // QEMU's exit, other than our kill
+	kernel  []string // the guest kernel's crash reports on the console
+	serial  string
+	limit   time.Duration // the boot's timeout
 }
 
 // bootOpts varies one boot.
@@ -70,6 +85,12 @@ type bootOpts struct {
 	killOn    *regexp.Regexp
 	killDelay time.Duration
 	timeout   time.Duration
+	// firstTry is added to the kernel command line of the first attempt
+	// only (the harness's own test of the crash retry).
+	firstTry string
+	// drives adds to the -drive option of the root disk (QEMU block
+	// options, e.g. throttling.bps-total=...).
+	drives string
 }
 
 // machineOpts varies a machine: another disk of the image, more files on
@@ -128,11 +149,75 @@ func run(t *testing.T, name string, args ...string) string {
 	return string(out)
 }
 
-// boot runs QEMU once until the guest powers off, the kill marker fires or
-// the timeout passes. The serial console is kept, timestamped, per boot.
+// boot runs one boot of the scenario: QEMU until the guest powers off, the
+// kill marker fires or the timeout passes, the serial console kept,
+// timestamped, per boot. When the guest kernel crashed (an Oops or a panic
+// on the console: the emulator or the guest kernel failed, not the suite),
+// the boot runs once more from the disks as they were before it; the
+// timing table shows it. A second crash fails the test.
 func (m *machine) boot(o bootOpts) bootResult {
 	t := m.t
 	n := len(m.boots) + 1
+	res := bootResult{n: n}
+	for try := 1; ; try++ {
+		m.saveDisks()
+		oa := o
+		if try == 1 && o.firstTry != "" {
+			oa.append += " " + o.firstTry
+		}
+		a := m.qemu(oa, n)
+		if len(a.kernel) > 0 && try == 1 {
+			kept := strings.TrimSuffix(a.serial, ".serial.log") + ".crashed.serial.log"
+			if err := os.Rename(a.serial, kept); err == nil {
+				a.serial = kept
+			}
+			t.Logf("boot %d: the guest kernel crashed (%s); not a suite failure: the boot runs again from the same disks (console: %s)",
+				n, crashSummary(a.kernel), a.serial)
+			res.crashed = &a
+			m.restoreDisks()
+			continue
+		}
+		m.dropSavedDisks()
+		res.wall, res.killed, res.timeout, res.serial = a.wall, a.killed, a.timeout, a.serial
+		switch {
+		case len(a.kernel) > 0:
+			t.Errorf("boot %d: the guest kernel crashed again on the retry (%s): a guest kernel failure, not the suite's; the test cannot judge this boot",
+				n, crashSummary(a.kernel))
+		case a.timeout:
+			t.Errorf("boot %d: timed out after %s", n, a.limit)
+		case a.err != nil:
+			t.Errorf("boot %d: qemu: %v", n, a.err)
+		}
+		break
+	}
+	t.Logf("boot %d: %.1fs wall%s", n, res.wall.Seconds(), map[bool]string{true: " (power cut)"}[res.killed])
+	m.boots = append(m.boots, res)
+	return res
+}
+
+// saveDisks keeps a copy of both disks for a retry of the boot.
+func (m *machine) saveDisks() {
+	run(m.t, "cp", "--sparse=always", m.disk, m.disk+".before")
+	run(m.t, "cp", "--sparse=always", m.vtdisk, m.vtdisk+".before")
+}
+
+// restoreDisks puts back the disks saveDisks kept.
+func (m *machine) restoreDisks() {
+	for _, f := range []string{m.disk, m.vtdisk} {
+		if err := os.Rename(f+".before", f); err != nil {
+			m.t.Fatal(err)
+		}
+	}
+}
+
+func (m *machine) dropSavedDisks() {
+	os.Remove(m.disk + ".before")
+	os.Remove(m.vtdisk + ".before")
+}
+
+// qemu runs QEMU once for boot n.
+func (m *machine) qemu(o bootOpts, n int) attempt {
+	t := m.t
 	if o.initrd == "" {
 		o.initrd = "initrd.img"
 	}
@@ -147,16 +232,23 @@ func (m *machine) boot(o bootOpts) bootResult {
 	}
 	acc, cpu := accel()
 	// quiet: the kernel's messages go to the journal, not through the
-	// emulated serial port; systemd's status lines (the power-cut marker)
-	// and the rollback's debug-halt line (written to /dev/console) still do.
+	// emulated serial port; systemd's status lines (the power-cut marker),
+	// the rollback's debug-halt line (written to /dev/console) and a kernel
+	// crash report (an Oops raises the console log level) still do.
+	// oops=panic panic=-1: a crashed guest kernel ends the boot at once (QEMU
+	// exits on the reboot, -no-reboot) instead of limping on until the timeout.
 	appendLine := fmt.Sprintf("root=LABEL=server rootfstype=btrfs rootflags=%s rw console=ttyS0 quiet "+
-		"systemd.show_status=1 vmtest.boot=%d %s", o.rootflags, n, o.append)
+		"systemd.show_status=1 oops=panic panic=-1 vmtest.boot=%d %s", o.rootflags, n, o.append)
+	rootDrive := "file=" + m.disk + ",format=raw,if=none,id=root,cache=unsafe"
+	if o.drives != "" {
+		rootDrive += "," + o.drives
+	}
 	args := []string{
 		"-accel", acc, "-cpu", cpu, "-machine", "q35", "-m", env("VMTEST_MEM", "1024"), "-smp", env("VMTEST_SMP", "2"),
 		"-display", "none", "-monitor", "none", "-serial", "stdio", "-nodefaults", "-no-reboot",
 		"-kernel", filepath.Join(m.img.dir, "vmlinuz"), "-initrd", o.initrd,
 		"-append", strings.TrimSpace(appendLine),
-		"-drive", "file=" + m.disk + ",format=raw,if=none,id=root,cache=unsafe",
+		"-drive", rootDrive,
 		"-device", "virtio-blk-pci,drive=root",
 		"-drive", "file=" + m.vtdisk + ",format=raw,if=none,id=vt,cache=unsafe",
 		"-device", "virtio-blk-pci,drive=vt,serial=vmtest",
@@ -177,9 +269,11 @@ func (m *machine) boot(o bootOpts) bootResult {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start qemu: %v", err)
 	}
-	res := bootResult{n: n, serial: serial}
+	a := attempt{serial: serial, limit: o.timeout}
+	var console strings.Builder
 	var wg sync.WaitGroup
 	var once sync.Once
+	var mu sync.Mutex
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -187,12 +281,17 @@ func (m *machine) boot(o bootOpts) bootResult {
 		sc.Buffer(make([]byte, 1<<16), 1<<20)
 		for sc.Scan() {
 			line := sc.Text()
+			mu.Lock()
 			fmt.Fprintf(f, "[%7.2f] %s\n", time.Since(start).Seconds(), line)
+			mu.Unlock()
+			console.WriteString(line + "\n")
 			if o.killOn != nil && o.killOn.MatchString(line) {
 				once.Do(func() {
 					time.AfterFunc(o.killDelay, func() {
-						res.killed = true
+						mu.Lock()
+						a.killed = true
 						fmt.Fprintf(f, "[%7.2f] VMTEST-HOST power cut (kill -9)\n", time.Since(start).Seconds())
+						mu.Unlock()
 						cmd.Process.Kill()
 					})
 				})
@@ -202,16 +301,16 @@ func (m *machine) boot(o bootOpts) bootResult {
 	err = cmd.Wait()
 	pw.Close()
 	wg.Wait()
-	res.wall = time.Since(start)
+	mu.Lock()
+	defer mu.Unlock()
+	a.wall = time.Since(start)
+	a.kernel = kernelFailure(console.String())
 	if ctx.Err() != nil {
-		res.timeout = true
-		t.Errorf("boot %d: timed out after %s", n, o.timeout)
-	} else if err != nil && !res.killed {
-		t.Errorf("boot %d: qemu: %v", n, err)
+		a.timeout = true
+	} else if err != nil && !a.killed {
+		a.err = err
 	}
-	t.Logf("boot %d: %.1fs wall%s", n, res.wall.Seconds(), map[bool]string{true: " (power cut)"}[res.killed])
-	m.boots = append(m.boots, res)
-	return res
+	return a
 }
 
 func env(k, def string) string {

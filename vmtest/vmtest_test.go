@@ -13,14 +13,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/server-impermanence/server-impermanence/internal/cmdline"
 )
 
 // report collects one row per scenario for the timing table.
 var report struct {
 	sync.Mutex
-	rows  []string
-	known map[string]bool // known bugs seen (KNOWN lines)
+	rows    []string
+	known   map[string]bool // known bugs seen (KNOWN lines)
+	crashes []string        // guest kernel crashes, each retried once
 }
 
 func TestMain(m *testing.M) {
@@ -29,10 +31,14 @@ func TestMain(m *testing.M) {
 	if len(report.rows) > 0 {
 		var b strings.Builder
 		fmt.Fprintf(&b, "\nvmtest timings (accel %s)\n", func() string { a, c := accel(); return a + " -cpu " + c }())
-		fmt.Fprintf(&b, "%-28s %8s  %s\n", "scenario", "wall", "per boot: wall / guest uptime at multi-user / rollback (in guest); cut = power cut")
+		fmt.Fprintf(&b, "%-28s %-8s %7s  %s\n", "scenario", "suite", "wall", "per boot: wall / guest uptime at multi-user / rollback (in guest); cut = power cut")
 		sort.Strings(report.rows)
 		for _, r := range report.rows {
 			b.WriteString(r + "\n")
+		}
+		fmt.Fprintf(&b, "guest kernel crashes (boot run again): %d\n", len(report.crashes))
+		for _, c := range report.crashes {
+			fmt.Fprintf(&b, "  %s\n", c)
 		}
 		for k := range report.known {
 			fmt.Fprintf(&b, "known bug (not counted as a failure): %s\n", k)
@@ -45,27 +51,53 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func requireVM(t *testing.T) image {
+// suites are the Debian suites the tier boots (VMTEST_SUITES, default
+// "bookworm trixie"; build-image.sh builds the same list). The first one
+// runs every scenario; the others the scenarios that check the suite on
+// another systemd and kernel (onSuites with all).
+func suites() []string {
+	if s := strings.Fields(os.Getenv("VMTEST_SUITES")); len(s) > 0 {
+		return s
+	}
+	return []string{"bookworm", "trixie"}
+}
+
+// onSuites runs fn as a parallel subtest per suite (named after it): on
+// every suite with all, else on the first one.
+func onSuites(t *testing.T, all bool, fn func(t *testing.T, img image)) {
 	t.Helper()
 	if os.Getenv("VMTEST") != "1" {
 		t.Skip("vmtest: QEMU boots are off; run `make vmtest` (or VMTEST=1 after vmtest/build-image.sh, as root)")
 	}
+	t.Parallel()
+	list := suites()
+	if !all {
+		list = list[:1]
+	}
+	for _, s := range list {
+		t.Run(s, func(t *testing.T) {
+			img := requireVM(t, s)
+			t.Parallel()
+			fn(t, img)
+		})
+	}
+}
+
+func requireVM(t *testing.T, suite string) image {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("vmtest: needs root (loop mounts of the image)")
 	}
-	dir := os.Getenv("VMTEST_IMAGE")
-	if dir == "" {
-		dir = filepath.Join(env("VMTEST_CACHE", "/var/cache/server-impermanence-vmtest"), "image")
-	}
+	dir := filepath.Join(env("VMTEST_CACHE", "/var/cache/server-impermanence-vmtest"), "image-"+suite)
 	for _, f := range []string{"disk.img", "vmlinuz", "initrd.img", "initrd-invalid.img", "disk-plain.img", "server-impermanence.deb"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			t.Fatalf("vmtest: image incomplete (run vmtest/build-image.sh): %v", err)
+			t.Fatalf("vmtest: image of %s incomplete (run vmtest/build-image.sh %s): %v", suite, suite, err)
 		}
 	}
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Fatal("vmtest: qemu-system-x86_64 missing (vmtest/install-deps.sh)")
 	}
-	return image{dir: dir}
+	return image{dir: dir, suite: suite}
 }
 
 // bootOut is what the guest runner left for one boot.
@@ -111,6 +143,12 @@ func (m *machine) finish(name string, start time.Time, wantChecks map[int]int) m
 		o := readBoot(filepath.Join(res, fmt.Sprintf("boot%d", b.n)))
 		outs[b.n] = o
 		cell := fmt.Sprintf("%.0fs", b.wall.Seconds())
+		if c := b.crashed; c != nil {
+			cell = fmt.Sprintf("%.0fs crash+%s", c.wall.Seconds(), cell)
+			report.Lock()
+			report.crashes = append(report.crashes, fmt.Sprintf("%s (%s) boot %d: %s", name, m.img.suite, b.n, crashSummary(c.kernel)))
+			report.Unlock()
+		}
 		switch {
 		case b.killed:
 			cell += " cut"
@@ -144,18 +182,25 @@ func (m *machine) finish(name string, start time.Time, wantChecks map[int]int) m
 		cells = append(cells, cell)
 	}
 	report.Lock()
-	report.rows = append(report.rows, fmt.Sprintf("%-28s %7.0fs  %s", name, time.Since(start).Seconds(), strings.Join(cells, "  ")))
+	report.rows = append(report.rows, fmt.Sprintf("%-28s %-8s %7.0fs  %s", name, m.img.suite, time.Since(start).Seconds(), strings.Join(cells, "  ")))
 	report.Unlock()
-	if t.Failed() {
-		keep := filepath.Join(env("VMTEST_CACHE", "/var/cache/server-impermanence-vmtest"), "failed", strings.NewReplacer("/", "-", " ", "_", "+", "-").Replace(name)+"-"+time.Now().Format("20060102T150405"))
+	// Kept when the test fails, here or in the host checks after finish.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		keep := filepath.Join(env("VMTEST_CACHE", "/var/cache/server-impermanence-vmtest"), "failed", strings.NewReplacer("/", "-", " ", "_", "+", "-").Replace(name)+"-"+m.img.suite+"-"+time.Now().Format("20060102T150405"))
 		os.MkdirAll(keep, 0o755)
 		exec.Command("cp", "-a", res, keep+"/results").Run()
 		for _, b := range m.boots {
 			exec.Command("cp", b.serial, keep).Run()
+			if b.crashed != nil {
+				exec.Command("cp", b.crashed.serial, keep).Run()
+			}
 			t.Logf("serial console of boot %d (last 80 lines; full log in %s):\n%s", b.n, keep, tail(b.serial, 80))
 			t.Logf("scenario output of boot %d:\n%s", b.n, tail(filepath.Join(res, fmt.Sprintf("boot%d", b.n), "log"), 40))
 		}
-	}
+	})
 	return outs
 }
 
@@ -198,42 +243,83 @@ func trim(s string) string {
 	return s
 }
 
+// hostEq is a check the host makes on the disk after boot n (read-only,
+// with nothing of the harness in the guest): a failure names the check.
+func hostEq(t *testing.T, n int, name, got, want string) {
+	t.Helper()
+	if got != want {
+		t.Errorf("boot %d: host check %s: got %q, want %q", n, name, got, want)
+	}
+}
+
+// globCount is the number of paths matching any of the patterns.
+func globCount(patterns ...string) string {
+	n := 0
+	for _, p := range patterns {
+		found, _ := filepath.Glob(p)
+		n += len(found)
+	}
+	return fmt.Sprint(n)
+}
+
+// newestArchive is the newest archive of subvolume sv on the top level.
+func newestArchive(top, sv string) string {
+	found, _ := filepath.Glob(filepath.Join(top, "old_roots", sv, "*"))
+	if len(found) == 0 {
+		return ""
+	}
+	sort.Strings(found)
+	return found[len(found)-1]
+}
+
+func readTrim(path string) string {
+	b, _ := os.ReadFile(path)
+	return strings.TrimSpace(string(b))
+}
+
 // Scenarios 1, 2, 3: impermanence cycle over 3 boots, snapshots and cleanup
 // through systemd on boot 2, exporter, journal and audit log on every boot.
+// On every suite. The archives are checked from the host after each boot.
 func TestCycleSnapshotsExporter(t *testing.T) {
-	img := requireVM(t)
-	t.Parallel()
-	start := time.Now()
-	m := newMachine(t, img, "cycle.sh")
-	for range 3 {
-		m.boot(bootOpts{})
-	}
-	m.finish("1+2+3 cycle/snapshots/exp", start, map[int]int{1: 10, 2: 30, 3: 15})
-	m.readImage(func(top string) {
-		archives, _ := filepath.Glob(filepath.Join(top, "old_roots/@root/*"))
-		if len(archives) != 3 {
-			t.Errorf("host: %d archives of @root after 3 boots, want 3: %v", len(archives), archives)
+	onSuites(t, true, func(t *testing.T, img image) {
+		start := time.Now()
+		m := newMachine(t, img, "cycle.sh")
+		for b := 1; b <= 3; b++ {
+			m.boot(bootOpts{})
+			if b > 1 {
+				m.readImage(func(top string) {
+					// the root of the previous boot, archived by this boot's rollback
+					hostEq(t, b, "s1.previous-root-archived", readTrim(filepath.Join(newestArchive(top, "@root"), "vmtest-marker")), fmt.Sprintf("boot%d", b-1))
+				})
+			}
 		}
-		if _, err := os.Stat(filepath.Join(top, "@root-blank/vmtest-marker")); err == nil {
-			t.Errorf("host: @root-blank holds the test's marker")
-		}
-		if b, _ := os.ReadFile(filepath.Join(top, "@root/vmtest-marker")); string(b) != "boot3\n" {
-			t.Errorf("host: @root/vmtest-marker = %q after power-off, want boot3", b)
-		}
+		m.finish("1+2+3 cycle/snapshots/exp", start, map[int]int{1: 10, 2: 30, 3: 15})
+		m.readImage(func(top string) {
+			archives, _ := filepath.Glob(filepath.Join(top, "old_roots/@root/*"))
+			if len(archives) != 3 {
+				t.Errorf("host: %d archives of @root after 3 boots, want 3: %v", len(archives), archives)
+			}
+			if _, err := os.Stat(filepath.Join(top, "@root-blank/vmtest-marker")); err == nil {
+				t.Errorf("host: @root-blank holds the test's marker")
+			}
+			if b, _ := os.ReadFile(filepath.Join(top, "@root/vmtest-marker")); string(b) != "boot3\n" {
+				t.Errorf("host: @root/vmtest-marker = %q after power-off, want boot3", b)
+			}
+		})
 	})
 }
 
 // Scenarios 4 and 5: invalid configuration, then the emergency switch.
 func TestInvalidConfigEmergencySwitch(t *testing.T) {
-	img := requireVM(t)
-	t.Parallel()
-	start := time.Now()
-	m := newMachine(t, img, "config.sh")
-	m.boot(bootOpts{})
-	m.boot(bootOpts{initrd: "initrd-invalid.img"})
-	m.boot(bootOpts{append: "server-impermanence.rollback=0"})
-	m.boot(bootOpts{})
-	m.finish("4+5 invalid-config/switch", start, map[int]int{1: 1, 2: 7, 3: 3, 4: 3})
+	onSuites(t, false, func(t *testing.T, img image) {
+		start := time.Now()
+		m := newMachine(t, img, "config.sh")
+		m.boot(bootOpts{})
+		m.boot(bootOpts{initrd: "initrd-invalid.img"})
+		m.boot(bootOpts{append: "server-impermanence.rollback=0"})
+		m.boot(bootOpts{})
+		m.finish("4+5 invalid-config/switch", start, map[int]int{1: 1, 2: 7, 3: 3, 4: 3})
+	})
 }
 
 // Scenario 6: power cuts inside the initrd rollback. VMTEST_CUTS lists
@@ -245,69 +331,228 @@ func TestInvalidConfigEmergencySwitch(t *testing.T) {
 // once: "exchange,sync" makes the state after the first exchange durable
 // first, "rename" cuts with the rename not yet committed), or a duration:
 // QEMU is killed that long after the console shows the setup unit starting.
+// On every suite. The archives are checked from the host after each boot.
 func TestPowerCutDuringRollback(t *testing.T) {
-	img := requireVM(t)
-	t.Parallel()
-	start := time.Now()
-	m := newMachine(t, img, "powercut.sh")
-	m.boot(bootOpts{})
-	halted := regexp.MustCompile(`impermanence-rollback: debug halt after step`)
-	starting := regexp.MustCompile(`Starting .*server-impermanen.*rollback`)
-	for _, group := range strings.Split(env("VMTEST_CUTS", "exchange,sync rename commit | delete,sync 1s"), "|") {
-		for _, cut := range strings.Fields(group) {
-			o := bootOpts{killOn: halted, append: cmdline.HaltAfterKey + "=" + cut}
-			if d, err := time.ParseDuration(cut); err == nil {
-				o = bootOpts{killOn: starting, killDelay: d}
-			}
-			r := m.boot(o)
-			if !r.killed {
-				t.Errorf("boot %d: cut %q: the power cut marker never appeared on the console", r.n, cut)
-			}
-			m.readImage(func(top string) {
-				news, _ := filepath.Glob(filepath.Join(top, "*.new"))
-				t.Logf("after cut %q (boot %d): .new subvolumes %v", cut, r.n, news)
-				if fi, err := os.Stat(filepath.Join(top, "@root/usr/lib/os-release")); err != nil || fi.Size() == 0 {
-					t.Errorf("after cut %q (boot %d): no bootable @root: %v", cut, r.n, err)
-				}
-				if _, err := os.Stat(filepath.Join(top, "@persist/vmtest-boots")); err != nil {
-					t.Errorf("after cut %q (boot %d): @persist lost its file: %v", cut, r.n, err)
-				}
-			})
-		}
+	onSuites(t, true, func(t *testing.T, img image) {
+		start := time.Now()
+		m := newMachine(t, img, "powercut.sh")
 		m.boot(bootOpts{})
-	}
-	m.finish("6 power-cut", start, nil)
+		last := 1 // the last boot that reached the scenario (its marker is in @root)
+		halted := regexp.MustCompile(`impermanence-rollback: debug halt after step`)
+		starting := regexp.MustCompile(`Starting .*server-impermanen.*rollback`)
+		for _, group := range strings.Split(env("VMTEST_CUTS", "exchange,sync rename commit | delete,sync 1s"), "|") {
+			for _, cut := range strings.Fields(group) {
+				o := bootOpts{killOn: halted, append: cmdline.HaltAfterKey + "=" + cut}
+				if d, err := time.ParseDuration(cut); err == nil {
+					o = bootOpts{killOn: starting, killDelay: d}
+				}
+				r := m.boot(o)
+				if !r.killed {
+					t.Errorf("boot %d: cut %q: the power cut marker never appeared on the console", r.n, cut)
+				}
+				m.readImage(func(top string) {
+					news, _ := filepath.Glob(filepath.Join(top, "*.new"))
+					t.Logf("after cut %q (boot %d): .new subvolumes %v", cut, r.n, news)
+					if fi, err := os.Stat(filepath.Join(top, "@root/usr/lib/os-release")); err != nil || fi.Size() == 0 {
+						t.Errorf("after cut %q (boot %d): no bootable @root: %v", cut, r.n, err)
+					}
+					if _, err := os.Stat(filepath.Join(top, "@persist/vmtest-boots")); err != nil {
+						t.Errorf("after cut %q (boot %d): @persist lost its file: %v", cut, r.n, err)
+					}
+				})
+			}
+			r := m.boot(bootOpts{})
+			m.readImage(func(top string) {
+				// the state written before the cuts is archived exactly once
+				once := 0
+				markers, _ := filepath.Glob(filepath.Join(top, "old_roots/@root/*/vmtest-marker"))
+				for _, f := range markers {
+					if readTrim(f) == fmt.Sprintf("boot%d", last) {
+						once++
+					}
+				}
+				hostEq(t, r.n, "s6.previous-root-archived-once", fmt.Sprint(once), "1")
+				hostEq(t, r.n, "s6.no-half-roots", globCount(filepath.Join(top, "*.new")), "0")
+				hostEq(t, r.n, "s6.archives-not-nested", globCount(
+					filepath.Join(top, "old_roots/@root/*/old_roots"), filepath.Join(top, "old_roots/@root/*/*/old_roots")), "0")
+			})
+			last = r.n
+		}
+		m.finish("6 power-cut", start, nil)
+	})
 }
 
 // Scenarios 7 and 8: performance modes across reboots, then a failing
 // snapshot job.
 func TestModesAndFailureAlerting(t *testing.T) {
-	img := requireVM(t)
-	t.Parallel()
-	start := time.Now()
-	m := newMachine(t, img, "modes.sh")
-	for range 3 {
-		m.boot(bootOpts{})
-	}
-	m.finish("7+8 modes/alerting", start, map[int]int{1: 3, 2: 5, 3: 9})
+	onSuites(t, false, func(t *testing.T, img image) {
+		start := time.Now()
+		m := newMachine(t, img, "modes.sh")
+		for range 3 {
+			m.boot(bootOpts{})
+		}
+		m.finish("7+8 modes/alerting", start, map[int]int{1: 3, 2: 5, 3: 9})
+	})
 }
 
 // Scenario 9 (beyond the issue's eight): docs/quickstart.md followed on a
 // plain Debian system booted from @rootfs, as the Debian installer leaves a
 // btrfs root. Each boot takes the initrd from @rootfs/boot of the disk as it
 // is after the previous power-off, as GRUB would, so an initrd left out of
-// the blank shows.
+// the blank shows. The archives and the blank are checked from the host.
 func TestQuickstartConversion(t *testing.T) {
-	img := requireVM(t)
-	t.Parallel()
-	start := time.Now()
-	m := newMachine(t, img, "quickstart.sh", machineOpts{
-		disk:   "disk-plain.img",
-		extra:  []string{filepath.Join(img.dir, "server-impermanence.deb")},
-		vtSize: "256M",
+	onSuites(t, false, func(t *testing.T, img image) {
+		start := time.Now()
+		m := newMachine(t, img, "quickstart.sh", machineOpts{
+			disk:   "disk-plain.img",
+			extra:  []string{filepath.Join(img.dir, "server-impermanence.deb")},
+			vtSize: "256M",
+		})
+		for b := 1; b <= 4; b++ {
+			m.boot(bootOpts{initrd: m.initrdOnDisk("@rootfs"), rootflags: "subvol=@rootfs"})
+			switch b {
+			case 2:
+				m.readImage(func(top string) {
+					hostEq(t, b, "q6.lived-in-root-archived", globCount(filepath.Join(top, "old_roots/@rootfs/*")), "1")
+				})
+			case 3:
+				m.readImage(func(top string) {
+					hostEq(t, b, "q7.canary-archived-once", globCount(filepath.Join(top, "old_roots/@rootfs/*/root/canary")), "1")
+					hostEq(t, b, "q7.one-blank", globCount(filepath.Join(top, "@rootfs-blank*")), "1")
+					out, _ := exec.Command("btrfs", "property", "get", "-ts", filepath.Join(top, "@rootfs-blank"), "ro").CombinedOutput()
+					hostEq(t, b, "q7.blank-ro", strings.TrimSpace(string(out)), "ro=true")
+				})
+			}
+		}
+		m.finish("9 quickstart conversion", start, map[int]int{1: 20, 2: 10, 3: 8, 4: 5})
 	})
-	for range 4 {
-		m.boot(bootOpts{initrd: m.initrdOnDisk("@rootfs"), rootflags: "subvol=@rootfs"})
+}
+
+// Scenario 10: a stock guest (scenarios/stock.sh): the default install with
+// nothing of the harness mounted, each job run once through its own unit,
+// the textfile refreshed after each. The host evaluates every shipped alert
+// rule (exporter/alerts) on what the guest captured, as the documented
+// Prometheus scrape job would store it, past every rule's for: no alert on
+// the healthy capture, and exactly the snapshot job's alert once the
+// snapshot job is broken. On every suite.
+func TestStockGuest(t *testing.T) {
+	onSuites(t, true, func(t *testing.T, img image) {
+		start := time.Now()
+		m := newMachine(t, img, "stock.sh")
+		m.boot(bootOpts{})
+		m.finish("10 stock guest", start, map[int]int{1: 20})
+		res := filepath.Join(m.dir, "results", "out", "boot1")
+		for _, c := range []struct {
+			dir  string
+			want map[string]int
+		}{
+			{"healthy", nil},
+			{"broken", map[string]int{"ImpermanenceSnapshotFailed": 1}},
+		} {
+			out, err := evaluateAlerts(t, filepath.Join(res, c.dir), c.want)
+			if err == nil {
+				continue
+			}
+			// Known defects: the same alerts as knownStockAlerts, exactly,
+			// are reported as a known bug; anything else fails.
+			if known := knownStockAlerts[c.dir]; known != nil {
+				if _, kerr := evaluateAlerts(t, filepath.Join(res, c.dir), known); kerr == nil {
+					msg := fmt.Sprintf("stock guest (%s capture): want alerts %v, got %v: %s", c.dir, c.want, known, knownStockReason)
+					t.Logf("KNOWN %s", msg)
+					report.Lock()
+					report.known[msg] = true
+					report.Unlock()
+					continue
+				}
+			}
+			t.Errorf("%s capture: the shipped alert rules, want %v: %v\n%s", c.dir, c.want, err, out)
+		}
+	})
+}
+
+// knownStockAlerts are the alerts the stock scenario sees today instead of
+// the ones it wants, by capture; exactly these are reported as a known bug
+// (in the timing report) rather than failing the test. Empty the map when
+// the defects are fixed: the scenario then passes only with the right
+// alerts.
+var knownStockAlerts = map[string]map[string]int{
+	"healthy": {"ImpermanenceCollectorFailing": 3},
+	"broken":  {"ImpermanenceCollectorFailing": 3},
+}
+
+const knownStockReason = "the archives collector needs a top-level mount (exporter and textfile), " +
+	"the systemd collector cannot reach the system bus as the exporter's DynamicUser (dbus-daemon cannot resolve it), " +
+	"and the scraped job label becomes exported_job under the documented scrape job, so no job=\"...\" rule matches"
+
+// evaluateAlerts runs promtool on the capture in dir (metrics.txt from the
+// exporter, textfile.prom through node_exporter, time of the capture) with
+// a test file expecting the alerts of want; the file is kept in dir.
+func evaluateAlerts(t *testing.T, dir string, want map[string]int) (string, error) {
+	t.Helper()
+	rules, err := filepath.Abs("../exporter/alerts/impermanence.rules.yml")
+	if err != nil {
+		t.Fatal(err)
 	}
-	m.finish("9 quickstart conversion", start, map[int]int{1: 20, 2: 11, 3: 11, 4: 5})
+	rulesText, err := os.ReadFile(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	longest, err := maxFor(rulesText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var when float64
+	if _, err := fmt.Sscanf(readTrim(filepath.Join(dir, "time")), "%g", &when); err != nil {
+		return "", fmt.Errorf("time of the capture: %v", err)
+	}
+	metrics, err := os.ReadFile(filepath.Join(dir, "metrics.txt"))
+	if err != nil {
+		return "", err
+	}
+	textfile, err := os.ReadFile(filepath.Join(dir, "textfile.prom"))
+	if err != nil {
+		return "", err
+	}
+	test, err := alertRulesTest(rules, longest, []scrapeTarget{
+		{job: "impermanence", instance: "127.0.0.1:9857", text: metrics},
+		{job: "node", instance: "127.0.0.1:9100", text: textfile},
+	}, time.Unix(0, int64(when*1e9)), want)
+	if err != nil {
+		return "", err
+	}
+	f := filepath.Join(dir, "alerts.test.yml")
+	if err := os.WriteFile(f, test, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(promtool(t), "test", "rules", f).CombinedOutput()
+	return string(out), err
+}
+
+// promtool finds promtool (the prometheus package: vmtest/install-deps.sh).
+func promtool(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Fatal("vmtest: promtool missing (vmtest/install-deps.sh installs the prometheus package)")
+	}
+	return p
+}
+
+// The harness itself: a guest kernel crash is recognised on the console,
+// reported as such and the boot run again. The first attempt of the boot
+// panics (rdinit= names no program: the kernel finds no init and no root
+// device of its own), the retry is a normal boot.
+func TestHarnessKernelCrashRetried(t *testing.T) {
+	onSuites(t, false, func(t *testing.T, img image) {
+		start := time.Now()
+		m := newMachine(t, img, "selftest.sh")
+		r := m.boot(bootOpts{firstTry: "rdinit=/vmtest-no-such-init"})
+		if r.crashed == nil {
+			t.Fatalf("boot 1: the first attempt's kernel panic was not recognised (console: %s)", r.serial)
+		}
+		if got, want := r.crashed.kernel, []string{"Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)"}; !cmp.Equal(got, want) {
+			t.Errorf("boot 1: first attempt's crash reports:\n%s", cmp.Diff(want, got))
+		}
+		m.finish("0 harness crash retry", start, map[int]int{1: 2})
+	})
 }

@@ -75,16 +75,14 @@ case $b in
 	eq q6.timers "$(grep -cE ' (server-snapshots|server-snapshots-cleanup|btrfs-maintenance)\.timer ' "$out/timers.txt")" 3
 	scrape > "$out/scrape.txt" 2>&1
 	check q6.exporter-job-results grep -q '^impermanence_job_last_result' "$out/scrape.txt"
-	top
-	eq q6.lived-in-root-archived "$(ls -1d /run/vmtest-top/old_roots/@rootfs/*/ 2>/dev/null | grep -c .)" 1
+	# q6.lived-in-root-archived: checked by the host after power-off
 	touch /root/canary /var/log/canary
 	;;
 3)
 	check q6.setup-succeeded setup_ok
 	check q7.root-canary-gone test ! -e /root/canary
 	check q7.var-log-canary-kept test -e /var/log/canary
-	top
-	eq q7.canary-archived-once "$(ls -1 /run/vmtest-top/old_roots/@rootfs/*/root/canary 2>/dev/null | grep -c .)" 1
+	# q7.canary-archived-once: checked by the host after power-off
 	check q7.snapshots-service systemctl start server-snapshots.service
 	impermanence-snapshot list > "$out/snapshot-list.txt" 2>&1
 	check q7.snapshot-list grep -q '@persist' "$out/snapshot-list.txt"
@@ -93,8 +91,7 @@ case $b in
 	# re-captured from the live root; a file written after it must go.
 	echo upgraded > /usr/local/lib/vmtest-upgrade
 	check q7.replace-blank impermanence-provision --blank-from @rootfs --replace-blank
-	eq q7.one-blank "$(ls -1d /run/vmtest-top/@rootfs-blank* 2>/dev/null | grep -c .)" 1
-	eq q7.blank-ro "$(btrfs property get -ts /run/vmtest-top/@rootfs-blank ro)" ro=true
+	# q7.one-blank, q7.blank-ro: checked by the host after power-off
 	impermanence-diff > "$out/diff-after-recapture.txt" 2>&1
 	eq q7.diff-after-recapture-exit $? 0
 	touch /root/canary2
