@@ -59,7 +59,7 @@ identity() {
 # rootfs SUITE: the root filesystem of SUITE, cached by content hash; sets $rootfs.
 rootfs() {
 	local suite=$1 key tmp
-	recipe_version=1
+	local recipe_version=1
 	key=$(printf '%s\n' "$recipe_version" "$suite" "$mirror" "$security" "$packages" | sha256sum | cut -c1-16)
 	rootfs=$cache/rootfs-$key.tar.zst
 	if [ ! -s "$rootfs" ]; then
@@ -76,7 +76,11 @@ rootfs() {
 			--dpkgopt='path-exclude=/lib/firmware/*' \
 			"$suite" "$tmp" \
 			"deb $mirror $suite main" "deb $mirror $suite-updates main" \
-			"deb $security $suite-security main"
+			"deb $security $suite-security main" > "$cache/rootfs-$key.log" 2>&1 || {
+			tail -n 40 "$cache/rootfs-$key.log" >&2
+			echo "vmtest: mmdebstrap of $suite failed (full log: $cache/rootfs-$key.log)" >&2
+			return 1
+		}
 		zstd -q -T0 --rm -f "$tmp" -o "$rootfs.tmp"
 		mv "$rootfs.tmp" "$rootfs"
 	else
