@@ -127,7 +127,7 @@ deb-test: ## Build the package, run lintian, install, check, remove and purge it
 vmtest: ## Boot the suite under QEMU (root; image cached in /var/cache/server-impermanence-vmtest; docs/vmtest.md)
 	vmtest/install-deps.sh
 	vmtest/build-image.sh
-	VMTEST=1 VMTEST_REPORT=$${VMTEST_REPORT:-$${VMTEST_CACHE:-/var/cache/server-impermanence-vmtest}/report.txt} $(GO) test -count=1 -timeout 40m -parallel $${VMTEST_JOBS:-2} -v ./vmtest/
+	VMTEST=1 VMTEST_REPORT=$${VMTEST_REPORT:-$${VMTEST_CACHE:-/var/cache/server-impermanence-vmtest}/report.txt} $(GO) test -count=1 -timeout 40m -parallel 64 -v ./vmtest/
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

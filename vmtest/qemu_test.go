@@ -359,6 +359,25 @@ func (m *machine) readImage(fn func(top string)) {
 	fn(top)
 }
 
+// prepareDisk mounts the machine's disk read-write (top level) on the host
+// before its first boot and calls fn with the mount point: data the
+// scenario needs, written at host speed.
+func (m *machine) prepareDisk(fn func(top string)) {
+	t := m.t
+	top := filepath.Join(m.dir, "top")
+	if err := os.MkdirAll(top, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "mount", "-o", "loop,subvolid=5", m.disk, top)
+	defer func() {
+		if out, err := exec.Command("umount", top).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", top, err, out)
+		}
+	}()
+	fn(top)
+	run(t, "sync", "-f", top)
+}
+
 // initrdOnDisk copies the newest /boot/initrd.img-* of subvolume sv out of
 // the machine's disk, as a boot loader reading that subvolume would load it,
 // and returns its path for the next boot.

@@ -2,7 +2,9 @@ package vmtest
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +25,14 @@ var report struct {
 	rows    []string
 	known   map[string]bool // known bugs seen (KNOWN lines)
 	crashes []string        // guest kernel crashes, each retried once
+	notes   []string        // figures of a scenario, printed under the table
+}
+
+// metricsRow adds a line under the timing table.
+func metricsRow(s string) {
+	report.Lock()
+	report.notes = append(report.notes, s)
+	report.Unlock()
 }
 
 func TestMain(m *testing.M) {
@@ -35,6 +45,10 @@ func TestMain(m *testing.M) {
 		sort.Strings(report.rows)
 		for _, r := range report.rows {
 			b.WriteString(r + "\n")
+		}
+		sort.Strings(report.notes)
+		for _, n := range report.notes {
+			b.WriteString(n + "\n")
 		}
 		fmt.Fprintf(&b, "guest kernel crashes (boot run again): %d\n", len(report.crashes))
 		for _, c := range report.crashes {
@@ -63,8 +77,10 @@ func suites() []string {
 }
 
 // onSuites runs fn as a parallel subtest per suite (named after it): on
-// every suite with all, else on the first one.
-func onSuites(t *testing.T, all bool, fn func(t *testing.T, img image)) {
+// every suite with all, else on the first one. Each subtest holds a VM slot
+// of the scheduler (machines) while it runs; cost, the scenario's usual
+// wall time in seconds, orders the waiting ones (longest first).
+func onSuites(t *testing.T, all bool, cost int, fn func(t *testing.T, img image)) {
 	t.Helper()
 	if os.Getenv("VMTEST") != "1" {
 		t.Skip("vmtest: QEMU boots are off; run `make vmtest` (or VMTEST=1 after vmtest/build-image.sh, as root)")
@@ -78,6 +94,8 @@ func onSuites(t *testing.T, all bool, fn func(t *testing.T, img image)) {
 		t.Run(s, func(t *testing.T) {
 			img := requireVM(t, s)
 			t.Parallel()
+			release := machines.acquire(cost)
+			defer release()
 			fn(t, img)
 		})
 	}
@@ -287,7 +305,7 @@ func readTrim(path string) string {
 // is after the previous power-off, as GRUB would, so an initrd left out of
 // the blank shows. The archives and the blank are checked from the host.
 func TestQuickstartConversion(t *testing.T) {
-	onSuites(t, false, func(t *testing.T, img image) {
+	onSuites(t, false, 410, func(t *testing.T, img image) {
 		start := time.Now()
 		m := newMachine(t, img, "quickstart.sh", machineOpts{
 			disk:   "disk-plain.img",
@@ -325,7 +343,7 @@ func TestQuickstartConversion(t *testing.T) {
 // QEMU is killed that long after the console shows the setup unit starting.
 // On every suite. The archives are checked from the host after each boot.
 func TestPowerCutDuringRollback(t *testing.T) {
-	onSuites(t, true, func(t *testing.T, img image) {
+	onSuites(t, true, 280, func(t *testing.T, img image) {
 		start := time.Now()
 		m := newMachine(t, img, "powercut.sh")
 		m.boot(bootOpts{})
@@ -378,7 +396,7 @@ func TestPowerCutDuringRollback(t *testing.T) {
 // through systemd on boot 2, exporter, journal and audit log on every boot.
 // On every suite. The archives are checked from the host after each boot.
 func TestCycleSnapshotsExporter(t *testing.T) {
-	onSuites(t, true, func(t *testing.T, img image) {
+	onSuites(t, true, 210, func(t *testing.T, img image) {
 		start := time.Now()
 		m := newMachine(t, img, "cycle.sh")
 		for b := 1; b <= 3; b++ {
@@ -409,7 +427,7 @@ func TestCycleSnapshotsExporter(t *testing.T) {
 // Scenarios 7 and 8: performance modes across reboots, then a failing
 // snapshot job.
 func TestModesAndFailureAlerting(t *testing.T) {
-	onSuites(t, false, func(t *testing.T, img image) {
+	onSuites(t, false, 190, func(t *testing.T, img image) {
 		start := time.Now()
 		m := newMachine(t, img, "modes.sh")
 		for range 3 {
@@ -421,7 +439,7 @@ func TestModesAndFailureAlerting(t *testing.T) {
 
 // Scenarios 4 and 5: invalid configuration, then the emergency switch.
 func TestInvalidConfigEmergencySwitch(t *testing.T) {
-	onSuites(t, false, func(t *testing.T, img image) {
+	onSuites(t, false, 185, func(t *testing.T, img image) {
 		start := time.Now()
 		m := newMachine(t, img, "config.sh")
 		m.boot(bootOpts{})
@@ -440,7 +458,7 @@ func TestInvalidConfigEmergencySwitch(t *testing.T) {
 // the healthy capture, and exactly the snapshot job's alert once the
 // snapshot job is broken. On every suite.
 func TestStockGuest(t *testing.T) {
-	onSuites(t, true, func(t *testing.T, img image) {
+	onSuites(t, true, 90, func(t *testing.T, img image) {
 		start := time.Now()
 		m := newMachine(t, img, "stock.sh")
 		m.boot(bootOpts{})
@@ -542,12 +560,93 @@ func promtool(t *testing.T) string {
 	return p
 }
 
+// Scenario 11: a slow disk scrubs across runs without a failed unit
+// (scenarios/scrub.sh). The root disk is throttled by QEMU to scrubRate and
+// holds scrubData of random data in @persist (written by the host before
+// the boot); the scrub unit's timeout is shortened to scrubTimeout by a
+// drop-in, so its budget is scrubTimeout minus the margin (10 s). The pass
+// must take more than one run and complete within the documented number of
+// runs, ceil(allocated bytes / (scrub rate x budget)), the rate measured
+// over the pass (bytes scrubbed over seconds scrubbing, restarted dev
+// extents included).
+const (
+	scrubRate    = 16 << 20  // bytes per second, read and write
+	scrubData    = 900 << 20 // bytes
+	scrubTimeout = 40        // seconds
+	scrubMaxRuns = 8
+)
+
+func TestThrottledScrub(t *testing.T) {
+	onSuites(t, false, 250, func(t *testing.T, img image) {
+		start := time.Now()
+		params := filepath.Join(t.TempDir(), "params")
+		if err := os.WriteFile(params, []byte(fmt.Sprintf("timeout=%d\nmaxruns=%d\n", scrubTimeout, scrubMaxRuns)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m := newMachine(t, img, "scrub.sh", machineOpts{extra: []string{params}})
+		m.prepareDisk(func(top string) {
+			run(t, "dd", "if=/dev/urandom", "of="+filepath.Join(top, "@persist/vmtest-scrub-data"), "bs=1M", fmt.Sprintf("count=%d", scrubData>>20), "status=none")
+		})
+		m.boot(bootOpts{drives: fmt.Sprintf("throttling.bps-total=%d", scrubRate)})
+		m.finish("11 throttled scrub", start, map[int]int{1: 8})
+		res := filepath.Join(m.dir, "results", "out", "boot1")
+		var runs int
+		var bytes, seconds, budget float64
+		var allocated uint64
+		for r := 1; r <= scrubMaxRuns; r++ {
+			b, err := os.ReadFile(filepath.Join(res, fmt.Sprintf("run%d", r), "scrub.json"))
+			if err != nil {
+				break
+			}
+			var rec struct {
+				Result   string
+				Counters map[string]int64
+				Details  struct {
+					Budget, Seconds float64
+					Done            bool
+				}
+			}
+			if err := json.Unmarshal(b, &rec); err != nil {
+				t.Fatalf("run %d: scrub.json: %v", r, err)
+			}
+			runs = r
+			bytes += float64(rec.Counters["bytes_scrubbed"])
+			seconds += rec.Details.Seconds
+			budget = rec.Details.Budget
+			t.Logf("scrub run %d: %s, %.0f MB in %.1fs (budget %.0fs)", r, rec.Result, float64(rec.Counters["bytes_scrubbed"])/1e6, rec.Details.Seconds, rec.Details.Budget)
+			var pass struct{ Devices []struct{ Allocated uint64 } }
+			if b, err := os.ReadFile(filepath.Join(res, fmt.Sprintf("run%d", r), "scrub-pass.json")); err == nil && json.Unmarshal(b, &pass) == nil {
+				allocated = 0
+				for _, d := range pass.Devices {
+					allocated += d.Allocated
+				}
+			}
+			if rec.Details.Done {
+				break
+			}
+		}
+		if runs < 2 {
+			t.Errorf("the pass took %d run(s): the data does not outlast one run's budget, the scenario tests no resume", runs)
+		}
+		if seconds == 0 || allocated == 0 || budget == 0 {
+			t.Fatalf("no scrub figures (runs %d, %.0f s, allocated %d, budget %.0f s)", runs, seconds, allocated, budget)
+		}
+		rate := bytes / seconds
+		bound := int(math.Ceil(float64(allocated) / (rate * budget)))
+		t.Logf("scrub pass: %d runs, %.1f MB/s, %.0f MB allocated, budget %.0fs: documented bound %d runs", runs, rate/1e6, float64(allocated)/1e6, budget, bound)
+		metricsRow(fmt.Sprintf("11 throttled scrub (%s): %d runs, %.1f MB/s, %.0f MB allocated, budget %.0f s, bound %d", img.suite, runs, rate/1e6, float64(allocated)/1e6, budget, bound))
+		if runs > bound {
+			t.Errorf("the pass took %d runs, the documented bound ceil(allocated / (rate x budget)) is %d", runs, bound)
+		}
+	})
+}
+
 // The harness itself: a guest kernel crash is recognised on the console,
 // reported as such and the boot run again. The first attempt of the boot
 // panics (rdinit= names no program: the kernel finds no init and no root
 // device of its own), the retry is a normal boot.
 func TestHarnessKernelCrashRetried(t *testing.T) {
-	onSuites(t, false, func(t *testing.T, img image) {
+	onSuites(t, false, 80, func(t *testing.T, img image) {
 		start := time.Now()
 		m := newMachine(t, img, "selftest.sh")
 		r := m.boot(bootOpts{firstTry: "rdinit=/vmtest-no-such-init"})
