@@ -69,7 +69,7 @@ build: ## Build every binary into bin/
 tools: ## Build the Go test tools that are not Debian packages (node_exporter) into the tools cache
 	@scripts/install-tools.sh
 
-test: test-host vmtest ## Every test: the host tiers, then the QEMU boots (root; about 15 min without KVM)
+test: test-host vmtest ## Every test: the host tiers, then the QEMU boots (root; about 16 min without KVM)
 
 test-host: deps tools lint ## Install what the tests need, then run every test but the QEMU boots (real-btrfs tests need root)
 	IMPERMANENCE_REQUIRE_TOOLS=1 $(GO) test -count=1 ./...
@@ -124,7 +124,7 @@ deb: ## Build the Debian package into ../ (scripts/build-deb.sh; needs dpkg-dev,
 deb-test: ## Build the package, run lintian, install, check, remove and purge it (root)
 	IMPERMANENCE_DEB_TEST=1 $(GO) test -count=1 -timeout 20m -run TestDebianPackage -v ./internal/installtest/
 
-vmtest: ## Boot the suite under QEMU (root; image cached in /var/cache/server-impermanence-vmtest; docs/vmtest.md)
+vmtest: ## Boot the suite under QEMU on Debian 12 and 13 (root; images cached in /var/cache/server-impermanence-vmtest; docs/vmtest.md)
 	vmtest/install-deps.sh
 	vmtest/build-image.sh
 	VMTEST=1 VMTEST_REPORT=$${VMTEST_REPORT:-$${VMTEST_CACHE:-/var/cache/server-impermanence-vmtest}/report.txt} $(GO) test -count=1 -timeout 40m -parallel 64 -v ./vmtest/
