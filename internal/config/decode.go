@@ -11,8 +11,8 @@ type layer struct {
 	values map[string]assignment
 	// subvolumes in the order the file declares them, by name.
 	subvolumes []string
-	dirs       []persistEntry
-	files      []persistEntry
+	// lists holds the entries of each fPaths key, in file order.
+	lists map[string][]persistEntry
 }
 
 type assignment struct {
@@ -28,7 +28,39 @@ type persistEntry struct {
 }
 
 // canonical keys for subvolume fields: subvolume["@nix"].mountpoint
-func subvolKey(name, field string) string { return fmt.Sprintf("subvolume[%q].%s", name, field) }
+func subvolKey(name, field string) string {
+	return fmt.Sprintf("%s[%q].%s", subvolumeTable, name, field)
+}
+
+// tableSpec is one table of the schema: its keys and its sub-tables.
+type tableSpec struct {
+	name string // "" for the top level, "archive", "snapshots.retention"
+	keys map[string]*field[Config]
+	subs map[string]*tableSpec
+}
+
+// schemaTables is the schema as nested tables, as a file writes it.
+var schemaTables = func() *tableSpec {
+	newSpec := func(name string) *tableSpec {
+		return &tableSpec{name: name, keys: map[string]*field[Config]{}, subs: map[string]*tableSpec{}}
+	}
+	root := newSpec("")
+	for i := range schema {
+		f := &schema[i]
+		parts := strings.Split(f.key, ".")
+		t := root
+		for j, p := range parts[:len(parts)-1] {
+			sub, ok := t.subs[p]
+			if !ok {
+				sub = newSpec(strings.Join(parts[:j+1], "."))
+				t.subs[p] = sub
+			}
+			t = sub
+		}
+		t.keys[parts[len(parts)-1]] = f
+	}
+	return root
+}()
 
 // decoder maps one file's tree onto the schema.
 type decoder struct {
@@ -37,24 +69,34 @@ type decoder struct {
 }
 
 func decodeLayer(root *node, c *collector) *layer {
-	d := &decoder{c: c, l: &layer{values: map[string]assignment{}}}
-	d.table(root, "", map[string]func(*node){
-		"device": d.scalar("device", kString),
-		"mode":   d.scalar("mode", kString),
-		"archive": d.subtable("archive", map[string]kind{
-			"dir": kString, "keep_days": kInteger, "keep_min": kInteger,
-		}),
-		"persist":   d.persist,
-		"subvolume": d.subvolumes,
-		"snapshots": d.snapshots,
-		"cleanup":   d.subtable("cleanup", map[string]kind{"schedule": kString}),
-		"maintenance": d.subtable("maintenance", map[string]kind{
-			"schedule": kString, "balance_data_usage": kArray,
-			"balance_metadata_usage": kArray, "scrub": kBool,
-		}),
-		"exporter": d.subtable("exporter", map[string]kind{"listen": kString, "textfile_dir": kString}),
-	})
+	d := &decoder{c: c, l: &layer{values: map[string]assignment{}, lists: map[string][]persistEntry{}}}
+	d.spec(schemaTables)(root)
 	return d.l
+}
+
+// spec decodes a table of the schema.
+func (d *decoder) spec(t *tableSpec) func(*node) {
+	return func(n *node) {
+		fields := map[string]func(*node){}
+		for k, f := range t.keys {
+			fields[k] = d.field(f)
+		}
+		for k, sub := range t.subs {
+			fields[k] = d.spec(sub)
+		}
+		if t.name == "" {
+			fields[subvolumeTable] = d.subvolumes
+		}
+		d.table(n, t.name, fields)
+	}
+}
+
+// field decodes one top-level key by its kind.
+func (d *decoder) field(f *field[Config]) func(*node) {
+	if f.kind == fPaths {
+		return func(v *node) { d.l.lists[f.key] = append(d.l.lists[f.key], d.persistList(v)...) }
+	}
+	return d.scalar(f.key, f.kind.toml())
 }
 
 // table calls fields[k] for each key of n, reporting unknown keys.
@@ -100,15 +142,15 @@ func (d *decoder) want(n *node, k kind) bool {
 	return false
 }
 
-func (d *decoder) set(key string, n *node) {
-	var v any
+// value returns the Go value of a scalar or an array of integers.
+func (d *decoder) value(n *node) any {
 	switch n.kind {
 	case kString:
-		v = n.str
+		return n.str
 	case kInteger:
-		v = n.num
+		return n.num
 	case kBool:
-		v = n.b
+		return n.b
 	case kArray:
 		ints := make([]int64, 0, len(n.elems))
 		for _, e := range n.elems {
@@ -116,43 +158,17 @@ func (d *decoder) set(key string, n *node) {
 				ints = append(ints, e.num)
 			}
 		}
-		v = ints
+		return ints
 	}
-	d.l.values[key] = assignment{val: v, pos: n.pos}
+	return nil
 }
 
 func (d *decoder) scalar(key string, k kind) func(*node) {
 	return func(n *node) {
 		if d.want(n, k) {
-			d.set(key, n)
+			d.l.values[key] = assignment{val: d.value(n), pos: n.pos}
 		}
 	}
-}
-
-func (d *decoder) subtable(name string, keys map[string]kind) func(*node) {
-	return func(n *node) {
-		fields := map[string]func(*node){}
-		for k, kd := range keys {
-			fields[k] = d.scalar(name+"."+k, kd)
-		}
-		d.table(n, name, fields)
-	}
-}
-
-func (d *decoder) snapshots(n *node) {
-	d.table(n, "snapshots", map[string]func(*node){
-		"dir":      d.scalar("snapshots.dir", kString),
-		"schedule": d.scalar("snapshots.schedule", kString),
-		"retention": d.subtable("snapshots.retention", map[string]kind{
-			"hourly": kInteger, "daily": kInteger, "weekly": kInteger, "monthly": kInteger,
-			"yearly": kInteger, "keep_min": kInteger, "min_age": kString,
-		}),
-	})
-}
-
-var subvolumeKinds = map[string]kind{
-	"name": kString, "mountpoint": kString, "class": kString, "compression": kString,
-	"cow": kBool, "snapshot": kBool, "blank": kString, "archive": kBool,
 }
 
 func (d *decoder) subvolumes(n *node) {
@@ -181,19 +197,11 @@ func (d *decoder) subvolumes(n *node) {
 		first[name] = nameNode.pos
 		d.l.subvolumes = append(d.l.subvolumes, name)
 		fields := map[string]func(*node){}
-		for k, kd := range subvolumeKinds {
-			fields[k] = d.scalar(subvolKey(name, k), kd)
+		for _, f := range subvolumeSchema {
+			fields[f.key] = d.scalar(subvolKey(name, f.key), f.kind.toml())
 		}
 		d.table(e, "[subvolume]", fields)
 	}
-}
-
-func (d *decoder) persist(n *node) {
-	d.table(n, "persist", map[string]func(*node){
-		"subvolume":   d.scalar("persist.subvolume", kString),
-		"directories": func(v *node) { d.l.dirs = append(d.l.dirs, d.persistList(v)...) },
-		"files":       func(v *node) { d.l.files = append(d.l.files, d.persistList(v)...) },
-	})
 }
 
 // persistList decodes ["/path", { path = "/p", user = "u", group = "g", mode = "0700" }].
@@ -208,18 +216,16 @@ func (d *decoder) persistList(n *node) []persistEntry {
 			out = append(out, persistEntry{p: PersistPath{Path: e.str}, pos: e.pos})
 		case kTable:
 			pe := persistEntry{pos: e.pos, keyPos: map[string]Pos{}}
-			str := func(dst *string, k string) func(*node) {
-				return func(v *node) {
-					if d.want(v, kString) {
-						*dst = v.str
-						pe.keyPos[k] = v.pos
+			fields := map[string]func(*node){}
+			for _, f := range persistEntrySchema {
+				fields[f.key] = func(v *node) {
+					if d.want(v, f.kind.toml()) {
+						assign(f.to(&pe.p), d.value(v))
+						pe.keyPos[f.key] = v.pos
 					}
 				}
 			}
-			d.table(e, "persist entry", map[string]func(*node){
-				"path": str(&pe.p.Path, "path"), "user": str(&pe.p.User, "user"),
-				"group": str(&pe.p.Group, "group"), "mode": str(&pe.p.Mode, "mode"),
-			})
+			d.table(e, "persist entry", fields)
 			if _, ok := pe.keyPos["path"]; !ok {
 				d.c.add(e.pos, "persist entry without a path")
 				continue

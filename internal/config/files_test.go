@@ -37,7 +37,7 @@ func TestLoadRefusesNonRegularFiles(t *testing.T) {
 		}, "read config: %s is a character device, not a regular file: refused"},
 		{"main too large", func(t *testing.T, dir string) string {
 			p := filepath.Join(dir, "config.toml")
-			os.WriteFile(p, make([]byte, maxFileSize+1), 0o644)
+			os.WriteFile(p, make([]byte, MaxFileSize+1), 0o644)
 			return p
 		}, "read config: %s: larger than 1048576 bytes: refused"},
 		{"drop-in FIFO", func(t *testing.T, dir string) string {

@@ -2,10 +2,11 @@ package config
 
 import "time"
 
-// Limits on every count and duration the configuration can give. A value
-// past its maximum is refused at validation (file:line:col), so no later
-// computation has to guess what a century of days means; the computations
-// that use them saturate as well (see retention and the archive selection).
+// Limits on every count and duration the configuration can give (the
+// schema's rows name them). A value past its maximum is refused at
+// validation (file:line:col), so no later computation has to guess what a
+// century of days means; the computations that use them saturate as well
+// (see retention and the archive selection).
 const (
 	// MaxKeepDays bounds [archive].keep_days: 100 years.
 	MaxKeepDays = 36500
@@ -13,4 +14,8 @@ const (
 	MaxCount = 1_000_000
 	// MaxMinAge bounds [snapshots.retention].min_age: 100 years ("100y").
 	MaxMinAge = 100 * 8766 * time.Hour // systemd's year is 365.25 days
+	// MaxFileSize bounds each configuration file: 1 MiB, far above any
+	// real configuration, so a wrong file (a log, an image) is refused
+	// before it is parsed.
+	MaxFileSize = 1 << 20
 )

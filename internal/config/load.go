@@ -8,18 +8,15 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/safefile"
 	"github.com/server-impermanence/server-impermanence/internal/state"
-	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
 
 // Default locations.
 const (
 	DefaultPath      = "/etc/server-impermanence/config.toml"
 	DropInDirName    = "config.d"
-	maxFileSize      = 1 << 20
 	dropInSuffix     = ".toml"
 	defaultSourceTag = "<built-in default>"
 )
@@ -85,7 +82,7 @@ func ReadSources(path string) ([]Source, error) {
 // placed in /etc by the administrator is ordinary), but what it leads to
 // must be a regular file (internal/safefile: a FIFO never blocks the read).
 func readFile(path string) ([]byte, error) {
-	b, err := safefile.ReadFollow(path, maxFileSize)
+	b, err := safefile.ReadFollow(path, MaxFileSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
@@ -106,8 +103,8 @@ func Parse(srcs ...Source) (*Config, error) {
 	files := make([]string, 0, len(srcs))
 	for i, s := range srcs {
 		files = append(files, s.Name)
-		if len(s.Data) > maxFileSize {
-			c.add(Pos{seq: i, File: s.Name}, "larger than %d bytes", maxFileSize)
+		if len(s.Data) > MaxFileSize {
+			c.add(Pos{seq: i, File: s.Name}, "larger than %d bytes", MaxFileSize)
 			continue
 		}
 		if tree := parseTree(s.Name, i, s.Data, c); tree != nil {
@@ -120,12 +117,7 @@ func Parse(srcs ...Source) (*Config, error) {
 		return nil, err
 	}
 	m := merge(layers, srcs[0].Name)
-	minAgeStr := m.str("snapshots.retention.min_age")
-	minAge, err := timespan.Parse(minAgeStr)
-	if err != nil {
-		c.add(m.pos("snapshots.retention.min_age"), "%v", err)
-	}
-	cfg := m.build(files, time.Duration(minAge))
+	cfg := m.build(files, c)
 	(&validator{m: m, c: cfg, e: c}).run()
 	if err := c.err(); err != nil {
 		return nil, err

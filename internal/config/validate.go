@@ -1,23 +1,25 @@
 package config
 
 import (
-	"net"
-	"regexp"
-	"slices"
-	"strconv"
 	"strings"
+	"time"
 
-	"github.com/server-impermanence/server-impermanence/internal/calendar"
 	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
 
-// validator checks the merged configuration against the rules of DESIGN.md §4
-// and collects every violation with the position of the offending key.
+// validator checks the merged configuration: first every value against its
+// row of the schema (keys), then the rules that relate keys to each other.
+// It collects every violation with the position of the offending key.
 type validator struct {
 	m *merged
 	c *Config
 	e *collector
+	// bad holds the keys, and badEntry the persisted path entries (by
+	// position) whose path failed its own check: the relational rules
+	// skip them rather than report a second problem with the same value.
+	bad      map[string]bool
+	badEntry map[Pos]bool
 }
 
 // svPos is the position of a subvolume field, or of its name when the field
@@ -30,38 +32,112 @@ func (v *validator) svPos(name, field string) Pos {
 }
 
 func (v *validator) run() {
+	v.bad, v.badEntry = map[string]bool{}, map[Pos]bool{}
+	v.keys()
 	v.device()
-	v.mode()
 	v.subvolumes()
 	v.archive()
 	v.snapshots()
 	v.persist()
-	v.maintenance()
-	v.exporter()
 }
 
-func (v *validator) device() {
-	d := v.c.Device
-	p := v.m.pos("device")
-	switch {
-	case d == "":
-		v.e.add(p, "required: the btrfs filesystem, e.g. \"/dev/disk/by-label/server\"")
-	case !strings.HasPrefix(d, "/dev/"):
-		v.e.add(p, "%q is not a device path under /dev (use /dev/disk/by-uuid/..., by-label/... or by-partuuid/...)", d)
-	default:
-		if msg := checkAbsPath(d); msg != "" {
+// keys checks every value against its row of the schema.
+func (v *validator) keys() {
+	for i := range schema {
+		f := &schema[i]
+		if f.kind == fPaths {
+			for _, e := range v.m.lists[f.key] {
+				v.entry(f, e)
+			}
+			continue
+		}
+		checkRow(v, f, f.key, v.m.pos(f.key))
+	}
+	for _, name := range v.m.subvolumes {
+		for i := range subvolumeSchema {
+			key := subvolKey(name, subvolumeSchema[i].key)
+			checkRow(v, &subvolumeSchema[i], key, v.svPos(name, subvolumeSchema[i].key))
+		}
+	}
+}
+
+// entry checks a persisted path: the path by the list's check, the other
+// fields of a table entry by their rows.
+func (v *validator) entry(list *field[Config], e persistEntry) {
+	if msg := list.check(e.p.Path); msg != "" {
+		v.e.add(e.pos, "%s", msg)
+		v.badEntry[e.pos] = true
+	}
+	for i := range persistEntrySchema {
+		f := &persistEntrySchema[i]
+		p, set := e.keyPos[f.key]
+		if !set || f.check == nil {
+			continue
+		}
+		s := *f.to(&e.p).(*string)
+		if msg := f.check(s); msg != "" && !(s == "" && f.emptyOK) {
 			v.e.add(p, "%s", msg)
 		}
 	}
 }
 
-func (v *validator) mode() {
-	if !slices.Contains(Modes, v.c.Mode) {
-		v.e.add(v.m.pos("mode"), "%q is not a mode (one of balanced, io-optimized, space-optimized)", v.c.Mode)
+// checkRow checks the value of key (a row f of a schema table) against the
+// row: the syntax of a string, the range of a count, the usage filters,
+// the range of a duration. A required key nobody set is left to the rules
+// that say what is missing.
+func checkRow[T any](v *validator, f *field[T], key string, pos Pos) {
+	if !v.m.set(key) && f.def == nil {
+		return
+	}
+	val := v.m.get(key, f.def)
+	fail := func(format string, args ...any) {
+		v.e.add(pos, format, args...)
+		v.bad[key] = true
+	}
+	switch f.kind {
+	case fString:
+		s := val.(string)
+		if f.check == nil || s == "" && f.emptyOK {
+			return
+		}
+		if msg := f.check(s); msg != "" {
+			fail("%s", msg)
+		}
+	case fCount:
+		switch n := val.(int64); {
+		case n < 0:
+			fail("must not be negative (got %d)", n)
+		case n > f.max:
+			fail("%d is above the maximum %d", n, f.max)
+		}
+	case fUsage:
+		us := val.([]int64)
+		for i, u := range us {
+			switch {
+			case u < 0 || u > f.max:
+				fail("usage filter %d is not a percentage (0..%d)", u, f.max)
+			case i > 0 && u <= us[i-1]:
+				fail("usage filters must be strictly ascending (progressive balance), got %v", us)
+			}
+		}
+	case fDuration:
+		d, err := timespan.Parse(val.(string))
+		if err != nil {
+			v.bad[key] = true // build reported it
+			return
+		}
+		if int64(d) > f.max {
+			fail("%s is above the maximum %s", timespan.Format(d), timespan.Format(time.Duration(f.max)))
+		}
 	}
 }
 
-var compressionLevel = regexp.MustCompile(`^(zstd|zlib|lzo):(-?[0-9]+)$`)
+// device reports a missing device (keys checks one that is set).
+func (v *validator) device() {
+	if !v.m.set("device") {
+		v.e.add(v.m.pos("device"), "%s", checkDevice(""))
+	}
+}
 
 func (v *validator) subvolumes() {
 	if len(v.c.Subvolumes) == 0 {
@@ -75,19 +151,11 @@ func (v *validator) subvolumes() {
 	}
 	for _, s := range v.c.Subvolumes {
 		namePos := v.svPos(s.Name, "name")
-		if msg := checkRelPath(s.Name); msg != "" {
-			v.e.add(namePos, "subvolume name %s", msg)
-		}
 		if base, ok := strings.CutSuffix(s.Name, names.NewSuffix); ok && svNames[base] {
 			v.e.add(namePos, "subvolume name %q is reserved: the rollback of %q builds its new state there",
 				s.Name, base)
 		}
 		v.mountpoint(s, byMount)
-		switch s.Class {
-		case Permanent, Ephemeral:
-		default:
-			v.e.add(v.svPos(s.Name, "class"), "%q is not a class (permanent or ephemeral)", s.Class)
-		}
 		v.compression(s)
 		if s.Class == Permanent {
 			for _, f := range []string{"blank", "archive"} {
@@ -119,8 +187,7 @@ func (v *validator) mountpoint(s Subvolume, byMount map[string]string) {
 		v.e.add(p, "subvolume %q has no mountpoint", s.Name)
 		return
 	}
-	if msg := checkAbsPath(s.Mountpoint); msg != "" {
-		v.e.add(p, "mountpoint %s", msg)
+	if v.bad[subvolKey(s.Name, "mountpoint")] {
 		return
 	}
 	if other, dup := byMount[s.Mountpoint]; dup {
@@ -134,13 +201,7 @@ func (v *validator) mountpoint(s Subvolume, byMount map[string]string) {
 
 func (v *validator) compression(s Subvolume) {
 	p := v.svPos(s.Name, "compression")
-	if m := compressionLevel.FindStringSubmatch(s.Compression); m != nil {
-		v.e.add(p, "%q: compression levels are per filesystem on btrfs (the first mount wins and the property ignores the level); write compression = %q and choose the level with mode",
-			s.Compression, m[1])
-		return
-	}
-	if s.Compression != "" && !slices.Contains(Compressions, s.Compression) {
-		v.e.add(p, "%q is not a compression algorithm (one of zstd, lzo, zlib, none)", s.Compression)
+	if v.bad[subvolKey(s.Name, "compression")] {
 		return
 	}
 	if !s.CoW && s.Compression != "" && s.Compression != "none" {
@@ -162,16 +223,15 @@ func (v *validator) ephemeral(s Subvolume) {
 			s.Name, s.Mountpoint, persist.Mountpoint)
 	}
 	bp := v.svPos(s.Name, "blank")
-	if s.Blank != "" {
-		if msg := checkRelPath(s.Blank); msg != "" {
-			v.e.add(bp, "blank %s", msg)
-		} else if _, isSub := v.c.Subvolume(s.Blank); isSub || s.Blank == s.Name {
-			v.e.add(bp, "blank %q is a configured subvolume; the blank must be a separate read-only snapshot", s.Blank)
-		} else if s.Blank == v.c.Snapshots.Dir {
-			v.e.add(bp, "blank %q is the snapshots subvolume", s.Blank)
-		}
-	} else if s.Mountpoint == "/" {
+	_, isSub := v.c.Subvolume(s.Blank)
+	switch {
+	case s.Blank == "" && s.Mountpoint == "/":
 		v.e.add(bp, "the root subvolume %q needs a blank (an empty root cannot boot); capture one with impermanence-provision --blank-from", s.Name)
+	case s.Blank == "", v.bad[subvolKey(s.Name, "blank")]:
+	case isSub || s.Blank == s.Name:
+		v.e.add(bp, "blank %q is a configured subvolume; the blank must be a separate read-only snapshot", s.Blank)
+	case s.Blank == v.c.Snapshots.Dir:
+		v.e.add(bp, "blank %q is the snapshots subvolume", s.Blank)
 	}
 	if s.Snapshot {
 		v.e.add(v.svPos(s.Name, "snapshot"), "snapshots of ephemeral subvolume %q would only capture state that the next boot erases; set snapshot = false", s.Name)
@@ -181,9 +241,7 @@ func (v *validator) ephemeral(s Subvolume) {
 func (v *validator) archive() {
 	a := v.c.Archive
 	p := v.m.pos("archive.dir")
-	if msg := checkRelPath(a.Dir); msg != "" {
-		v.e.add(p, "archive dir %s", msg)
-	} else {
+	if !v.bad["archive.dir"] {
 		for _, s := range v.c.Subvolumes {
 			if under(a.Dir, s.Name) || under(s.Name, a.Dir) {
 				v.e.add(p, "archive dir %q overlaps subvolume %q; it must be a plain directory in the top-level subvolume", a.Dir, s.Name)
@@ -193,8 +251,6 @@ func (v *validator) archive() {
 			v.e.add(p, "archive dir %q overlaps the snapshots subvolume %q", a.Dir, v.c.Snapshots.Dir)
 		}
 	}
-	v.inRange("archive.keep_days", a.KeepDays, MaxKeepDays)
-	v.inRange("archive.keep_min", a.KeepMin, MaxCount)
 	archived := false
 	for _, s := range v.c.Ephemeral() {
 		archived = archived || s.Archive
@@ -204,26 +260,11 @@ func (v *validator) archive() {
 	}
 }
 
-func (v *validator) inRange(key string, n, max int) {
-	switch {
-	case n < 0:
-		v.e.add(v.m.pos(key), "must not be negative (got %d)", n)
-	case n > max:
-		v.e.add(v.m.pos(key), "%d is above the maximum %d", n, max)
-	}
-}
-
-func (v *validator) schedule(key, expr string) {
-	if err := calendar.Validate(expr); err != nil {
-		v.e.add(v.m.pos(key), "invalid OnCalendar= schedule: %v", err)
-	}
-}
-
 func (v *validator) snapshots() {
 	s := v.c.Snapshots
 	p := v.m.pos("snapshots.dir")
-	if msg := checkRelPath(s.Dir); msg != "" {
-		v.e.add(p, "snapshots dir %s", msg)
+	if v.bad["snapshots.dir"] {
+		// keys reported it
 	} else if sv, ok := v.c.Subvolume(s.Dir); ok {
 		if sv.Mountpoint != SnapshotsMountpoint && sv.Mountpoint != "" {
 			v.e.add(v.svPos(sv.Name, "mountpoint"), "the snapshots subvolume %q must be mounted at %s", sv.Name, SnapshotsMountpoint)
@@ -238,28 +279,17 @@ func (v *validator) snapshots() {
 			}
 		}
 	}
-	v.schedule("snapshots.schedule", s.Schedule)
 	r := s.Retention
-	for _, k := range []struct {
-		key string
-		n   int
-	}{{"hourly", r.Hourly}, {"daily", r.Daily}, {"weekly", r.Weekly}, {"monthly", r.Monthly}, {"yearly", r.Yearly}, {"keep_min", r.KeepMin}} {
-		v.inRange("snapshots.retention."+k.key, k.n, MaxCount)
-	}
-	if r.MinAge > MaxMinAge {
-		v.e.add(v.m.pos("snapshots.retention.min_age"), "%s is above the maximum %s", timespan.Format(r.MinAge), timespan.Format(MaxMinAge))
-	}
 	if r.Hourly <= 0 && r.Daily <= 0 && r.Weekly <= 0 && r.Monthly <= 0 && r.Yearly <= 0 && r.KeepMin <= 0 && r.MinAge <= 0 {
 		v.e.add(v.m.pos("snapshots.retention.keep_min"),
 			"retention keeps nothing: every snapshot would be deleted by the next cleanup; set keep_min or a bucket (hourly, daily, ...) above 0")
 	}
 }
 
-var userName = regexp.MustCompile(`^([a-z_][a-z0-9_-]*\$?|[0-9]+)$`)
-
 func (v *validator) persist() {
 	ps := v.c.Persist
-	all := append(append([]persistEntry(nil), v.m.dirs...), v.m.files...)
+	dirs := v.m.lists["persist.directories"]
+	all := append(append([]persistEntry(nil), dirs...), v.m.lists["persist.files"]...)
 	persistSV, ok := v.c.Subvolume(ps.Subvolume)
 	p := v.m.pos("persist.subvolume")
 	switch {
@@ -274,17 +304,12 @@ func (v *validator) persist() {
 	}
 	firstAt := map[string]Pos{}
 	for i, e := range all {
-		isFile := i >= len(v.m.dirs)
+		isFile := i >= len(dirs)
 		what := "persisted directory"
 		if isFile {
 			what = "persisted file"
 		}
-		if msg := checkAbsPath(e.p.Path); msg != "" {
-			v.e.add(e.pos, "%s %s", what, msg)
-			continue
-		}
-		if e.p.Path == "/" {
-			v.e.add(e.pos, "%s \"/\": the root cannot be persisted as a whole; make its subvolume permanent instead", what)
+		if v.badEntry[e.pos] {
 			continue
 		}
 		if first, dup := firstAt[e.p.Path]; dup {
@@ -293,13 +318,12 @@ func (v *validator) persist() {
 		}
 		firstAt[e.p.Path] = e.pos
 		v.persistPlacement(e, what, ok, persistSV)
-		v.persistOwner(e)
 	}
 	// Overlaps: a persisted path below a persisted directory would be
 	// mounted twice, and the inner mount would hide part of the outer one.
 	for _, e := range all {
-		for _, d := range v.m.dirs {
-			if checkAbsPath(d.p.Path) == "" && below(e.p.Path, d.p.Path) {
+		for _, d := range dirs {
+			if !v.badEntry[d.pos] && below(e.p.Path, d.p.Path) {
 				v.e.add(e.pos, "%q lies inside persisted directory %q (at %s); persist one or the other", e.p.Path, d.p.Path, d.pos)
 			}
 		}
@@ -333,66 +357,5 @@ func (v *validator) persistPlacement(e persistEntry, what string, havePersist bo
 	if owner.Class == Permanent {
 		v.e.add(e.pos, "%s %q already lies on permanent subvolume %q (%s); a bind mount would hide its content",
 			what, e.p.Path, owner.Name, owner.Mountpoint)
-	}
-}
-
-func (v *validator) persistOwner(e persistEntry) {
-	at := func(k string) Pos {
-		if p, ok := e.keyPos[k]; ok {
-			return p
-		}
-		return e.pos
-	}
-	if e.p.User != "" && !userName.MatchString(e.p.User) {
-		v.e.add(at("user"), "%q is not a valid user name or uid", e.p.User)
-	}
-	if e.p.Group != "" && !userName.MatchString(e.p.Group) {
-		v.e.add(at("group"), "%q is not a valid group name or gid", e.p.Group)
-	}
-	if e.p.Mode != "" {
-		m, err := strconv.ParseUint(e.p.Mode, 8, 32)
-		if err != nil || m > 0o7777 || len(e.p.Mode) < 3 {
-			v.e.add(at("mode"), "%q is not an octal mode such as \"0755\"", e.p.Mode)
-		}
-	}
-}
-
-func (v *validator) maintenance() {
-	m := v.c.Maintenance
-	v.schedule("maintenance.schedule", m.Schedule)
-	for key, us := range map[string][]int{
-		"maintenance.balance_data_usage":     m.BalanceDataUsage,
-		"maintenance.balance_metadata_usage": m.BalanceMetadataUsage,
-	} {
-		for i, u := range us {
-			switch {
-			case u < 0 || u > 100:
-				v.e.add(v.m.pos(key), "usage filter %d is not a percentage (0..100)", u)
-			case i > 0 && u <= us[i-1]:
-				v.e.add(v.m.pos(key), "usage filters must be strictly ascending (progressive balance), got %v", us)
-			}
-		}
-	}
-	v.schedule("cleanup.schedule", v.c.Cleanup.Schedule)
-}
-
-func (v *validator) exporter() {
-	x := v.c.Exporter
-	if x.Listen != "" {
-		host, port, err := net.SplitHostPort(x.Listen)
-		n, perr := strconv.Atoi(port)
-		switch {
-		case err != nil:
-			v.e.add(v.m.pos("exporter.listen"), "%q is not host:port: %v", x.Listen, err)
-		case perr != nil || n < 1 || n > 65535:
-			v.e.add(v.m.pos("exporter.listen"), "%q: port must be a number 1..65535", x.Listen)
-		case host != "" && net.ParseIP(host) == nil && host != "localhost":
-			v.e.add(v.m.pos("exporter.listen"), "%q: host must be an IP address or localhost (name resolution is not available at boot)", x.Listen)
-		}
-	}
-	if x.TextfileDir != "" {
-		if msg := checkAbsPath(x.TextfileDir); msg != "" {
-			v.e.add(v.m.pos("exporter.textfile_dir"), "%s", msg)
-		}
 	}
 }

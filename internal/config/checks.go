@@ -1,0 +1,137 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/server-impermanence/server-impermanence/internal/calendar"
+)
+
+// The syntax checks of single values the schema names. Each returns what
+// is wrong with the value, or "".
+
+func checkDevice(d string) string {
+	switch {
+	case d == "":
+		return `required: the btrfs filesystem, e.g. "/dev/disk/by-label/server"`
+	case !strings.HasPrefix(d, "/dev/"):
+		return fmt.Sprintf("%q is not a device path under /dev (use /dev/disk/by-uuid/..., by-label/... or by-partuuid/...)", d)
+	}
+	return checkAbsPath(d)
+}
+
+func checkMode(m string) string {
+	if slices.Contains(Modes, Mode(m)) {
+		return ""
+	}
+	names := make([]string, len(Modes))
+	for i, m := range Modes {
+		names[i] = string(m)
+	}
+	return fmt.Sprintf("%q is not a mode (one of %s)", m, strings.Join(names, ", "))
+}
+
+func checkClass(c string) string {
+	switch Class(c) {
+	case Permanent, Ephemeral:
+		return ""
+	}
+	return fmt.Sprintf("%q is not a class (permanent or ephemeral)", c)
+}
+
+var compressionLevel = regexp.MustCompile(`^(zstd|zlib|lzo):(-?[0-9]+)$`)
+
+func checkCompression(c string) string {
+	if m := compressionLevel.FindStringSubmatch(c); m != nil {
+		return fmt.Sprintf("%q: compression levels are per filesystem on btrfs (the first mount wins and the property ignores the level); write compression = %q and choose the level with mode",
+			c, m[1])
+	}
+	if !slices.Contains(Compressions, c) {
+		return fmt.Sprintf("%q is not a compression algorithm (one of %s)", c, strings.Join(Compressions, ", "))
+	}
+	return ""
+}
+
+func checkSchedule(expr string) string {
+	if err := calendar.Validate(expr); err != nil {
+		return fmt.Sprintf("invalid OnCalendar= schedule: %v", err)
+	}
+	return ""
+}
+
+func checkListen(l string) string {
+	host, port, err := net.SplitHostPort(l)
+	n, perr := strconv.Atoi(port)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%q is not host:port: %v", l, err)
+	case perr != nil || n < 1 || n > 65535:
+		return fmt.Sprintf("%q: port must be a number 1..65535", l)
+	case host != "" && net.ParseIP(host) == nil && host != "localhost":
+		return fmt.Sprintf("%q: host must be an IP address or localhost (name resolution is not available at boot)", l)
+	}
+	return ""
+}
+
+var userName = regexp.MustCompile(`^([a-z_][a-z0-9_-]*\$?|[0-9]+)$`)
+
+func checkUser(u string) string {
+	if userName.MatchString(u) {
+		return ""
+	}
+	return fmt.Sprintf("%q is not a valid user name or uid", u)
+}
+
+func checkGroup(g string) string {
+	if userName.MatchString(g) {
+		return ""
+	}
+	return fmt.Sprintf("%q is not a valid group name or gid", g)
+}
+
+func checkFileMode(mode string) string {
+	m, err := strconv.ParseUint(mode, 8, 32)
+	if err != nil || m > 0o7777 || len(mode) < 3 {
+		return fmt.Sprintf("%q is not an octal mode such as \"0755\"", mode)
+	}
+	return ""
+}
+
+// KernelTrees are the trees the kernel and systemd own from early boot on
+// (API filesystems, and the compatibility links into /run). No mountpoint
+// and no persisted path may be at or below one.
+var KernelTrees = []struct{ Dir, Why string }{
+	{"/proc", "the proc filesystem systemd mounts at boot: a mount there would hide it or be hidden by it"},
+	{"/sys", "the sysfs systemd mounts at boot: a mount there would hide it or be hidden by it"},
+	{"/dev", "the devtmpfs the kernel and systemd mount at boot: a mount there would hide it or be hidden by it"},
+	{"/run", "the tmpfs systemd mounts at boot: a mount there would hide it or be hidden by it"},
+	{"/var/run", "a symlink to /run: a mount there would land on the tmpfs systemd mounts at boot"},
+	{"/var/lock", "a symlink to /run/lock: a mount there would land on the tmpfs systemd mounts at boot"},
+}
+
+// checkMountpoint checks where something is mounted: an absolute,
+// normalized path outside the kernel trees.
+func checkMountpoint(p string) string {
+	if msg := checkAbsPath(p); msg != "" {
+		return msg
+	}
+	for _, t := range KernelTrees {
+		if under(p, t.Dir) {
+			return fmt.Sprintf("%q is at or below %s, %s", p, t.Dir, t.Why)
+		}
+	}
+	return ""
+}
+
+// checkPersistPath checks a persisted directory or file: a mountpoint of
+// a bind mount, and not the root as a whole.
+func checkPersistPath(p string) string {
+	if p == "/" {
+		return `"/": the root cannot be persisted as a whole; make its subvolume permanent instead`
+	}
+	return checkMountpoint(p)
+}
