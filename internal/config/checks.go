@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/server-impermanence/server-impermanence/internal/calendar"
+	"github.com/server-impermanence/server-impermanence/internal/sysctl"
 )
 
 // The syntax checks of single values the schema names. Each returns what
@@ -52,6 +53,30 @@ func checkCompression(c string) string {
 	}
 	if !slices.Contains(Compressions, c) {
 		return fmt.Sprintf("%q is not a compression algorithm (one of %s)", c, strings.Join(Compressions, ", "))
+	}
+	return ""
+}
+
+// checkSysctlKey checks the name of a kernel parameter as [sysctl] writes
+// it: internal/sysctl's syntax (names of letters, digits and _-@:+, not
+// starting with '-', separated by dots or slashes; at least two), with one
+// kind of separator, at most MaxSysctlKey bytes. So no name reaches
+// outside /proc/sys: no "..", no leading or doubled separator, no globs.
+func checkSysctlKey(k string) string {
+	const syntax = "names of letters, digits and _-@:+ separated by dots or slashes, such as vm.swappiness or net/core/somaxconn"
+	switch {
+	case k == "":
+		return "empty kernel parameter name"
+	case len(k) > MaxSysctlKey:
+		return fmt.Sprintf("kernel parameter name longer than %d bytes", MaxSysctlKey)
+	case strings.HasPrefix(k, "/") || strings.HasPrefix(k, "."):
+		return fmt.Sprintf("kernel parameter %q: a name relative to /proc/sys, without a leading %q", k, k[:1])
+	case strings.Contains(k, "..") || strings.Contains(k, "//") || strings.Contains(k, "./") || strings.Contains(k, "/."):
+		return fmt.Sprintf("kernel parameter %q: an empty name between separators (no \"..\": the key is a path below /proc/sys)", k)
+	case strings.Contains(k, ".") && strings.Contains(k, "/"):
+		return fmt.Sprintf("kernel parameter %q mixes '.' and '/' separators: write it with one of them (a parameter whose name holds a dot, such as a VLAN interface's, needs a sysctl.d(5) file)", k)
+	case !sysctl.ValidKey(k):
+		return fmt.Sprintf("%q is not a kernel parameter: %s", k, syntax)
 	}
 	return ""
 }

@@ -43,6 +43,10 @@ type Config struct {
 	Cleanup     Schedule
 	Maintenance Maintenance
 	Exporter    Exporter
+	// Sysctl are the kernel parameters of [sysctl], in the order they are
+	// first set (main file, then drop-ins); impermanence-tune applies them
+	// after the mode's.
+	Sysctl []Sysctl `json:",omitempty"`
 
 	// Files are the files the configuration was read from, in merge order.
 	Files []string
@@ -139,6 +143,18 @@ type Exporter struct {
 	Listen string
 	// TextfileDir is node_exporter's textfile collector directory.
 	TextfileDir string
+}
+
+// Sysctl is one kernel parameter of [sysctl].
+type Sysctl struct {
+	// Key is written with dots ("vm.swappiness"), however the file wrote
+	// it ("vm/swappiness", vm.swappiness, "vm.swappiness").
+	Key string
+	// Value is what is written to /proc/sys: the integer, or the integers
+	// of an array separated by single spaces ("1024 65000").
+	Value string
+	// Pos is where the value was set (the last file that sets the key).
+	Pos Pos
 }
 
 // Origin returns where the value at a canonical key path was set, e.g.

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -13,6 +14,18 @@ type layer struct {
 	subvolumes []string
 	// lists holds the entries of each fPaths key, in file order.
 	lists map[string][]persistEntry
+	// maps holds the entries of each fSysctl key, in file order; a file
+	// that writes the table has an entry here, empty or not.
+	maps map[string][]mapEntry
+}
+
+// mapEntry is one key of a map (fSysctl).
+type mapEntry struct {
+	// name is the key as written, its table path joined with dots
+	// ("vm.swappiness", "net/core/somaxconn"); key is it with dots.
+	name, key string
+	val       string
+	pos       Pos
 }
 
 type assignment struct {
@@ -69,7 +82,7 @@ type decoder struct {
 }
 
 func decodeLayer(root *node, c *collector) *layer {
-	d := &decoder{c: c, l: &layer{values: map[string]assignment{}, lists: map[string][]persistEntry{}}}
+	d := &decoder{c: c, l: &layer{values: map[string]assignment{}, lists: map[string][]persistEntry{}, maps: map[string][]mapEntry{}}}
 	d.spec(schemaTables)(root)
 	return d.l
 }
@@ -93,10 +106,101 @@ func (d *decoder) spec(t *tableSpec) func(*node) {
 
 // field decodes one top-level key by its kind.
 func (d *decoder) field(f *field[Config]) func(*node) {
-	if f.kind == fPaths {
+	switch f.kind {
+	case fPaths:
 		return func(v *node) { d.l.lists[f.key] = append(d.l.lists[f.key], d.persistList(v)...) }
+	case fSysctl:
+		return func(v *node) { d.sysctlTable(f.key, v) }
 	}
 	return d.scalar(f.key, f.kind.toml())
+}
+
+// sysctlTable decodes a map of kernel parameters: a dotted or nested key
+// (vm.swappiness = 1, [sysctl.vm] swappiness = 1) is one name, its parts
+// joined with dots, as is a quoted one ("vm.swappiness" = 1); a slashed
+// name ("vm/swappiness") means the same parameter. Each value is an
+// integer or a non-empty array of integers. The same parameter twice in
+// one file is an error (the TOML parser sees different keys).
+func (d *decoder) sysctlTable(key string, n *node) {
+	if !d.want(n, kTable) {
+		return
+	}
+	entries := d.l.maps[key]
+	if entries == nil {
+		entries = []mapEntry{}
+	}
+	first := map[string]Pos{}
+	var walk func(t *node, prefix string)
+	walk = func(t *node, prefix string) {
+		for _, k := range t.keys {
+			v := t.fields[k]
+			name := k
+			if prefix != "" {
+				name = prefix + "." + k
+			}
+			if v.kind == kTable {
+				walk(v, name)
+				continue
+			}
+			val, ok := d.sysctlValue(v)
+			if !ok {
+				continue
+			}
+			e := mapEntry{name: name, key: strings.ReplaceAll(name, "/", "."), val: val, pos: v.pos}
+			if p, dup := first[e.key]; dup {
+				d.c.add(v.pos, "kernel parameter %s set twice in this file (first at %s)", e.key, p)
+				continue
+			}
+			first[e.key] = v.pos
+			entries = append(entries, e)
+		}
+	}
+	walk(n, "")
+	d.l.maps[key] = entries
+}
+
+// sysctlValue returns a kernel parameter's value as /proc/sys takes it:
+// an integer, or the integers of an array separated by spaces.
+func (d *decoder) sysctlValue(n *node) (string, bool) {
+	switch n.kind {
+	case kInteger:
+		return strconv.FormatInt(n.num, 10), true
+	case kArray:
+		if len(n.elems) == 0 || len(n.elems) > MaxSysctlValues {
+			d.c.add(n.pos, "expected 1 to %d integers, got %d", MaxSysctlValues, len(n.elems))
+			return "", false
+		}
+		vals := make([]string, 0, len(n.elems))
+		for _, e := range n.elems {
+			if !d.want(e, kInteger) {
+				return "", false
+			}
+			vals = append(vals, strconv.FormatInt(e.num, 10))
+		}
+		return strings.Join(vals, " "), true
+	case kString:
+		msg := "expected an integer or an array of integers, got a string"
+		if f := strings.Fields(n.str); len(f) > 0 && allIntegers(f) {
+			if len(f) == 1 {
+				msg += fmt.Sprintf("; write %s without quotes", f[0])
+			} else {
+				msg += fmt.Sprintf("; write [%s]", strings.Join(f, ", "))
+			}
+		}
+		d.c.add(n.pos, "%s", msg)
+		return "", false
+	}
+	d.c.add(n.pos, "expected an integer or an array of integers, got %s", n.kind.article())
+	return "", false
+}
+
+func allIntegers(fs []string) bool {
+	for _, f := range fs {
+		if _, err := strconv.ParseInt(f, 10, 64); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // table calls fields[k] for each key of n, reporting unknown keys.

@@ -18,4 +18,10 @@ const (
 	// real configuration, so a wrong file (a log, an image) is refused
 	// before it is parsed.
 	MaxFileSize = 1 << 20
+	// MaxSysctlKeys bounds the kernel parameters of [sysctl] (all files
+	// together), MaxSysctlValues the integers of one value, MaxSysctlKey
+	// the length of one name.
+	MaxSysctlKeys   = 512
+	MaxSysctlValues = 16
+	MaxSysctlKey    = 255
 )

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"slices"
+
 	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
 
@@ -11,14 +13,16 @@ type merged struct {
 	values     map[string]assignment
 	subvolumes []string
 	lists      map[string][]persistEntry
+	maps       map[string][]mapEntry
 	main       Pos // position used for keys nobody set
 }
 
 // merge applies layers in order: scalars and tables key by key (later wins),
 // [[subvolume]] entries by name (a later entry with the same name overrides
-// the keys it sets, a new name is appended), persisted paths appended.
+// the keys it sets, a new name is appended), persisted paths appended, a
+// map's keys one by one (a later value replaces the earlier in its place).
 func merge(layers []*layer, main string) *merged {
-	m := &merged{values: map[string]assignment{}, lists: map[string][]persistEntry{}, main: Pos{File: main}}
+	m := &merged{values: map[string]assignment{}, lists: map[string][]persistEntry{}, maps: map[string][]mapEntry{}, main: Pos{File: main}}
 	seen := map[string]bool{}
 	for _, l := range layers {
 		for k, v := range l.values {
@@ -33,8 +37,26 @@ func merge(layers []*layer, main string) *merged {
 		for k, es := range l.lists {
 			m.lists[k] = append(m.lists[k], es...)
 		}
+		for k, es := range l.maps {
+			m.maps[k] = mergeMap(m.maps[k], es)
+		}
 	}
 	return m
+}
+
+// mergeMap returns base with each entry of over replacing the entry of the
+// same key in place, or appended.
+func mergeMap(base, over []mapEntry) []mapEntry {
+	out := append([]mapEntry{}, base...)
+	for _, e := range over {
+		i := slices.IndexFunc(out, func(b mapEntry) bool { return b.key == e.key })
+		if i < 0 {
+			out = append(out, e)
+			continue
+		}
+		out[i] = e
+	}
+	return out
 }
 
 // pos returns where key was set, or a position naming the main file.
@@ -74,6 +96,12 @@ func (m *merged) build(files []string, e *collector) *Config {
 			dst := f.to(c).(*[]PersistPath)
 			for _, pe := range m.lists[f.key] {
 				*dst = append(*dst, pe.p)
+			}
+			continue
+		case fSysctl:
+			dst := f.to(c).(*[]Sysctl)
+			for _, e := range m.maps[f.key] {
+				*dst = append(*dst, Sysctl{Key: e.key, Value: e.val, Pos: e.pos})
 			}
 			continue
 		case fDuration:

@@ -38,6 +38,11 @@ const (
 	// fPaths is a TOML array of paths or path tables (persisted paths)
 	// into a []PersistPath. Drop-ins append to it.
 	fPaths
+	// fSysctl is a map: a TOML table of kernel parameters (vm.swappiness,
+	// written dotted, quoted or slashed; check validates each name) to an
+	// integer or an array of integers, into a []Sysctl. Drop-ins add keys
+	// and override them key by key.
+	fSysctl
 )
 
 // toml is the TOML type a key of this kind is written as.
@@ -49,6 +54,8 @@ func (k fieldKind) toml() kind {
 		return kBool
 	case fUsage, fPaths:
 		return kArray
+	case fSysctl:
+		return kTable
 	}
 	return kString
 }
@@ -63,15 +70,15 @@ type field[T any] struct {
 	// or empty for fPaths).
 	def any
 	// max is the documented maximum of a count, a percentage or a
-	// duration (in nanoseconds); the minimum is 0.
+	// duration (in nanoseconds), the minimum 0; of a map, the most keys.
 	max int64
-	// check returns what is wrong with a string value, or "". A value of
-	// "" is not checked when emptyOK.
+	// check returns what is wrong with a string value (of a map: a key),
+	// or "". A value of "" is not checked when emptyOK.
 	check   func(string) string
 	emptyOK bool
 	// to returns a pointer to the field in T the value goes to: *string,
 	// *Mode, *Class, *int, *bool, *[]int, *time.Duration,
-	// or *[]PersistPath.
+	// *[]PersistPath or *[]Sysctl.
 	to func(*T) any
 }
 
@@ -131,6 +138,9 @@ var schema = []field[Config]{
 		to: func(c *Config) any { return &c.Exporter.Listen }},
 	{key: "exporter.textfile_dir", kind: fString, def: "/var/lib/prometheus/node-exporter", check: checkAbsPath, emptyOK: true,
 		to: func(c *Config) any { return &c.Exporter.TextfileDir }},
+
+	{key: "sysctl", kind: fSysctl, max: MaxSysctlKeys, check: checkSysctlKey,
+		to: func(c *Config) any { return &c.Sysctl }},
 }
 
 // subvolumeTable is the top-level key of the [[subvolume]] entries.

@@ -24,6 +24,7 @@ var wantDest = map[fieldKind][]reflect.Type{
 	fUsage:    {reflect.TypeFor[*[]int]()},
 	fDuration: {reflect.TypeFor[*time.Duration]()},
 	fPaths:    {reflect.TypeFor[*[]PersistPath]()},
+	fSysctl:   {reflect.TypeFor[*[]Sysctl]()},
 }
 
 // derived are the struct fields no key sets: what the loader fills in
@@ -81,7 +82,7 @@ func checkRows[T any](t *testing.T, rows []field[T]) {
 			t.Errorf("%s: keys %q and %q both write %s", name, other, f.key, p)
 		}
 		written[p] = f.key
-		if (f.kind == fCount || f.kind == fDuration || f.kind == fUsage) && f.max <= 0 {
+		if (f.kind == fCount || f.kind == fDuration || f.kind == fUsage || f.kind == fSysctl) && f.max <= 0 {
 			t.Errorf("%s: key %q has no documented maximum", name, f.key)
 		}
 		if f.def != nil && f.kind == fString && f.check != nil && !(f.emptyOK && f.def == "") {
@@ -123,9 +124,17 @@ func defaultMerged(t *testing.T) *merged {
 func TestDefaultDocumentSetsEveryKey(t *testing.T) {
 	m := defaultMerged(t)
 	for _, f := range schema {
-		if f.kind == fPaths {
+		switch f.kind {
+		case fPaths:
 			if len(m.lists[f.key]) == 0 {
 				t.Errorf("default.toml has no %s entry", f.key)
+			}
+			continue
+		case fSysctl:
+			// The table, empty: the mode's values are the default; its
+			// comments show an example.
+			if es, ok := m.maps[f.key]; !ok || len(es) != 0 {
+				t.Errorf("default.toml: want an empty [%s] table, got %v (written: %t)", f.key, es, ok)
 			}
 			continue
 		}
@@ -150,6 +159,9 @@ func TestDefaultDocumentSetsEveryKey(t *testing.T) {
 
 // docDefault renders a default as the docs write it; "" for a required key.
 func docDefault(kind fieldKind, def any) string {
+	if kind == fSysctl {
+		return "unset"
+	}
 	switch v := def.(type) {
 	case nil:
 		if kind == fPaths {
@@ -194,6 +206,8 @@ func docType(kind fieldKind, max int64) string {
 			names[i] = f.key
 		}
 		return "array of path strings or `{ " + strings.Join(names, ", ") + " }`"
+	case fSysctl:
+		return "integer or array of integers"
 	}
 	panic(fmt.Sprintf("kind %d", kind))
 }
@@ -235,7 +249,7 @@ func manPageRows(t *testing.T) map[string]docRow {
 	}
 	rows := map[string]docRow{}
 	section := ""
-	def := regexp.MustCompile("^((?:`[a-z_]+`(?:, )?)+) \\((.*)\\)$")
+	def := regexp.MustCompile("^((?:`(?:[a-z_]+|<[a-z]+>)`(?:, )?)+) \\((.*)\\)$")
 	for _, line := range strings.Split(string(b), "\n") {
 		if h, ok := strings.CutPrefix(line, "## "); ok {
 			section = strings.Trim(h, "[]")
@@ -271,6 +285,11 @@ func TestSchemaIsDocumented(t *testing.T) {
 	}
 	var keys []key
 	for _, f := range schema {
+		if f.kind == fSysctl {
+			// A map: the docs describe one of its keys.
+			keys = append(keys, key{f.key + ".<parameter>", f.key + ".<parameter>", f.kind, f.def, f.max})
+			continue
+		}
 		keys = append(keys, key{f.key, f.key, f.kind, f.def, f.max})
 	}
 	for _, f := range subvolumeSchema {

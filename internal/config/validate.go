@@ -45,10 +45,14 @@ func (v *validator) run() {
 func (v *validator) keys() {
 	for i := range schema {
 		f := &schema[i]
-		if f.kind == fPaths {
+		switch f.kind {
+		case fPaths:
 			for _, e := range v.m.lists[f.key] {
 				v.entry(f, e)
 			}
+			continue
+		case fSysctl:
+			v.mapKeys(f)
 			continue
 		}
 		checkRow(v, f, f.key, v.m.pos(f.key))
@@ -58,6 +62,19 @@ func (v *validator) keys() {
 			key := subvolKey(name, subvolumeSchema[i].key)
 			checkRow(v, &subvolumeSchema[i], key, v.svPos(name, subvolumeSchema[i].key))
 		}
+	}
+}
+
+// mapKeys checks the names of a map's keys and how many there are.
+func (v *validator) mapKeys(f *field[Config]) {
+	es := v.m.maps[f.key]
+	for _, e := range es {
+		if msg := f.check(e.name); msg != "" {
+			v.e.add(e.pos, "%s", msg)
+		}
+	}
+	if int64(len(es)) > f.max {
+		v.e.add(es[f.max].pos, "more than %d keys in [%s] (all files together)", f.max, f.key)
 	}
 }
 
