@@ -42,6 +42,8 @@ type Deps struct {
 	Ready func(addr string)
 	// Signals delivers SIGTERM/SIGINT; nil means the process's.
 	Signals <-chan os.Signal
+	// Limits bound the HTTP clients; zero fields take DefaultLimits.
+	Limits Limits
 }
 
 // Main runs the exporter with the process's dependencies.
@@ -178,13 +180,15 @@ const indexPage = `<!DOCTYPE html>
 <p>%s</p></body></html>
 `
 
-// Handler returns the HTTP handler: / and /metrics.
-func Handler(reg *prometheus.Registry, log *slog.Logger) http.Handler {
+// Handler returns the HTTP handler: / and /metrics, collecting at most
+// maxInFlight scrapes at once (503 beyond).
+func Handler(reg *prometheus.Registry, log *slog.Logger, maxInFlight int) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
-		ErrorHandling: promhttp.HTTPErrorOnError,
-		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelError),
-		Registry:      reg,
+		ErrorHandling:       promhttp.HTTPErrorOnError,
+		ErrorLog:            slog.NewLogLogger(log.Handler(), slog.LevelError),
+		Registry:            reg,
+		MaxRequestsInFlight: maxInFlight,
 	}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
@@ -223,11 +227,13 @@ func listener(addr string) (net.Listener, error) {
 
 func serve(addr string, opts metrics.Options, d Deps, log *slog.Logger) error {
 	reg := metrics.NewRegistry(opts)
-	l, err := listener(addr)
+	lim := d.Limits.withDefaults()
+	raw, err := listener(addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: Handler(reg, log), ReadHeaderTimeout: 10 * time.Second}
+	l := newLimitListener(raw, lim.MaxConns)
+	srv := lim.server(Handler(reg, log, lim.MaxInFlight))
 	sigs := d.Signals
 	if sigs == nil {
 		ch := make(chan os.Signal, 1)

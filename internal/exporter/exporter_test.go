@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/server-impermanence/server-impermanence/internal/metrics"
 	"github.com/server-impermanence/server-impermanence/internal/textfile"
 )
 
@@ -46,6 +47,12 @@ func (units) Properties(_ context.Context, unit, iface string) (map[string]any, 
 // its address and a stop function that sends SIGTERM and waits for exit 0.
 func startExporter(t *testing.T) (string, func()) {
 	t.Helper()
+	return startExporterWith(t, Limits{}, units{})
+}
+
+// startExporterWith is startExporter with limits and a unit source.
+func startExporterWith(t *testing.T, lim Limits, systemd metrics.UnitSource) (string, func()) {
+	t.Helper()
 	root, cfg := fixture(t)
 	ready := make(chan string, 1)
 	sigs := make(chan os.Signal, 1)
@@ -54,7 +61,7 @@ func startExporter(t *testing.T) (string, func()) {
 	go func() {
 		done <- Run([]string{"--config", cfg, "--listen", "127.0.0.1:0"}, Deps{
 			Stdout: io.Discard, Stderr: &stderr, Root: root, Now: time.Now,
-			Systemd: units{}, Ready: func(a string) { ready <- a }, Signals: sigs,
+			Systemd: systemd, Ready: func(a string) { ready <- a }, Signals: sigs, Limits: lim,
 		})
 	}()
 	var addr string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -68,6 +69,12 @@ type source interface {
 type Collector struct {
 	opts    Options
 	sources []source
+
+	// failing holds the sources whose last collection failed, so that a
+	// persistent failure is logged when it starts and when it ends, not
+	// at every scrape (the collector_success metric carries it).
+	mu      sync.Mutex
+	failing map[string]bool
 }
 
 var (
@@ -89,7 +96,7 @@ func New(opts Options) *Collector {
 	if opts.Timeout == 0 {
 		opts.Timeout = 5 * time.Second
 	}
-	c := &Collector{opts: opts}
+	c := &Collector{opts: opts, failing: map[string]bool{}}
 	c.sources = []source{
 		buildSource{version: opts.Version},
 		configSource{},
@@ -133,10 +140,25 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ok := 1.0
 		if err != nil {
 			ok = 0
-			c.opts.Logger.Warn("collector failed", "collector", src.name(), "error", err)
 		}
+		c.logChange(src.name(), err)
 		ch <- prometheus.MustNewConstMetric(successDesc, prometheus.GaugeValue, ok, src.name())
 		ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, time.Since(start).Seconds(), src.name())
+	}
+}
+
+// logChange logs a source that starts failing (with the error) and one
+// that recovers; it says nothing while a source stays as it was.
+func (c *Collector) logChange(name string, err error) {
+	c.mu.Lock()
+	was := c.failing[name]
+	c.failing[name] = err != nil
+	c.mu.Unlock()
+	switch {
+	case err != nil && !was:
+		c.opts.Logger.Warn("collector failing", "collector", name, "error", err)
+	case err == nil && was:
+		c.opts.Logger.Info("collector recovered", "collector", name)
 	}
 }
 
