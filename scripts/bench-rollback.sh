@@ -2,8 +2,8 @@
 # Side-by-side benchmark of impermanence-rollback and the common shell recipe
 # (scripts/rollback-recipe.sh) on identically built fresh loop-device
 # filesystems: 30 archives (15 expired, one with a nested subvolume) of
-# BENCH_FILES small files each (default 10000; the issue asks for 100000,
-# which takes long to build: BENCH_FILES=100000 make bench).
+# BENCH_FILES small files each (default 10000; 100000 takes long to build:
+# BENCH_FILES=100000 make bench).
 # Needs root. Prints the time of each and the time until the space is back.
 set -euo pipefail
 cd "$(dirname "$0")/.."

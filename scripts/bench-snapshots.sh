@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks of snapshot automation (issue 5), side by side on fresh loop
+# Benchmarks of snapshot automation, side by side on fresh loop
 # filesystems made by the Go benchmarks (root needed; they skip otherwise):
 #   - retention plan of 100,000 snapshots (pure; target <= 100 ms)
 #   - one impermanence-snapshot run over 7 subvolumes vs seven

@@ -300,7 +300,7 @@ func readTrim(path string) string {
 // in this order, which keeps the tier's wall time near the boots' total
 // divided by VMTEST_JOBS.
 
-// Scenario 9 (beyond the eight): docs/quickstart.md followed on a
+// Scenario 9: docs/quickstart.md followed on a
 // plain Debian system booted from @rootfs, as the Debian installer leaves a
 // btrfs root. Each boot takes the initrd from @rootfs/boot of the disk as it
 // is after the previous power-off, as GRUB would, so an initrd left out of

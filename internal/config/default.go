@@ -8,8 +8,8 @@ import (
 //go:embed default.toml
 var defaultTOML []byte
 
-// DefaultTOML returns the built-in default configuration: the
-// specification's layout, as a commented TOML document.
+// DefaultTOML returns the built-in default configuration (the layout
+// docs/config.md describes) as a commented TOML document.
 func DefaultTOML() []byte { return append([]byte(nil), defaultTOML...) }
 
 // Default returns the built-in default configuration, parsed and validated.

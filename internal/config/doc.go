@@ -3,7 +3,7 @@
 // in config.d/*.toml, merged in lexical order (later wins).
 //
 // Decoding is strict: unknown keys, wrong types, keys defined twice and every
-// semantic rule of DESIGN.md §4 are reported together, each error naming the
+// semantic rule (docs/config.md lists them) are reported together, each error naming the
 // file, line, column and key path (see Error). The TOML is parsed with
 // go-toml/v2's parser; the mapping onto the schema is done here over that parse
 // tree because go-toml's Decoder stops at the first type error and does not

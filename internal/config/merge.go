@@ -8,7 +8,7 @@ import (
 
 // merged holds the result of merging layers, before validation. The
 // subvolume list has no default: a configuration declares its subvolumes
-// (see DefaultTOML for the specification's layout).
+// (see DefaultTOML for the built-in default layout).
 type merged struct {
 	values     map[string]assignment
 	subvolumes []string

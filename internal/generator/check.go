@@ -114,7 +114,7 @@ func printLayout(w io.Writer, cfg *config.Config, cmdline plan.Cmdline, root roo
 		nocow := "no"
 		if !s.CoW {
 			nocow = "chattr +C"
-			warnings = append(warnings, fmt.Sprintf("%s: NoCoW: its data is never compressed and has no checksums (scrub cannot verify it); a spec row \"zstd:N, No CoW\" is realised as NoCoW without compression", s.Name))
+			warnings = append(warnings, fmt.Sprintf("%s: NoCoW: its data is never compressed and has no checksums (scrub cannot verify it); a \"zstd:N, No CoW\" subvolume is realised as NoCoW without compression", s.Name))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%v\n", s.Name, s.Mountpoint, class, unit,
 			strings.Join(plan.MountFlags(s.Mountpoint), ","), comp, nocow, s.Snapshot)
@@ -126,7 +126,7 @@ func printLayout(w io.Writer, cfg *config.Config, cmdline plan.Cmdline, root roo
 	}
 	tw.Flush()
 
-	fmt.Fprintf(w, "\nHow the specification's per-subvolume matrix is realised (btrfs mount options are per filesystem):\n")
+	fmt.Fprintf(w, "\nHow per-subvolume compression and NoCoW are realised (btrfs mount options are per filesystem):\n")
 	fmt.Fprintf(w, "  - compression level: one for the filesystem, from mode %s (%s); a per-subvolume level cannot exist\n", cfg.Mode, compressOpt(cfg.Mode))
 	fmt.Fprintf(w, "  - compression algorithm: the btrfs property \"compression\" per subvolume (the level in a property is ignored)\n")
 	fmt.Fprintf(w, "  - NoCoW: chattr +C on the empty subvolume root (set at creation; re-applied by %s)\n", plan.TuneService)

@@ -96,7 +96,7 @@ const (
 var helperRE = regexp.MustCompile(`/impermanence-([a-z]+)(\.8)?$`)
 
 // inFlight drops golden lines of helpers whose main package is not in this
-// tree yet (DESIGN.md §3 names them; they are written in parallel), so that
+// tree (the golden list names every helper the package ships), so that
 // the golden list holds the contract and a checkout without them still passes.
 func inFlight(root string, lines []string) []string {
 	var out []string

@@ -9,5 +9,6 @@
 // the configuration. Every host path is a field of Paths, so tests run on the
 // fixture trees in testdata/.
 //
-// Metric names and labels are contracts (DESIGN §7, docs/metrics.md).
+// Metric names and labels are contracts (docs/metrics.md lists them; alert
+// rules and dashboards depend on them).
 package metrics

@@ -10,7 +10,7 @@ import (
 //
 // Every btrfs-specific mount option is per filesystem: the first mount
 // (the root, from rootflags=) fixes them and a later mount with other
-// options silently changes nothing (DESIGN.md §8). So every generated mount
+// options silently changes nothing (no error either). So every generated mount
 // carries exactly these options, and server-impermanence-tune.service
 // applies them with one remount of / (which changes them for all mounts).
 // Each mode states commit= and the compression flavour explicitly, so that

@@ -2,7 +2,8 @@ package plan
 
 import "github.com/server-impermanence/server-impermanence/internal/cmdline"
 
-// Static units (units/), DESIGN.md §3. The names are contracts.
+// Static units (units/). The names are contracts: operators' drop-ins, the
+// documentation and the exporter's unit metrics use them.
 const (
 	SetupService       = "server-impermanence-setup.service"
 	SnapshotsService   = "server-snapshots.service"

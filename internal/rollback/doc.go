@@ -1,7 +1,7 @@
 // Package rollback is impermanence-rollback, run in the initrd by
 // server-impermanence-setup.service before the root is mounted: it resets
 // every ephemeral subvolume from its blank and keeps the previous state in
-// the archive (DESIGN.md §6).
+// the archive, from which a file the reset took can be recovered.
 //
 // For each ephemeral subvolume S: snapshot the blank into S.new (or create it
 // empty), set NoCoW/compression, exchange S.new and S with one
