@@ -12,17 +12,20 @@ import (
 // externalRefRE matches a citation of a document outside the repository: the
 // design document and the reference folder the project was written from,
 // "the specification" as if it were one, and the issue tracker (an issue
-// number, "the issue"). The patterns are spelt in pieces so
-// that this file does not match them itself.
+// number, "the issue"). This file, which must name them, is the one exception
+// (guardFile).
 var externalRefRE = regexp.MustCompile(`(?i)` + strings.Join([]string{
-	`DESIGN` + `(\.md| §)`,
-	`\.\./` + `shared\b`,
-	`/work/` + `shared\b`,
-	`\bthe ` + `specification\b`,
-	`\bspecification` + `'s\b`,
-	`\bissues? #?` + `[0-9]+`,
-	`\bthe ` + `issue\b`,
+	`DESIGN(\.md| §)`,
+	`\.\./shared\b`,
+	`/work/shared\b`,
+	`\bthe specification\b`,
+	`\bspecification's\b`,
+	`\bissues? #?[0-9]+`,
+	`\bthe issue\b`,
 }, "|"))
+
+// guardFile is this file, the one tracked file allowed to hold the patterns.
+const guardFile = "internal/installtest/selfcontained_test.go"
 
 func TestExternalRefRE(t *testing.T) {
 	for _, tc := range []struct {
@@ -55,6 +58,9 @@ func TestExternalRefRE(t *testing.T) {
 func TestSelfContained(t *testing.T) {
 	root := moduleRoot(t)
 	for _, f := range trackedFiles(t, root) {
+		if f == guardFile {
+			continue
+		}
 		b, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			if os.IsNotExist(err) {
