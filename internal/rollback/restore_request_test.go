@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/restorereq"
@@ -18,26 +20,7 @@ func TestRollbackAppliesStagedRestore(t *testing.T) {
 	tfs := layout(t)
 	fsys := openFS(t, tfs)
 	cfg := config.Default()
-	sv := "@var-lib-services"
-	snap := "@snapshots/" + sv + "/20261125T100000Z"
-	write(t, filepath.Join(tfs.Mount, sv, "app/data"), "v1")
-	if err := os.MkdirAll(filepath.Join(tfs.Mount, "@snapshots", sv), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := fsys.Snapshot(sv, snap, true); err != nil {
-		t.Fatal(err)
-	}
-	write(t, filepath.Join(tfs.Mount, sv, "app/data"), "v2")
-	info, err := fsys.Info(snap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := restorereq.Requests{Version: restorereq.RequestVersion, Requests: []restorereq.Request{{
-		Subvolume: sv, Snapshot: snap, SnapshotID: info.ID, SnapshotUUID: info.UUID,
-		Requested: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}}}
-	if err := restorereq.WriteRequests(tfs.Mount, cfg, req); err != nil {
-		t.Fatal(err)
-	}
+	sv, snap := stageRestore(t, tfs, fsys, cfg)
 
 	code, out := rollback(t, tfs, runOpts{})
 	if code != job.ExitOK {
@@ -56,4 +39,31 @@ func TestRollbackAppliesStagedRestore(t *testing.T) {
 	if s, err := fsys.Info(sv); err != nil || s.ReadOnly {
 		t.Errorf("%s after the restore: %+v, %v; want a writable subvolume", sv, s, err)
 	}
+}
+
+// stageRestore stages the restore of @var-lib-services from a snapshot of
+// it holding app/data "v1"; the live subvolume then holds "v2".
+func stageRestore(t *testing.T, tfs *btrfstest.FS, fsys *btrfs.FS, cfg *config.Config) (sv, snap string) {
+	t.Helper()
+	sv = "@var-lib-services"
+	snap = "@snapshots/" + sv + "/20261125T100000Z"
+	write(t, filepath.Join(tfs.Mount, sv, "app/data"), "v1")
+	if err := os.MkdirAll(filepath.Join(tfs.Mount, "@snapshots", sv), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := fsys.Snapshot(sv, snap, true); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(tfs.Mount, sv, "app/data"), "v2")
+	info, err := fsys.Info(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := restorereq.Requests{Version: restorereq.RequestVersion, Requests: []restorereq.Request{{
+		Subvolume: sv, Snapshot: snap, SnapshotID: info.ID, SnapshotUUID: info.UUID,
+		Requested: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}}}
+	if err := restorereq.WriteRequests(tfs.Mount, cfg, req); err != nil {
+		t.Fatal(err)
+	}
+	return sv, snap
 }

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
@@ -23,26 +22,7 @@ func TestEmergencySwitchTouchesNothing(t *testing.T) {
 	fsys := openFS(t, tfs)
 	cfg := config.Default()
 	write(t, filepath.Join(tfs.Mount, "@root/root/canary"), "state")
-	sv := "@var-lib-services"
-	snap := "@snapshots/" + sv + "/20261125T100000Z"
-	write(t, filepath.Join(tfs.Mount, sv, "app/data"), "v1")
-	if err := os.MkdirAll(filepath.Join(tfs.Mount, "@snapshots", sv), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := fsys.Snapshot(sv, snap, true); err != nil {
-		t.Fatal(err)
-	}
-	write(t, filepath.Join(tfs.Mount, sv, "app/data"), "v2")
-	info, err := fsys.Info(snap)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := restorereq.Requests{Version: restorereq.RequestVersion, Requests: []restorereq.Request{{
-		Subvolume: sv, Snapshot: snap, SnapshotID: info.ID, SnapshotUUID: info.UUID,
-		Requested: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}}}
-	if err := restorereq.WriteRequests(tfs.Mount, cfg, req); err != nil {
-		t.Fatal(err)
-	}
+	sv, _ := stageRestore(t, tfs, fsys, cfg)
 	before := subvols(t, fsys)
 
 	h := host(t, "root=LABEL=server rd.server-impermanence.rollback=off quiet")
