@@ -48,7 +48,7 @@ INSTALL_LIST := \
 OWN_DIRS := $(SYSCTLDIR) $(PREFIX)/lib/server-impermanence $(DRACUTDIR) $(DOCDIR)/examples $(DOCDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help build man test test-host test-unit bench bench-io demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest
+.PHONY: help build man test test-host test-unit bench bench-io demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest mutation
 
 help: ## Show this help
 	@echo "server-impermanence make targets:"
@@ -93,6 +93,9 @@ bench-io: ## I/O of a stock btrfs server vs each mode: pgbench, trees, fio, logs
 
 fuzz: ## Fuzz config load+validate (FUZZTIME=5m by default)
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime $${FUZZTIME:-5m} ./internal/config/
+
+mutation: ## Mutation testing of the pure cores (gremlins, per package; PKGS="names calendar" for some; slow; docs/testing.md)
+	scripts/mutation.sh $(PKGS)
 
 demo: deps build ## Provision the built-in default layout on a loop-backed btrfs image (root)
 	@scripts/demo.sh

@@ -81,3 +81,57 @@ func TestDryRunGolden(t *testing.T) {
 		t.Errorf("dry-run output (-want +got):\n%s", diff)
 	}
 }
+
+// TestBuildArchivesWholePlan pins a whole plan over two archived subvolumes:
+// the first in config order has no archives (the second's are planned
+// all the same), an archive with a nested subvolume that is mounted is
+// kept, a subvolume nested in an archive is no archive itself, and a
+// snapshot's problems become warnings.
+func TestBuildArchivesWholePlan(t *testing.T) {
+	cfg := config.Default()
+	for i := range cfg.Subvolumes {
+		if cfg.Subvolumes[i].Name == "@var-cache" {
+			cfg.Subvolumes[i].Archive = true
+		}
+	}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	old := func(days int, boot string) string {
+		return names.Archive(now.AddDate(0, 0, -days), boot, 0)
+	}
+	a1, a2, a3 := old(40, "0a0a0a0a"), old(50, "0b0b0b0b"), old(60, "0c0c0c0c")
+	a4, a5 := old(70, "0d0d0d0d"), old(80, "0e0e0e0e")
+	subvols := []btrfs.Subvolume{
+		{ID: 401, Path: "old_roots/@var-cache/" + a1},
+		{ID: 402, Path: "old_roots/@var-cache/" + a2},
+		{ID: 403, Path: "old_roots/@var-cache/" + a3},
+		{ID: 404, Path: "old_roots/@var-cache/" + a4},
+		{ID: 405, Path: "old_roots/@var-cache/" + a4 + "/nested"},
+		{ID: 406, Path: "old_roots/@var-cache/" + a5},
+		{ID: 407, Path: "old_roots/@var-cache-other/" + a5},
+	}
+	mounted := map[uint64][]string{405: {"/mnt/nested"}}
+	snapTime := now.Add(-time.Hour)
+	snaps := []snapshot.Entry{{Subvolume: "@persist", Name: names.Snapshot(snapTime, ""), Path: "@snapshots/@persist/" + names.Snapshot(snapTime, ""),
+		ID: 500, Time: snapTime, ReadOnly: true, Kind: snapshot.KindTimeline, Problems: []string{"a problem"}}}
+	got := Build(cfg, snaps, subvols, mounted, time.UTC, now)
+	want := Plan{
+		Items: []Item{
+			{Kind: KindSnapshot, Subvolume: "@persist", Path: snaps[0].Path, ID: 500, Time: snapTime, Reason: "keep_min: 1 of the 1 newest; hourly 2026-03-01 11:00 UTC (1/24); daily 2026-03-01 (1/7); weekly 2026-W09 (1/4); monthly 2026-03 (1/12)"},
+			{Kind: KindArchive, Subvolume: "@var-cache", Path: subvols[0].Path, ID: 401, Time: now.AddDate(0, 0, -40), Reason: "one of the 3 newest (keep_min)"},
+			{Kind: KindArchive, Subvolume: "@var-cache", Path: subvols[1].Path, ID: 402, Time: now.AddDate(0, 0, -50), Reason: "one of the 3 newest (keep_min)"},
+			{Kind: KindArchive, Subvolume: "@var-cache", Path: subvols[2].Path, ID: 403, Time: now.AddDate(0, 0, -60), Reason: "one of the 3 newest (keep_min)"},
+			{Kind: KindArchive, Subvolume: "@var-cache", Path: subvols[3].Path, ID: 404, Time: now.AddDate(0, 0, -70), Reason: "expired but mounted at /mnt/nested"},
+			{Kind: KindArchive, Subvolume: "@var-cache", Path: subvols[5].Path, ID: 406, Time: now.AddDate(0, 0, -80), Delete: true, Reason: "older than 30 days"},
+		},
+		Warnings: []string{
+			snaps[0].Path + ": a problem",
+			subvols[3].Path + ": expired but mounted at /mnt/nested: kept",
+		},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Build (-want +got):\n%s", diff)
+	}
+	if n := got.Deletions(); n != 1 {
+		t.Errorf("Deletions = %d, want 1", n)
+	}
+}
