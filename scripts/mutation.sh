@@ -29,19 +29,19 @@ cd "$(dirname "$0")/.."
 out=bin/mutation
 mkdir -p "$out"
 
-# package | files not mutated (regexp on the name in the package) | tests not run (go test -skip)
+# package ; files not mutated (regexp on the name in the package) ; tests not run (go test -skip)
 # Only the pure cores are mutated: the rollback's and prune's plans, not
 # their btrfs shells. Tests that take seconds per run (the concurrency and
 # crash tiers on a real btrfs, the comparisons with systemd-analyze) are
 # skipped: they run in `make test`, and each mutant would pay for them.
 targets=(
-	"retention||"
-	"rollback|^(apply|boot|observe|run)\.go$|^TestCrashAtEveryStep$"
-	"prune|^run\.go$|^(TestConcurrentJobs|TestPruneTimeAfterLock|TestPrune1000AgainstPurePlan)$"
-	"config||"
-	"names||"
-	"calendar||Systemd"
-	"timespan||Systemd"
+	"retention;;"
+	"rollback;^(apply|boot|observe|run)\.go$;^TestCrashAtEveryStep$"
+	"prune;^run\.go$;^(TestConcurrentJobs|TestPruneTimeAfterLock|TestPrune1000AgainstPurePlan)$"
+	"config;;"
+	"names;;"
+	"calendar;;Systemd"
+	"timespan;;Systemd"
 )
 
 want=("$@")
@@ -50,7 +50,7 @@ workers=${MUTATION_WORKERS:-1}
 rows=()
 fail=0
 for t in "${targets[@]}"; do
-	IFS='|' read -r pkg exclude skip <<<"$t"
+	IFS=';' read -r pkg exclude skip <<<"$t"
 	if [ ${#want[@]} -gt 0 ] && [[ " ${want[*]} " != *" $pkg "* ]]; then
 		continue
 	fi
