@@ -39,7 +39,7 @@ targets=(
 	"rollback;^(apply|boot|observe|run)\.go$;^(TestCrashAtEveryStep|TestFailSafeRefusals|TestPrune40Archives|TestSkips|TestHaltAfterSwitch|TestRollbackAppliesStagedRestore|TestRollbackDefaultLayout|TestRollbackJSONAndDryRun)$"
 	"prune;^run\.go$;^(TestConcurrentJobs|TestPruneTimeAfterLock|TestPrune1000AgainstPurePlan)$"
 	"config;;"
-	"names;;"
+	"names;^namestest/;"
 	"calendar;;Systemd"
 	"timespan;;Systemd"
 )
