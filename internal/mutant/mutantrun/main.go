@@ -1,6 +1,7 @@
 // Command mutantrun runs the mutants a gremlins report lists as not covered
-// (see package mutant): each one through `go test -overlay`, so the tree is
-// never changed. It prints one line per mutant and a summary line, as
+// (see package mutant), or with -status those of other statuses (LIVED: has
+// a new test killed them?): each one through `go test -overlay`, so the
+// tree is never changed. It prints one line per mutant and a summary line, as
 // gremlins does:
 //
 //	go run ./internal/mutant/mutantrun -report bin/mutation/names.json -skip REGEXP ./internal/names
@@ -17,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,8 +33,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	report := fs.String("report", "", "the gremlins JSON report")
 	skip := fs.String("skip", "", "go test -skip for every run")
 	timeout := fs.Duration("timeout", 2*time.Minute, "the time one mutant's go test may take")
+	statuses := fs.String("status", "NOT COVERED", "the statuses of the report to run, comma-separated (LIVED,NOT COVERED re-runs the survivors too)")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 || *report == "" {
-		fmt.Fprintln(stderr, "usage: mutantrun -report FILE [-skip REGEXP] [-timeout D] ./PACKAGE")
+		fmt.Fprintln(stderr, "usage: mutantrun -report FILE [-status LIST] [-skip REGEXP] [-timeout D] ./PACKAGE")
 		return 2
 	}
 	pkg := fs.Arg(0)
@@ -49,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer os.RemoveAll(tmp)
 	count := map[string]int{}
 	for _, m := range ms {
-		if m.Status != "NOT COVERED" {
+		if !slices.Contains(strings.Split(*statuses, ","), m.Status) {
 			continue
 		}
 		st, err := one(m, pkg, *skip, *timeout, tmp)
