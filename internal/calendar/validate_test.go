@@ -2,6 +2,7 @@ package calendar
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -231,9 +232,13 @@ func TestValidateListLimit(t *testing.T) {
 	}
 }
 
+// A NUL anywhere, the first byte included, is refused by name.
 func TestValidateRejectsNUL(t *testing.T) {
-	if err := Validate("daily\x00"); err == nil {
-		t.Errorf("Validate(%q) = nil, want an error", "daily\x00")
+	for _, expr := range []string{"daily\x00", "\x00daily", "\x00", "Mon\x00 10:00"} {
+		want := fmt.Sprintf("calendar %q: contains a NUL byte", expr)
+		if err := Validate(expr); err == nil || err.Error() != want {
+			t.Errorf("Validate(%q) = %v, want %s", expr, err, want)
+		}
 	}
 }
 
