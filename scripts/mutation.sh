@@ -38,7 +38,7 @@ targets=(
 	"retention;;"
 	"rollback;^(apply|boot|observe|run)\.go$;^(TestCrashAtEveryStep|TestFailSafeRefusals|TestPrune40Archives|TestSkips|TestHaltAfterSwitch|TestRollbackAppliesStagedRestore|TestRollbackDefaultLayout|TestRollbackJSONAndDryRun)$"
 	"prune;^run\.go$;^(TestConcurrentJobs|TestPruneTimeAfterLock|TestPrune1000AgainstPurePlan)$"
-	"config;;"
+	"config;^(config|decode|default|doc|errors|limits|load|merge|schema|tree)\.go$;" # its validation
 	"names;^namestest/;"
 	"calendar;;Systemd"
 	"timespan;;Systemd"
@@ -56,6 +56,12 @@ for t in "${targets[@]}"; do
 	fi
 	args=(unleash --workers "$workers" --test-cpu 1 --timeout-coefficient 5 --invert-logical --invert-loopctrl
 		--output "$out/$pkg.json")
+	if [ -n "${MUTATION_FILES:-}" ]; then
+		# Only the files whose names match: exclude every other one.
+		others=$(cd "internal/$pkg" && ls -- *.go | grep -v '_test\.go$' | grep -Ev -- "$MUTATION_FILES" | sed 's/\./\\./g' | paste -sd'|' || true)
+		exclude="/" # and every file in a subfolder
+		[ -z "$others" ] || exclude="^($others)\$|/"
+	fi
 	[ -z "$exclude" ] || args+=(--exclude-files "$exclude")
 	flags=${GOFLAGS:-}
 	[ -z "$skip" ] || flags="$flags -skip=$skip"

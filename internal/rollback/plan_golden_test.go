@@ -60,7 +60,7 @@ func render(errs []error, p Plan) string {
 
 // TestPlanGolden pins the whole plan (and Check's refusals) of observed
 // states at the boundaries: interrupted runs with nested subvolumes, a
-// missing archive dir several levels deep, taken archive names, archives
+// missing archive dir several levels deep (for two subvolumes), taken archive names, archives
 // exactly keep_days old and a second older, two with the same time,
 // mounted and writable ones, a clock behind the newest archive, free space
 // at and below the minimum.
@@ -110,6 +110,14 @@ func TestPlanGolden(t *testing.T) {
 		{name: "interrupted-missing", obs: obs(rootEntries, ro(256, "@root-blank"), sv(400, "@root.new"), sv(300, "@var-cache"))},
 		{name: "archive-dir-missing", cfg: func(c *config.Config) { c.Archive.Dir = "keep/old/roots" },
 			obs: withStock(map[string][]string{"keep/old/roots/@var-cache": nil})},
+		{name: "archive-dir-missing-two", cfg: func(c *config.Config) {
+			c.Archive.Dir = "keep/old/roots"
+			for i := range c.Subvolumes {
+				if c.Subvolumes[i].Name == "@var-cache" {
+					c.Subvolumes[i].Archive = true
+				}
+			}
+		}, obs: withStock(nil)},
 		{name: "archive-name-taken", obs: withStock(map[string][]string{"old_roots/@root": {
 			names.Archive(now, "0123abcd", 0), names.Archive(now, "0123abcd", 2), "unrelated"}})},
 		{name: "retention-boundaries", cfg: func(c *config.Config) { c.Archive.KeepMin = 1 }, obs: mount(map[uint64][]string{513: {"/mnt/m"}, 300: nil}, withStock(rootEntries,
