@@ -95,3 +95,20 @@ func TestSelectArchivesNames(t *testing.T) {
 		t.Errorf("reasons (-want +got):\n%s", diff)
 	}
 }
+
+// TestSelectArchivesNewCountsForKeepMin: the archive this run creates is
+// one of the keep_min newest, so with keep_min 2 one expired archive stays.
+func TestSelectArchivesNewCountsForKeepMin(t *testing.T) {
+	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	name := func(days int) string { return names.Archive(now.AddDate(0, 0, -days), "00000000", 0) }
+	as := []Archive{{Name: name(0), Path: "a/" + name(0), New: true}, {Name: name(40), Path: "a/" + name(40), ID: 2}, {Name: name(50), Path: "a/" + name(50), ID: 3}}
+	got, warnings := SelectArchives(as, 30, 2, now)
+	want := []ArchiveDecision{
+		{Path: "a/" + name(0), Time: now, Reason: "created by this run"},
+		{Path: "a/" + name(40), ID: 2, Time: now.AddDate(0, 0, -40), Reason: "one of the 2 newest (keep_min)"},
+		{Path: "a/" + name(50), ID: 3, Time: now.AddDate(0, 0, -50), Delete: true, Reason: "older than 30 days"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" || len(warnings) != 0 {
+		t.Errorf("SelectArchives (-want +got):\n%s\nwarnings %v", diff, warnings)
+	}
+}
