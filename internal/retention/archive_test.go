@@ -112,3 +112,16 @@ func TestSelectArchivesNewCountsForKeepMin(t *testing.T) {
 		t.Errorf("SelectArchives (-want +got):\n%s\nwarnings %v", diff, warnings)
 	}
 }
+
+// TestSelectArchivesLongestKeepDays: keep_days 106751 is the most days a
+// time.Duration holds; an archive a day older than that (its age
+// saturates) is deleted, not kept as if keep_days were unbounded.
+func TestSelectArchivesLongestKeepDays(t *testing.T) {
+	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	old := names.Archive(now.AddDate(0, 0, -106752), "00000000", 0)
+	got, _ := SelectArchives([]Archive{{Name: old, Path: old}}, 106751, 0, now)
+	want := []ArchiveDecision{{Path: old, Time: now.AddDate(0, 0, -106752), Delete: true, Reason: "older than 106751 days"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("SelectArchives (-want +got):\n%s", diff)
+	}
+}
