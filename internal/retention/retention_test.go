@@ -396,3 +396,12 @@ func TestSelect100kIsFast(t *testing.T) {
 		t.Errorf("kept %d of 100,000", n)
 	}
 }
+
+func TestRuleKeeps(t *testing.T) {
+	for r, want := range map[Rule]bool{Future: true, KeepMin: true, MinAge: true, Manual: true, Hourly: true, Daily: true,
+		Weekly: true, Monthly: true, Yearly: true, Expired: false, Unselected: false} {
+		if got := r.Keeps(); got != want {
+			t.Errorf("%s.Keeps() = %v, want %v", r, got, want)
+		}
+	}
+}
