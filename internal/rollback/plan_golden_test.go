@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,9 +23,15 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // step, so a golden pins the whole plan, not a prefix of it.
 func render(errs []error, p Plan) string {
 	var b strings.Builder
-	b.WriteString("refusals:\n")
+	// Check's refusals come in map order: sorted here.
+	var refusals []string
 	for _, e := range errs {
-		fmt.Fprintf(&b, "  %v\n", e)
+		refusals = append(refusals, e.Error())
+	}
+	slices.Sort(refusals)
+	b.WriteString("refusals:\n")
+	for _, r := range refusals {
+		fmt.Fprintf(&b, "  %s\n", r)
 	}
 	b.WriteString("steps:\n")
 	for _, s := range p.Steps {
