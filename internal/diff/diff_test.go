@@ -1,6 +1,7 @@
 package diff_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/diff"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/jobtest"
 )
 
@@ -95,11 +97,31 @@ func TestDiff(t *testing.T) {
 func TestDiffRefusesPermanent(t *testing.T) {
 	t.Parallel()
 	l := jobtest.New(t)
-	if code := diff.Run(context.Background(), l.Args("@nix"), l.Env); code != 1 {
-		t.Fatalf("diff @nix: exit %d, want 1", code)
+	if code := diff.Run(context.Background(), l.Args("@nix"), l.Env); code != 2 {
+		t.Fatalf("diff @nix: exit %d, want 2", code)
 	}
 	if want := "subvolume @nix is permanent: the boot does not reset it"; !contains(l.Err.String(), want) {
 		t.Errorf("stderr = %q, want %q", l.Err, want)
+	}
+}
+
+// TestDiffNamesRefusedFirst: a SUBVOLUME that is not an ephemeral one of
+// the configuration is a usage error, before any device is reached (the
+// configured device does not exist here).
+func TestDiffNamesRefusedFirst(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"@nope"}, "impermanence-diff: subvolume @nope is not in the configuration\n"},
+		{[]string{"@root", "@nix"}, "impermanence-diff: subvolume @nix is permanent: the boot does not reset it, so there is nothing to compare (impermanence-snapshot list @nix shows its snapshots)\n"},
+	} {
+		var out, errb bytes.Buffer
+		code := diff.Run(context.Background(), append([]string{"--default"}, tc.args...), job.Env{Stdout: &out, Stderr: &errb, Root: t.TempDir()})
+		if code != job.ExitUsage || errb.String() != tc.want || out.Len() != 0 {
+			t.Errorf("diff %v: exit %d, stderr %q, stdout %q; want exit 2, stderr %q", tc.args, code, errb.String(), out.String(), tc.want)
+		}
 	}
 }
 

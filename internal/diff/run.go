@@ -70,6 +70,15 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	if done, code := job.ParseFlags(fl, args, &f, env, func() string { return buildinfo.String(program) }); done {
 		return code
 	}
+	if fl.NArg() > 0 {
+		// A SUBVOLUME that is not an ephemeral one of the configuration
+		// is a usage error, found before the filesystem is reached.
+		if cfg, err := job.LoadConfig(f.Config, f.Default); err == nil {
+			if _, err := targets(cfg, fl.Args()); err != nil {
+				return job.Usage(env, program, "%v", err)
+			}
+		}
+	}
 	s, err := job.Open(ctx, env, f, program, "diff", true)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
