@@ -1,0 +1,94 @@
+package config
+
+import (
+	"reflect"
+	"time"
+)
+
+// Key is one row of the schema as other packages see it: the tests that
+// walk every key (internal/adversarial) and the documentation of the
+// limits read it instead of repeating the table.
+type Key struct {
+	// Table is "" for a top-level key (Name is its dotted path,
+	// "archive.keep_days"), "subvolume" for a key of a [[subvolume]]
+	// entry, "persist" for a key of a persisted path's table form.
+	Table string
+	Name  string
+	// Kind is "string", "count", "bool", "usage" (an array of
+	// percentages), "duration" (a systemd time span) or "paths".
+	Kind string
+	// Max is the documented maximum of a count, a usage percentage or a
+	// duration (in nanoseconds); 0 for the other kinds. The minimum is 0.
+	Max int64
+	// Checked says a string is checked beyond its type (a path, a name, a
+	// schedule ...).
+	Checked bool
+}
+
+// Keys returns every key of the schema, in table order.
+func Keys() []Key {
+	var out []Key
+	out = appendKeys(out, "", schema)
+	out = appendKeys(out, subvolumeTable, subvolumeSchema)
+	return appendKeys(out, "persist", persistEntrySchema)
+}
+
+func appendKeys[T any](out []Key, table string, rows []field[T]) []Key {
+	for _, f := range rows {
+		out = append(out, Key{Table: table, Name: f.key, Kind: kindNames[f.kind], Max: f.max, Checked: f.check != nil})
+	}
+	return out
+}
+
+var kindNames = map[fieldKind]string{fString: "string", fCount: "count", fBool: "bool",
+	fUsage: "usage", fDuration: "duration", fPaths: "paths"}
+
+// Value returns the value a top-level key of the schema holds in c: a
+// string, int, bool, []int, time.Duration or []PersistPath.
+func (c *Config) Value(key string) (any, bool) {
+	f, ok := lookup(schema, key)
+	if !ok {
+		return nil, false
+	}
+	return deref(f.to(c)), true
+}
+
+// Value returns the value a [[subvolume]] key holds in s.
+func (s Subvolume) Value(key string) (any, bool) {
+	f, ok := lookup(subvolumeSchema, key)
+	if !ok {
+		return nil, false
+	}
+	return deref(f.to(&s)), true
+}
+
+// Value returns the value a persisted path's key holds in p.
+func (p PersistPath) Value(key string) (any, bool) {
+	f, ok := lookup(persistEntrySchema, key)
+	if !ok {
+		return nil, false
+	}
+	return deref(f.to(&p)), true
+}
+
+func deref(p any) any {
+	switch v := p.(type) {
+	case *string:
+		return *v
+	case *Mode:
+		return string(*v)
+	case *Class:
+		return string(*v)
+	case *int:
+		return *v
+	case *bool:
+		return *v
+	case *[]int:
+		return *v
+	case *[]PersistPath:
+		return *v
+	case *time.Duration:
+		return *v
+	}
+	panic("config: no value of a " + reflect.TypeOf(p).String())
+}
