@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"regexp"
@@ -93,7 +94,12 @@ func checkListen(l string) string {
 	n, perr := strconv.Atoi(port)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("%q is not host:port: %v", l, err)
+		// The error's own text repeats the address unquoted.
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			return fmt.Sprintf("%q is not host:port: %s", l, ae.Err)
+		}
+		return fmt.Sprintf("%q is not host:port", l)
 	case perr != nil || n < 1 || n > 65535:
 		return fmt.Sprintf("%q: port must be a number 1..65535", l)
 	case host != "" && net.ParseIP(host) == nil && host != "localhost":
