@@ -166,3 +166,18 @@ func checkPersistPath(p string) string {
 	}
 	return checkMountpoint(p)
 }
+
+// checkTextfileDir checks [exporter].textfile_dir: an absolute, normalized
+// path outside /proc and /sys, the kernel's own interfaces, where no file
+// can be created (every job's textfile would fail to be written).
+func checkTextfileDir(p string) string {
+	if msg := checkAbsPath(p); msg != "" {
+		return msg
+	}
+	for _, dir := range []string{"/proc", "/sys"} {
+		if under(p, dir) {
+			return fmt.Sprintf("%q is at or below %s, a kernel interface where no textfile can be written", p, dir)
+		}
+	}
+	return ""
+}

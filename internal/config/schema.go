@@ -136,7 +136,7 @@ var schema = []field[Config]{
 
 	{key: "exporter.listen", kind: fString, def: "127.0.0.1:9857", check: checkListen, emptyOK: true,
 		to: func(c *Config) any { return &c.Exporter.Listen }},
-	{key: "exporter.textfile_dir", kind: fString, def: "/var/lib/prometheus/node-exporter", check: checkAbsPath, emptyOK: true,
+	{key: "exporter.textfile_dir", kind: fString, def: "/var/lib/prometheus/node-exporter", check: checkTextfileDir, emptyOK: true,
 		to: func(c *Config) any { return &c.Exporter.TextfileDir }},
 
 	{key: "sysctl", kind: fSysctl, max: MaxSysctlKeys, check: checkSysctlKey,
