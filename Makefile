@@ -48,11 +48,11 @@ INSTALL_LIST := \
 OWN_DIRS := $(SYSCTLDIR) $(PREFIX)/lib/server-impermanence $(DRACUTDIR) $(DOCDIR)/examples $(DOCDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help build man test test-host test-unit bench bench-io demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest mutation
+.PHONY: help build man test test-host test-unit test-adversarial bench bench-io demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest mutation
 
 help: ## Show this help
 	@echo "server-impermanence make targets:"
-	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "Variables: PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (for install)"
 
 deps: ## Install the Debian packages the tests and the demo need (root)
@@ -73,6 +73,10 @@ test: test-host vmtest ## Every test: the host tiers, then the QEMU boots (root;
 
 test-host: deps tools lint ## Install what the tests need, then run every test but the QEMU boots (real-btrfs tests need root)
 	IMPERMANENCE_REQUIRE_TOOLS=1 $(GO) test -count=1 ./...
+	@$(MAKE) --no-print-directory test-adversarial
+
+test-adversarial: ## The adversarial tier: hostile configs, command lines, files, signals (root; docs/security.md)
+	IMPERMANENCE_ADVERSARIAL=1 $(GO) test -count=1 -timeout 20m -v ./internal/adversarial/
 
 test-unit: ## Run the tests without installing anything (real-btrfs tests skip when not root)
 	$(GO) test ./...
