@@ -15,7 +15,8 @@ type Key struct {
 	Table string
 	Name  string
 	// Kind is "string", "count", "bool", "usage" (an array of
-	// percentages), "duration" (a systemd time span) or "paths".
+	// percentages), "duration" (a systemd time span), "paths" or "sysctl"
+	// (a table of kernel parameters; Max bounds their number).
 	Kind string
 	// Max is the documented maximum of a count, a usage percentage or a
 	// duration (in nanoseconds); 0 for the other kinds. The minimum is 0.
@@ -41,7 +42,7 @@ func appendKeys[T any](out []Key, table string, rows []field[T]) []Key {
 }
 
 var kindNames = map[fieldKind]string{fString: "string", fCount: "count", fBool: "bool",
-	fUsage: "usage", fDuration: "duration", fPaths: "paths"}
+	fUsage: "usage", fDuration: "duration", fPaths: "paths", fSysctl: "sysctl"}
 
 // Value returns the value a top-level key of the schema holds in c: a
 // string, int, bool, []int, time.Duration or []PersistPath.
@@ -86,6 +87,8 @@ func deref(p any) any {
 	case *[]int:
 		return *v
 	case *[]PersistPath:
+		return *v
+	case *[]Sysctl:
 		return *v
 	case *time.Duration:
 		return *v
