@@ -165,6 +165,13 @@ func ParseFlags(fs *flag.FlagSet, args []string, f *Flags, env Env, version func
 		}
 		return true, ExitUsage
 	}
+	// An empty path given explicitly is a mistake (an unset variable in a
+	// script), never "the default".
+	for _, name := range []string{"config", "device", "mount"} {
+		if fl := fs.Lookup(name); fl != nil && fl.Value.String() == "" && IsSet(fs, name) {
+			return true, Usage(env, fs.Name(), "--%s \"\": an empty path", name)
+		}
+	}
 	if fs.Lookup("lock-timeout") != nil {
 		if err := NotNegative("--lock-timeout", f.LockTimeout); err != nil {
 			return true, Usage(env, fs.Name(), "%v", err)
