@@ -271,3 +271,5 @@ func parallel(n int, f func(i int)) {
 	close(next)
 	wg.Wait()
 }
+
+func isRoot() bool { return os.Geteuid() == 0 }
