@@ -75,7 +75,7 @@ test-host: deps tools lint ## Install what the tests need, then run every test b
 	IMPERMANENCE_REQUIRE_TOOLS=1 $(GO) test -count=1 ./...
 	@$(MAKE) --no-print-directory test-adversarial
 
-test-adversarial: ## The adversarial tier: hostile configs, command lines, files, signals (root; docs/security.md)
+test-adversarial: ## The adversarial tier: hostile configs, command lines and files against the built binaries (root; docs/security.md)
 	IMPERMANENCE_ADVERSARIAL=1 $(GO) test -count=1 -timeout 20m -v ./internal/adversarial/
 
 test-unit: ## Run the tests without installing anything (real-btrfs tests skip when not root)

@@ -25,7 +25,7 @@ func TestChecksAtBoundaries(t *testing.T) {
 		{checkListen, "listen", ":65536", `":65536": port must be a number 1..65535`},
 		{checkListen, "listen", ":http", `":http": port must be a number 1..65535`},
 		{checkListen, "listen", "example.org:9", `"example.org:9": host must be an IP address or localhost (name resolution is not available at boot)`},
-		{checkListen, "listen", "9100", `"9100" is not host:port: address 9100: missing port in address`},
+		{checkListen, "listen", "9100", `"9100" is not host:port: missing port in address`},
 		{checkFileMode, "mode", "755", ""},
 		{checkFileMode, "mode", "7777", ""},
 		{checkFileMode, "mode", "07777", ""},
