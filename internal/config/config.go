@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/server-impermanence/server-impermanence/internal/sysctl"
+)
 
 // Mode is the performance mode: it chooses the filesystem-wide mount options
 // and the sysctl drop-in.
@@ -153,8 +157,24 @@ type Sysctl struct {
 	// Value is what is written to /proc/sys: the integer, or the integers
 	// of an array separated by single spaces ("1024 65000").
 	Value string
-	// Pos is where the value was set (the last file that sets the key).
-	Pos Pos
+	// Pos is where the value was set (the last file that sets the key),
+	// Replaces where the file before it set the key (zero: none did).
+	Pos, Replaces Pos
+}
+
+// SysctlOverrides are the [sysctl] parameters as internal/sysctl's
+// overrides of the mode, each with its file:line:column. A value that
+// replaces an earlier file's comes right after that one (only its source
+// is kept), so sysctl.Effective names it in Replaces.
+func (c *Config) SysctlOverrides() []sysctl.Override {
+	var out []sysctl.Override
+	for _, s := range c.Sysctl {
+		if s.Replaces.Line != 0 {
+			out = append(out, sysctl.Override{Key: s.Key, Source: s.Replaces.String()})
+		}
+		out = append(out, sysctl.Override{Key: s.Key, Value: s.Value, Source: s.Pos.String()})
+	}
+	return out
 }
 
 // Origin returns where the value at a canonical key path was set, e.g.

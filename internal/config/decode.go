@@ -26,6 +26,8 @@ type mapEntry struct {
 	name, key string
 	val       string
 	pos       Pos
+	// replaces is where an earlier file set the key (merge fills it).
+	replaces Pos
 }
 
 type assignment struct {

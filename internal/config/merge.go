@@ -54,6 +54,7 @@ func mergeMap(base, over []mapEntry) []mapEntry {
 			out = append(out, e)
 			continue
 		}
+		e.replaces = out[i].pos
 		out[i] = e
 	}
 	return out
@@ -101,7 +102,7 @@ func (m *merged) build(files []string, e *collector) *Config {
 		case fSysctl:
 			dst := f.to(c).(*[]Sysctl)
 			for _, e := range m.maps[f.key] {
-				*dst = append(*dst, Sysctl{Key: e.key, Value: e.val, Pos: e.pos})
+				*dst = append(*dst, Sysctl{Key: e.key, Value: e.val, Pos: e.pos, Replaces: e.replaces})
 			}
 			continue
 		case fDuration:

@@ -20,7 +20,7 @@ const (
 // arrays), drop-ins adding and overriding keys in place, each with where it
 // was set.
 func TestSysctl(t *testing.T) {
-	type kv struct{ Key, Value, Pos string }
+	type kv struct{ Key, Value, Pos, Replaces string }
 	for _, tc := range []struct {
 		name  string
 		files []string // [sysctl] text of the main file, then drop-ins
@@ -29,21 +29,21 @@ func TestSysctl(t *testing.T) {
 		{"none", []string{""}, nil},
 		{"empty table", []string{"[sysctl]\n"}, nil},
 		{"dotted", []string{"[sysctl]\nvm.swappiness = 10\n"},
-			[]kv{{"vm.swappiness", "10", "main.toml:3:4"}}},
+			[]kv{{"vm.swappiness", "10", "main.toml:3:4", ""}}},
 		{"quoted and slashed", []string{"[sysctl]\n\"net.core.somaxconn\" = 4096\n\"vm/dirty_ratio\" = 20\n"},
-			[]kv{{"net.core.somaxconn", "4096", "main.toml:3:1"}, {"vm.dirty_ratio", "20", "main.toml:4:1"}}},
+			[]kv{{"net.core.somaxconn", "4096", "main.toml:3:1", ""}, {"vm.dirty_ratio", "20", "main.toml:4:1", ""}}},
 		{"nested tables", []string{"[sysctl.net.ipv4]\nip_local_port_range = [1024, 65000]\ntcp_fin_timeout = 15\n[sysctl.kernel]\nperf_event_paranoid = -1\n"},
-			[]kv{{"net.ipv4.ip_local_port_range", "1024 65000", "main.toml:3:1"}, {"net.ipv4.tcp_fin_timeout", "15", "main.toml:4:1"},
-				{"kernel.perf_event_paranoid", "-1", "main.toml:6:1"}}},
+			[]kv{{"net.ipv4.ip_local_port_range", "1024 65000", "main.toml:3:1", ""}, {"net.ipv4.tcp_fin_timeout", "15", "main.toml:4:1", ""},
+				{"kernel.perf_event_paranoid", "-1", "main.toml:6:1", ""}}},
 		{"inline", []string{"sysctl = { vm.overcommit_memory = 0, \"fs/inotify/max_user_watches\" = 1_048_576 }\n"},
-			[]kv{{"vm.overcommit_memory", "0", "main.toml:2:15"}, {"fs.inotify.max_user_watches", "1048576", "main.toml:2:38"}}},
+			[]kv{{"vm.overcommit_memory", "0", "main.toml:2:15", ""}, {"fs.inotify.max_user_watches", "1048576", "main.toml:2:38", ""}}},
 		{"interface names", []string{"[sysctl]\n\"net.ipv4.conf.br-lan.forwarding\" = 1\n\"net/ipv6/conf/wg@0/disable_ipv6\" = 1\n"},
-			[]kv{{"net.ipv4.conf.br-lan.forwarding", "1", "main.toml:3:1"}, {"net.ipv6.conf.wg@0.disable_ipv6", "1", "main.toml:4:1"}}},
+			[]kv{{"net.ipv4.conf.br-lan.forwarding", "1", "main.toml:3:1", ""}, {"net.ipv6.conf.wg@0.disable_ipv6", "1", "main.toml:4:1", ""}}},
 		{"drop-ins override in place and add", []string{
 			"[sysctl]\nvm.swappiness = 10\nvm.dirty_ratio = 20\n",
 			"[sysctl]\nnet.core.somaxconn = 1024\n\"vm/swappiness\" = 1\n",
 			"[sysctl.net.core]\nsomaxconn = 4096\n",
-		}, []kv{{"vm.swappiness", "1", "10-a.toml:3:1"}, {"vm.dirty_ratio", "20", "main.toml:4:4"}, {"net.core.somaxconn", "4096", "20-b.toml:2:1"}}},
+		}, []kv{{"vm.swappiness", "1", "10-a.toml:3:1", "main.toml:3:4"}, {"vm.dirty_ratio", "20", "main.toml:4:4", ""}, {"net.core.somaxconn", "4096", "20-b.toml:2:1", "10-a.toml:2:10"}}},
 	} {
 		cfg, err := Parse(sysctlSources(tc.files)...)
 		if err != nil {
@@ -52,7 +52,11 @@ func TestSysctl(t *testing.T) {
 		}
 		var got []kv
 		for _, s := range cfg.Sysctl {
-			got = append(got, kv{s.Key, s.Value, s.Pos.String()})
+			r := ""
+			if s.Replaces.Line != 0 {
+				r = s.Replaces.String()
+			}
+			got = append(got, kv{s.Key, s.Value, s.Pos.String(), r})
 		}
 		if diff := cmp.Diff(tc.want, got); diff != "" {
 			t.Errorf("%s: Sysctl (-want +got):\n%s", tc.name, diff)

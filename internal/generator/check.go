@@ -1,7 +1,6 @@
 package generator
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -50,15 +49,11 @@ type sysctlView struct {
 func readSysctl(env Env, cfg *config.Config) sysctlView {
 	var v sysctlView
 	file := plan.SysctlFile(cfg.Mode)
-	var entries []sysctl.Entry
-	data, err := os.ReadFile(env.path(file))
-	if err == nil {
-		entries, err = sysctl.Parse(bytes.NewReader(data), file)
-	}
+	var err error
+	v.settings, err = sysctl.ReadEffective(env.path(file), file, cfg.SysctlOverrides())
 	if err != nil {
 		v.warnings = append(v.warnings, fmt.Sprintf("mode %s: %v: its kernel parameters are not applied (is the package installed?)", cfg.Mode, err))
 	}
-	v.settings = sysctl.Effective(entries, file, nil)
 	procSys := env.path("/proc/sys")
 	if _, err := os.Stat(filepath.Join(procSys, "kernel")); err != nil {
 		v.warnings = append(v.warnings, fmt.Sprintf("kernel parameters not checked against the running kernel: %v", err))
@@ -141,7 +136,7 @@ func printLayout(w io.Writer, cfg *config.Config, cmdline plan.Cmdline, root roo
 	fmt.Fprintf(w, "\nTimers: %s OnCalendar=%s; %s OnCalendar=%s; %s OnCalendar=%s\n",
 		plan.SnapshotsTimer, cfg.Snapshots.Schedule, plan.CleanupTimer, cfg.Cleanup.Schedule, plan.MaintenanceTimer, cfg.Maintenance.Schedule)
 
-	fmt.Fprintf(w, "\nKernel parameters (%s applies them after systemd-sysctl.service: they win over /etc/sysctl.d/):\n", plan.TuneService)
+	fmt.Fprintf(w, "\nKernel parameters (%s applies them after systemd-sysctl.service: they win over /etc/sysctl.d/; [sysctl] after the mode's):\n", plan.TuneService)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  KEY\tVALUE\tFROM")
 	for _, x := range sys.settings {

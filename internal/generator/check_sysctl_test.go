@@ -11,6 +11,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/plan"
+	"github.com/server-impermanence/server-impermanence/internal/sysctl"
 )
 
 // checkSections runs --check in root and returns its "Kernel parameters"
@@ -64,7 +65,7 @@ func TestCheckSysctl(t *testing.T) {
 	section, warnings := checkSections(t, root)
 	f := plan.SysctlFile(config.ModeIOOptimized)
 	want := []string{
-		"(" + plan.TuneService + " applies them after systemd-sysctl.service: they win over /etc/sysctl.d/):",
+		"(" + plan.TuneService + " applies them after systemd-sysctl.service: they win over /etc/sysctl.d/; [sysctl] after the mode's):",
 		"  KEY                           VALUE  FROM",
 		"  vm.dirty_ratio                80     " + f + ":2",
 		"  vm.swappiness                 1      " + f + ":5",
@@ -98,5 +99,62 @@ func TestCheckSysctl(t *testing.T) {
 	_, warnings = checkSections(t, root)
 	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], "- kernel parameters not checked against the running kernel: ") {
 		t.Errorf("without /proc/sys: warnings %q", warnings)
+	}
+}
+
+// TestCheckSysctlGolden pins the whole --check output of a configuration
+// with [sysctl] in the main file and a drop-in, over the shipped
+// io-optimized drop-in: the effective set with the source of each value
+// (the mode's file and line, the configuration's file:line:column and
+// what it replaces), and a warning for each key this kernel lacks (a mode
+// key and a configuration key), on a host whose /proc/sys has every other
+// key.
+func TestCheckSysctlGolden(t *testing.T) {
+	root := t.TempDir()
+	main := strings.Replace(string(config.DefaultTOML()), `mode   = "balanced"`, `mode   = "io-optimized"`, 1)
+	main = strings.Replace(main, "[sysctl]\n", "[sysctl]\nvm.swappiness = 10\nnet.core.somaxconn = 1024\n", 1)
+	writeFile(t, root, config.DefaultPath, main)
+	writeFile(t, root, "/etc/server-impermanence/config.d/50-db.toml",
+		"[sysctl]\n\"net/core/somaxconn\" = 4096\nnet.ipv4.ip_local_port_range = [1024, 65000]\nnet.netfilter.nf_conntrack_max = 262144\n")
+	shipped, err := os.ReadFile("../../sysctl/io-optimized.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := plan.SysctlFile(config.ModeIOOptimized)
+	writeFile(t, root, f, string(shipped))
+	entries, err := sysctl.Parse(strings.NewReader(string(shipped)), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The kernel lacks vm.dirty_writeback_centisecs and nf_conntrack (no
+	// module loaded); it has every other key.
+	writeFile(t, root, "/proc/sys/kernel/osrelease", "6.1.0\n")
+	keys := []string{"net.core.somaxconn", "net.ipv4.ip_local_port_range"}
+	for _, e := range entries {
+		keys = append(keys, e.Key)
+	}
+	for _, k := range keys {
+		if k != "vm.dirty_writeback_centisecs" {
+			writeFile(t, root, "/proc/sys/"+sysctl.ProcPath(k), "0\n")
+		}
+	}
+	writeFile(t, root, "/proc/cmdline", "root=LABEL=server rootflags=subvol=@root,"+strings.Join(plan.FSOptions(config.ModeIOOptimized), ",")+"\n")
+	var out, errs bytes.Buffer
+	if code := Run([]string{"--check"}, Env{Root: root, Stdout: &out, Stderr: &errs}); code != 0 {
+		t.Fatalf("--check: exit %d\n%s%s", code, out.String(), errs.String())
+	}
+	got := strings.ReplaceAll(out.String(), root, "")
+	path := filepath.Join("testdata", "check-sysctl.golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./internal/generator -update writes it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("--check (-want +got; -update rewrites %s):\n%s", path, diff)
 	}
 }

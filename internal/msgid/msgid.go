@@ -35,26 +35,32 @@ const (
 	TuneChanged = "51aa0544faf24b8a89e81ba9c0b99bc6"
 	// TuneNotApplied: a subvolume's compression or NoCoW was not applied (not mounted where configured, or failed).
 	TuneNotApplied = "329f4055770e43e3905a9f63ec552bd3"
+	// SysctlChanged: a kernel parameter (the mode's or [sysctl]'s) was written.
+	SysctlChanged = "9ec6b403ea014b248d97cca647b9c307"
+	// SysctlNotApplied: a kernel parameter was not written (the kernel lacks it, refuses the value, or the mode's file is unreadable).
+	SysctlNotApplied = "d4581300e6604f8ba09ec27e991af8f6"
 	// JobStopped: a job was stopped by a signal (systemctl stop, a timeout) before it finished.
 	JobStopped = "5baf4da4b5704835a9b3c1bc6ffa0639"
 )
 
 // All lists every MESSAGE_ID with its name, for the catalog test.
 var All = map[string]string{
-	"RollbackDone":    RollbackDone,
-	"RollbackFailed":  RollbackFailed,
-	"RollbackSkipped": RollbackSkipped,
-	"ArchivePruned":   ArchivePruned,
-	"SnapshotCreated": SnapshotCreated,
-	"SnapshotFailed":  SnapshotFailed,
-	"SnapshotDeleted": SnapshotDeleted,
-	"PruneDone":       PruneDone,
-	"ScrubResult":     ScrubResult,
-	"BalanceResult":   BalanceResult,
-	"ConfigInvalid":   ConfigInvalid,
-	"RestoreDone":     RestoreDone,
-	"SpaceLow":        SpaceLow,
-	"TuneChanged":     TuneChanged,
-	"TuneNotApplied":  TuneNotApplied,
-	"JobStopped":      JobStopped,
+	"RollbackDone":     RollbackDone,
+	"RollbackFailed":   RollbackFailed,
+	"RollbackSkipped":  RollbackSkipped,
+	"ArchivePruned":    ArchivePruned,
+	"SnapshotCreated":  SnapshotCreated,
+	"SnapshotFailed":   SnapshotFailed,
+	"SnapshotDeleted":  SnapshotDeleted,
+	"PruneDone":        PruneDone,
+	"ScrubResult":      ScrubResult,
+	"BalanceResult":    BalanceResult,
+	"ConfigInvalid":    ConfigInvalid,
+	"RestoreDone":      RestoreDone,
+	"SpaceLow":         SpaceLow,
+	"TuneChanged":      TuneChanged,
+	"TuneNotApplied":   TuneNotApplied,
+	"SysctlChanged":    SysctlChanged,
+	"SysctlNotApplied": SysctlNotApplied,
+	"JobStopped":       JobStopped,
 }

@@ -50,9 +50,10 @@ func (b *builder) timer(name, schedule string) {
 
 // tune applies the mode: its sysctl file (the static unit's ExecStart=, the
 // mode chosen here), the filesystem-wide mount options with one remount, and
-// impermanence-tune, which sets the compression property and NoCoW of each
-// subvolume that has one in a single process (only when some subvolume
-// has). Every step is idempotent.
+// impermanence-tune, which writes [sysctl]'s kernel parameters after the
+// mode's and sets the compression property and NoCoW of each subvolume
+// that has one, in a single process (only when there is such work). Every
+// step is idempotent.
 func (b *builder) tune() {
 	u := b.dropIn()
 	u.Add("Service", "Environment", "SERVER_IMPERMANENCE_MODE="+string(b.cfg.Mode))
@@ -60,14 +61,27 @@ func (b *builder) tune() {
 		opts := append(FSOptions(b.cfg.Mode), MountFlags(target)...)
 		u.Add("Service", "ExecStart", strings.Join([]string{mountBin, "-o", "remount," + strings.Join(opts, ","), unitfile.Exec(target)}, " "))
 	}
-	for _, s := range b.cfg.Subvolumes {
-		if !s.CoW || s.Compression != "" {
-			u.Add("Service", "ExecStart", tuneBin+" --config "+unitfile.Exec(config.DefaultPath))
-			break
-		}
+	if needsTune(b.cfg) {
+		u.Add("Service", "ExecStart", tuneBin+" --config "+unitfile.Exec(config.DefaultPath))
 	}
 	b.unit(Normal, TuneService+".d/"+DropInName, u)
 	b.static(Normal, "sysinit.target", "wants", TuneService)
+}
+
+// needsTune reports whether impermanence-tune has work beyond the mode's
+// sysctl file, which the static unit applies: kernel parameters of
+// [sysctl] (it writes them after the mode's), or a subvolume with a
+// compression property or NoCoW.
+func needsTune(cfg *config.Config) bool {
+	if len(cfg.Sysctl) > 0 {
+		return true
+	}
+	for _, s := range cfg.Subvolumes {
+		if !s.CoW || s.Compression != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // remountTarget is the mountpoint remounted to apply the filesystem-wide

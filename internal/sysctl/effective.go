@@ -1,12 +1,15 @@
 package sysctl
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -21,6 +24,19 @@ type Override struct {
 type Setting struct {
 	Key, Value, Source string
 	Replaces           string `json:",omitempty"`
+}
+
+// ReadEffective is Effective with the mode's drop-in read from path (the
+// file name under a re-rooted tree), named file in the sources. The
+// overrides are in the result even when the drop-in cannot be read or
+// parsed; the error says why its entries are not.
+func ReadEffective(path, file string, overrides []Override) ([]Setting, error) {
+	var entries []Entry
+	data, err := os.ReadFile(path)
+	if err == nil {
+		entries, err = Parse(bytes.NewReader(data), file)
+	}
+	return Effective(entries, file, overrides), err
 }
 
 // Effective is what a boot applies: the mode's drop-in (entries, read from
@@ -65,35 +81,81 @@ type Result struct {
 	// Missing is true when the kernel has no such parameter: nothing was
 	// written (a warning, not a failure).
 	Missing bool
+	// Was is the kernel's value before, as it prints it (trimmed); ""
+	// when it could not be read (a write-only parameter).
+	Was string
+	// Changed is true when the value was written: it differed from Was,
+	// or Was could not be read. A dry run writes nothing and says what it
+	// would change.
+	Changed bool
 	Err     error
 }
 
 // Apply writes each setting below procSys (/proc/sys), as systemd-sysctl
-// does, and returns one result per setting: a key the kernel lacks is
-// Missing, a value it refuses an Err; the other settings are still applied.
-func Apply(procSys string, settings []Setting) []Result {
+// does, where the kernel's value differs (compared integer by integer:
+// the kernel separates a list with tabs), and returns one result per
+// setting: a key the kernel lacks is Missing, a value it refuses an Err;
+// the other settings are still applied. With dryRun nothing is written.
+// A key that is not ValidKey is an Err, never a path.
+func Apply(procSys string, settings []Setting, dryRun bool) []Result {
 	out := make([]Result, 0, len(settings))
 	for _, s := range settings {
-		r := Result{Setting: s}
-		p := filepath.Join(procSys, ProcPath(s.Key))
-		f, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW, 0)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			r.Missing = true
-		case err != nil:
-			r.Err = fmt.Errorf("set sysctl %s: %w", s.Key, err)
-		default:
-			_, err = f.WriteString(s.Value + "\n")
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				r.Err = fmt.Errorf("set sysctl %s = %s: %w", s.Key, s.Value, err)
-			}
-		}
-		out = append(out, r)
+		out = append(out, apply(procSys, s, dryRun))
 	}
 	return out
+}
+
+func apply(procSys string, s Setting, dryRun bool) Result {
+	r := Result{Setting: s}
+	if !ValidKey(s.Key) {
+		r.Err = fmt.Errorf("set sysctl %q: not a kernel parameter name", s.Key)
+		return r
+	}
+	p := filepath.Join(procSys, ProcPath(s.Key))
+	if missing(p) {
+		r.Missing = true
+		return r
+	}
+	if b, err := os.ReadFile(p); err == nil {
+		r.Was = strings.TrimSpace(string(b))
+		if slices.Equal(strings.Fields(r.Was), strings.Fields(s.Value)) {
+			return r
+		}
+	}
+	r.Changed = true
+	if dryRun {
+		return r
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW, 0)
+	switch {
+	case err != nil && isMissing(err):
+		r.Missing, r.Changed = true, false
+	case err != nil:
+		r.Err = fmt.Errorf("set sysctl %s: %w", s.Key, err)
+	default:
+		_, err = f.WriteString(s.Value + "\n")
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			r.Err = fmt.Errorf("set sysctl %s = %s: %w", s.Key, s.Value, err)
+		}
+	}
+	if r.Err != nil {
+		r.Changed = false
+	}
+	return r
+}
+
+// missing reports whether the kernel has no parameter at p: nothing there,
+// or a parameter's file where a directory would be.
+func missing(p string) bool {
+	_, err := os.Lstat(p)
+	return err != nil && isMissing(err)
+}
+
+func isMissing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
 // Exists reports whether the kernel below procSys has key.

@@ -13,7 +13,9 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
+	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/plan"
 	"github.com/server-impermanence/server-impermanence/internal/tune"
 )
 
@@ -97,7 +99,17 @@ func TestTuneRealBtrfs(t *testing.T) {
 func run(t *testing.T, cfg string) (tune.Report, int, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := tune.Run(context.Background(), []string{"--config", cfg, "--json"}, tune.Env{Env: job.Env{Stdout: &out, Stderr: &errb, Journal: func() bool { return false }}})
+	// Root holds an empty mode drop-in and no /proc/sys: the host's
+	// kernel parameters are never written.
+	root := t.TempDir()
+	mode := filepath.Join(root, plan.SysctlFile(config.ModeBalanced))
+	if err := os.MkdirAll(filepath.Dir(mode), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mode, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code := tune.Run(context.Background(), []string{"--config", cfg, "--json"}, tune.Env{Env: job.Env{Root: root, Stdout: &out, Stderr: &errb, Journal: func() bool { return false }}})
 	var rep tune.Report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("impermanence-tune --json: exit %d, %v:\n%s\n%s", code, err, out.String(), errb.String())

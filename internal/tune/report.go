@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 )
 
-// Status is the outcome for one subvolume.
+// Status is the outcome for one subvolume or kernel parameter.
 type Status string
 
 // The outcomes.
@@ -56,7 +56,11 @@ func (r Result) Previous() string {
 
 // Report is the output of a run.
 type Report struct {
-	DryRun     bool     `json:"dry_run"`
+	DryRun bool `json:"dry_run"`
+	// Sysctl are the kernel parameters: the mode's, then [sysctl]'s.
+	Sysctl []Param `json:"sysctl"`
+	// ModeError says why the mode's sysctl file was not applied.
+	ModeError  string   `json:"mode_error,omitempty"`
 	Subvolumes []Result `json:"subvolumes"`
 }
 
@@ -71,31 +75,67 @@ func (r Report) Count(s Status) int {
 	return n
 }
 
-// Print writes one line per subvolume and a summary.
-func (r Report) Print(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	for _, x := range r.Subvolumes {
-		var outcome string
-		switch x.Status {
-		case StatusChanged:
-			outcome = "changed (was " + x.Previous() + ")"
-		case StatusWouldChange:
-			outcome = "would change (now " + x.Previous() + ")"
-		case StatusSkipped, StatusFailed:
-			outcome = string(x.Status) + ": " + x.Error
-		default:
-			outcome = string(x.Status)
+// CountParams returns how many kernel parameters ended with status s.
+func (r Report) CountParams(s Status) int {
+	n := 0
+	for _, x := range r.Sysctl {
+		if x.Status == s {
+			n++
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.Subvolume, x.Mountpoint, x.Setting(), outcome)
 	}
-	tw.Flush()
+	return n
+}
+
+// outcome is a status as the text report writes it.
+func outcome(s Status, was, err string) string {
+	switch s {
+	case StatusChanged:
+		return "changed (was " + was + ")"
+	case StatusWouldChange:
+		return "would change (now " + was + ")"
+	case StatusSkipped, StatusFailed:
+		return string(s) + ": " + err
+	}
+	return string(s)
+}
+
+// summary is "3 changed, 2 unchanged, ..." of count.
+func (r Report) summary(count func(Status) int) string {
 	changed := StatusChanged
 	if r.DryRun {
 		changed = StatusWouldChange
 	}
 	var parts []string
 	for _, s := range []Status{changed, StatusUnchanged, StatusSkipped, StatusFailed} {
-		parts = append(parts, fmt.Sprintf("%d %s", r.Count(s), strings.ReplaceAll(string(s), "-", " ")))
+		parts = append(parts, fmt.Sprintf("%d %s", count(s), strings.ReplaceAll(string(s), "-", " ")))
 	}
-	fmt.Fprintf(w, "%d subvolumes: %s\n", len(r.Subvolumes), strings.Join(parts, ", "))
+	return strings.Join(parts, ", ")
+}
+
+// Print writes one line per kernel parameter and per subvolume, each part
+// with a summary.
+func (r Report) Print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, x := range r.Sysctl {
+		was := x.Was
+		if was == "" {
+			was = "unreadable"
+		}
+		from := x.Source
+		if x.Replaces != "" {
+			from += " (replaces " + x.Replaces + ")"
+		}
+		fmt.Fprintf(tw, "%s = %s\t%s\t%s\n", x.Key, x.Value, from, outcome(x.Status, strings.ReplaceAll(was, "\t", " "), x.Error))
+	}
+	tw.Flush()
+	if r.ModeError != "" {
+		fmt.Fprintf(w, "mode not applied: %s\n", r.ModeError)
+	}
+	fmt.Fprintf(w, "%d kernel parameters: %s\n", len(r.Sysctl), r.summary(r.CountParams))
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, x := range r.Subvolumes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", x.Subvolume, x.Mountpoint, x.Setting(), outcome(x.Status, x.Previous(), x.Error))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d subvolumes: %s\n", len(r.Subvolumes), r.summary(r.Count))
 }

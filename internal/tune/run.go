@@ -2,19 +2,27 @@ package tune
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
+	"github.com/server-impermanence/server-impermanence/internal/msgid"
+	"github.com/server-impermanence/server-impermanence/internal/plan"
+	"github.com/server-impermanence/server-impermanence/internal/sysctl"
 )
 
 const program = "impermanence-tune"
 
 const usage = `Usage: impermanence-tune [options]
 
+Writes the kernel parameters of the mode's sysctl file, then those of
+[sysctl] in the configuration, below /proc/sys where the kernel's value
+differs (a parameter the running kernel lacks is skipped with a warning).
 Sets the compression property (compression) or the NoCoW attribute
 (cow = false) of each configured subvolume on its root, at its mountpoint,
 where it differs from the configuration: what one "btrfs property set
@@ -27,14 +35,16 @@ Options:
 `
 
 const exitHelp = `
-Exit status: 0 every subvolume is as configured (or was skipped), 1 a
-subvolume failed (the others are still done) or the configuration is
+Exit status: 0 every kernel parameter and subvolume is as configured (or
+was skipped), 1 a kernel parameter or a subvolume failed (the others are
+still done), the mode's sysctl file is unreadable or the configuration is
 invalid, 2 usage error.
 `
 
 // Env is what impermanence-tune needs from the host; zero fields take the
-// defaults. Of the helpers' job.Env it uses Stdout, Stderr, Journal and
-// the mount table (MountinfoPath).
+// defaults. Of the helpers' job.Env it uses Stdout, Stderr, Journal, the
+// mount table (MountinfoPath) and Root (the mode's sysctl file and
+// /proc/sys below it).
 type Env struct {
 	job.Env
 	// Open opens a mountpoint (default btrfs.OpenDir).
@@ -76,7 +86,19 @@ func Run(_ context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		return job.ExitFailure
 	}
+	file := plan.SysctlFile(cfg.Mode)
+	settings, merr := sysctl.ReadEffective(env.Path(file), file, cfg.SysctlOverrides())
+	if merr != nil {
+		merr = fmt.Errorf("mode %s: %w", cfg.Mode, merr)
+		log.Error(fmt.Sprintf("%v: its kernel parameters are not applied", merr), journal.MessageID(msgid.SysctlNotApplied), "error", merr.Error())
+	}
+	params, serr := Params(log, settings, env.Path("/proc/sys"), f.DryRun)
 	rep, err := Tune(log, Wants(cfg), mounts, env.Open, f.DryRun)
+	rep.Sysctl = params
+	if merr != nil {
+		rep.ModeError = merr.Error()
+	}
+	err = errors.Join(merr, serr, err)
 	if perr := job.Print(env.Stdout, f.JSON, rep, rep.Print); perr != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, perr)
 	}

@@ -26,6 +26,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 type fakeHost struct {
 	dirs   map[string]*fakeDir
 	writes []string
+	// root holds the mode's drop-in and /proc/sys (sysRoot), made by the
+	// first run.
+	root string
 }
 
 type fakeDir struct {
@@ -93,8 +96,17 @@ func newHost() *fakeHost {
 func runFake(t *testing.T, h *fakeHost, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	env := Env{Env: job.Env{Stdout: &out, Stderr: &errb, Mountinfo: "testdata/mountinfo", Journal: func() bool { return false }}, Open: h.open}
+	// Root holds the mode's drop-in and a /proc/sys: a test never writes
+	// the host's kernel parameters.
+	if h.root == "" {
+		h.root = sysRoot(t, kernel)
+	}
+	root := h.root
+	env := Env{Env: job.Env{Root: root, Stdout: &out, Stderr: &errb, Mountinfo: "testdata/mountinfo", Journal: func() bool { return false }}, Open: h.open}
 	code = Run(context.Background(), append([]string{"--config", "testdata/config.toml"}, args...), env)
+	if diff := cmp.Diff(kernelAfter(args), readTree(t, root)); diff != "" {
+		t.Errorf("/proc/sys afterwards (-want +got):\n%s", diff)
+	}
 	return out.String(), errb.String(), code
 }
 
@@ -156,7 +168,7 @@ func TestRunGolden(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if n := rep.Count(StatusChanged); n != 0 || len(h.writes) != 1 || h.writes[0] != "/var/lib/db compression=zstd" {
+	if n := rep.Count(StatusChanged) + rep.CountParams(StatusChanged); n != 0 || len(h.writes) != 1 || h.writes[0] != "/var/lib/db compression=zstd" {
 		t.Errorf("second run: %d changed, writes %q; want none but the retry of the failed write", n, h.writes)
 	}
 	golden(t, "second-run.json.golden", out)
@@ -190,7 +202,7 @@ func TestRunUsage(t *testing.T) {
 		{[]string{"--config", "testdata/missing.toml"}, 1, "no configuration file"},
 	} {
 		var out, errb bytes.Buffer
-		code := Run(context.Background(), tc.args, Env{Env: job.Env{Stdout: &out, Stderr: &errb, Journal: func() bool { return false }}, Open: newHost().open})
+		code := Run(context.Background(), tc.args, Env{Env: job.Env{Root: sysRoot(t, kernel), Stdout: &out, Stderr: &errb, Journal: func() bool { return false }}, Open: newHost().open})
 		if code != tc.code || !strings.Contains(out.String()+errb.String(), tc.out) {
 			t.Errorf("Run(%q) = %d, output %q; want %d and %q", tc.args, code, out.String()+errb.String(), tc.code, tc.out)
 		}
