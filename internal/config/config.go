@@ -47,6 +47,7 @@ type Config struct {
 	Cleanup     Schedule
 	Maintenance Maintenance
 	Exporter    Exporter
+	Alerts      Alerts
 	// Sysctl are the kernel parameters of [sysctl], in the order they are
 	// first set (main file, then drop-ins); impermanence-tune applies them
 	// after the mode's.
@@ -175,6 +176,23 @@ func (c *Config) SysctlOverrides() []sysctl.Override {
 		out = append(out, sysctl.Override{Key: s.Key, Value: s.Value, Source: s.Pos.String()})
 	}
 	return out
+}
+
+// Alerts are the thresholds of the shipped alert rules; the exporter
+// exports them and the rules compare against them. A zero threshold of a
+// ratio or a slow job disables that alert.
+type Alerts struct {
+	// FreeSpacePercent: free space below this share of the filesystem.
+	FreeSpacePercent int
+	// SpaceExhaustionHorizon: free space predicted to run out within it.
+	SpaceExhaustionHorizon time.Duration
+	// SnapshotStaleIntervals: newest scheduled snapshot older than this
+	// many longest schedule intervals.
+	SnapshotStaleIntervals int
+	// ArchiveGrace: archives older than keep_days plus this remain.
+	ArchiveGrace time.Duration
+	// SnapshotSlow, RollbackSlow: a run longer than this.
+	SnapshotSlow, RollbackSlow time.Duration
 }
 
 // Origin returns where the value at a canonical key path was set, e.g.

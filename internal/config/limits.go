@@ -14,6 +14,8 @@ const (
 	MaxCount = 1_000_000
 	// MaxMinAge bounds [snapshots.retention].min_age: 100 years ("100y").
 	MaxMinAge = 100 * 8766 * time.Hour // systemd's year is 365.25 days
+	// MaxAlertSpan bounds the time spans of [alerts]: one year ("1y").
+	MaxAlertSpan = 8766 * time.Hour
 	// MaxFileSize bounds each configuration file: 1 MiB, far above any
 	// real configuration, so a wrong file (a log, an image) is refused
 	// before it is parsed.

@@ -139,6 +139,19 @@ var schema = []field[Config]{
 	{key: "exporter.textfile_dir", kind: fString, def: "/var/lib/prometheus/node-exporter", check: checkTextfileDir, emptyOK: true,
 		to: func(c *Config) any { return &c.Exporter.TextfileDir }},
 
+	{key: "alerts.free_space_percent", kind: fCount, def: int64(10), max: 100,
+		to: func(c *Config) any { return &c.Alerts.FreeSpacePercent }},
+	{key: "alerts.space_exhaustion_horizon", kind: fDuration, def: "1d", max: int64(MaxAlertSpan),
+		to: func(c *Config) any { return &c.Alerts.SpaceExhaustionHorizon }},
+	{key: "alerts.snapshot_stale_intervals", kind: fCount, def: int64(2), max: MaxCount,
+		to: func(c *Config) any { return &c.Alerts.SnapshotStaleIntervals }},
+	{key: "alerts.archive_grace", kind: fDuration, def: "2d", max: int64(MaxAlertSpan),
+		to: func(c *Config) any { return &c.Alerts.ArchiveGrace }},
+	{key: "alerts.snapshot_slow", kind: fDuration, def: "30s", max: int64(MaxAlertSpan),
+		to: func(c *Config) any { return &c.Alerts.SnapshotSlow }},
+	{key: "alerts.rollback_slow", kind: fDuration, def: "2min", max: int64(MaxAlertSpan),
+		to: func(c *Config) any { return &c.Alerts.RollbackSlow }},
+
 	{key: "sysctl", kind: fSysctl, max: MaxSysctlKeys, check: checkSysctlKey,
 		to: func(c *Config) any { return &c.Sysctl }},
 }

@@ -27,7 +27,11 @@ var (
 	// metricsStack is what the exporter links and nothing else may.
 	metricsStack = append(in("internal/exporter", "internal/metrics", "internal/systemdbus"),
 		"github.com/prometheus/client_golang", "github.com/prometheus/client_model", "github.com/prometheus/common",
-		"google.golang.org/protobuf", "github.com/godbus/dbus")
+		"google.golang.org/protobuf", "github.com/godbus/dbus",
+		// exporter-toolkit (TLS, basic auth) and what it brings.
+		"github.com/prometheus/exporter-toolkit", "golang.org/x/crypto", "github.com/mdlayher",
+		"go.yaml.in/yaml", "golang.org/x/time", "golang.org/x/sync", "golang.org/x/net", "golang.org/x/oauth2",
+		"github.com/golang-jwt", "github.com/mwitkow")
 	// bootPath is what the generator and the initrd helper may link besides
 	// the standard library and internal/.
 	bootPath = []string{"golang.org/x/sys", "github.com/pelletier/go-toml/v2"}

@@ -81,9 +81,17 @@ func TestNodeExporterReadsTextfile(t *testing.T) {
 // TestPrometheusScrapes: a real Prometheus server scrapes the exporter on
 // loopback; the target is up and a query returns our series.
 func TestPrometheusScrapes(t *testing.T) {
-	prom := tool(t, "prometheus")
 	addr, stop := startExporter(t)
 	defer stop()
+	prometheusScrapes(t, addr, "")
+}
+
+// prometheusScrapes runs a real Prometheus scraping addr with the scrape
+// config lines extra (TLS, basic auth) and waits until the target is up
+// and a query returns our series.
+func prometheusScrapes(t *testing.T, addr, extra string) {
+	t.Helper()
+	prom := tool(t, "prometheus")
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfgFile, []byte(fmt.Sprintf(`global:
@@ -91,9 +99,9 @@ func TestPrometheusScrapes(t *testing.T) {
   scrape_timeout: 1s
 scrape_configs:
   - job_name: impermanence
-    static_configs:
+%s    static_configs:
       - targets: ["%s"]
-`, addr)), 0o644); err != nil {
+`, extra, addr)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)
@@ -130,7 +138,8 @@ scrape_configs:
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 20s: up=%v series=%v\nprometheus log:\n%s", up, series, log.String())
+			targets := waitGet(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/targets", port), time.Second)
+			t.Fatalf("after 20s: up=%v series=%v\ntargets: %s\nprometheus log:\n%s", up, series, targets, log.String())
 		}
 		time.Sleep(300 * time.Millisecond)
 	}

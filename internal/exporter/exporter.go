@@ -1,6 +1,7 @@
 // Package exporter is impermanence-exporter: HTTP /metrics (socket activation,
-// sd_notify readiness, graceful shutdown on SIGTERM) and --textfile, over the
-// collectors of internal/metrics.
+// sd_notify readiness, graceful shutdown on SIGTERM, TLS and basic auth from
+// node_exporter's web configuration file through exporter-toolkit) and
+// --textfile, over the collectors of internal/metrics.
 package exporter
 
 import (
@@ -21,6 +22,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/metrics"
@@ -57,13 +59,15 @@ func Run(args []string, d Deps) int {
 	fs.SetOutput(d.Stderr)
 	cfgPath := fs.String("config", config.DefaultPath, "configuration `file`")
 	listen := fs.String("listen", "", "listen `address` (default: [exporter].listen of the configuration)")
+	fs.StringVar(listen, "web.listen-address", "", "the same as --listen (node_exporter's name)")
+	webConfig := fs.String("web.config.file", "", "web configuration `file` for TLS and basic auth (exporter-toolkit format, as node_exporter's)")
 	textDir := fs.String("textfile-dir", "", "with --textfile: the `directory` (default: [exporter].textfile_dir)")
 	textOnce := fs.Bool("textfile", false, "write "+textfile.Name+" for node_exporter's textfile collector and exit")
 	noSystemd := fs.Bool("no-systemd", false, "do not read job health from systemd over D-Bus")
 	rootFlag := fs.String("root", "", "read every host path (/sys, /proc, /run, /var/lib, mountpoints) beneath `dir` (tests, benchmarks)")
 	version := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(d.Stderr, "Usage: %s [--config FILE] [--listen ADDR] [--no-systemd]\n       %s --textfile [DIR]\n\n"+
+		fmt.Fprintf(d.Stderr, "Usage: %s [--config FILE] [--listen ADDR] [--web.config.file FILE] [--no-systemd]\n       %s --textfile [DIR]\n\n"+
 			"Serves the server-impermanence metrics on /metrics, or writes them once for\nnode_exporter's textfile collector.\n\n", program, program)
 		fs.PrintDefaults()
 	}
@@ -117,6 +121,13 @@ func Run(args []string, d Deps) int {
 		return 0
 	}
 
+	// A web configuration that does not load is an error now, not at the
+	// first connection.
+	if err := web.Validate(*webConfig); err != nil {
+		fmt.Fprintf(d.Stderr, "%s: web configuration %s: %v\n", program, *webConfig, err)
+		return 1
+	}
+
 	if !*noSystemd {
 		opts.Systemd = d.Systemd
 		if opts.Systemd == nil {
@@ -129,7 +140,7 @@ func Run(args []string, d Deps) int {
 	if addr == "" {
 		addr = cfg.Exporter.Listen
 	}
-	if err := serve(addr, opts, d, log); err != nil {
+	if err := serve(addr, *webConfig, opts, d, log); err != nil {
 		fmt.Fprintf(d.Stderr, "%s: %v\n", program, err)
 		return 1
 	}
@@ -173,16 +184,19 @@ func writeTextfileDir(dir string, opts metrics.Options) error {
 	return WriteTextfile(dir, opts)
 }
 
-const indexPage = `<!DOCTYPE html>
-<html><head><title>server-impermanence exporter</title></head>
-<body><h1>server-impermanence exporter</h1>
-<p><a href="/metrics">Metrics</a></p>
-<p>%s</p></body></html>
-`
-
-// Handler returns the HTTP handler: / and /metrics, collecting at most
-// maxInFlight scrapes at once (503 beyond).
-func Handler(reg *prometheus.Registry, log *slog.Logger, maxInFlight int) http.Handler {
+// Handler returns the HTTP handler: node_exporter's landing page on / and
+// /metrics, collecting at most maxInFlight scrapes at once (503 beyond).
+func Handler(reg *prometheus.Registry, log *slog.Logger, maxInFlight int) (http.Handler, error) {
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        program,
+		Description: "Prometheus metrics of server-impermanence: snapshots, archives, jobs, the btrfs filesystem",
+		Version:     buildinfo.Version,
+		Links:       []web.LandingLinks{{Address: "/metrics", Text: "Metrics"}},
+		Profiling:   "false",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("landing page: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorHandling:       promhttp.HTTPErrorOnError,
@@ -190,15 +204,8 @@ func Handler(reg *prometheus.Registry, log *slog.Logger, maxInFlight int) http.H
 		Registry:            reg,
 		MaxRequestsInFlight: maxInFlight,
 	}))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, indexPage, buildinfo.String(program))
-	})
-	return mux
+	mux.Handle("/", landing)
+	return mux, nil
 }
 
 // listener returns the socket systemd passed (socket activation) or a new
@@ -225,15 +232,24 @@ func listener(addr string) (net.Listener, error) {
 	}
 }
 
-func serve(addr string, opts metrics.Options, d Deps, log *slog.Logger) error {
+// serve serves /metrics on addr (or the socket systemd passed), with TLS
+// and basic auth as webConfig says ("" for plain HTTP), until SIGTERM.
+func serve(addr, webConfig string, opts metrics.Options, d Deps, log *slog.Logger) error {
 	reg := metrics.NewRegistry(opts)
 	lim := d.Limits.withDefaults()
+	h, err := Handler(reg, log, lim.MaxInFlight)
+	if err != nil {
+		return err
+	}
 	raw, err := listener(addr)
 	if err != nil {
 		return err
 	}
 	l := newLimitListener(raw, lim.MaxConns)
-	srv := lim.server(Handler(reg, log, lim.MaxInFlight))
+	srv := lim.server(h)
+	// The server's own errors (a failed TLS handshake, a client gone) are
+	// per connection: a hostile client must not fill the journal.
+	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 	sigs := d.Signals
 	if sigs == nil {
 		ch := make(chan os.Signal, 1)
@@ -242,7 +258,7 @@ func serve(addr string, opts metrics.Options, d Deps, log *slog.Logger) error {
 		sigs = ch
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	go func() { errc <- web.Serve(l, srv, &web.FlagConfig{WebConfigFile: &webConfig}, log) }()
 	log.Info("serving metrics", "addr", l.Addr().String())
 	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady+"\nSTATUS=serving /metrics on "+l.Addr().String()); err != nil {
 		log.Warn("sd_notify", "error", err)

@@ -51,7 +51,7 @@ func startExporter(t *testing.T) (string, func()) {
 }
 
 // startExporterWith is startExporter with limits and a unit source.
-func startExporterWith(t *testing.T, lim Limits, systemd metrics.UnitSource) (string, func()) {
+func startExporterWith(t *testing.T, lim Limits, systemd metrics.UnitSource, args ...string) (string, func()) {
 	t.Helper()
 	root, cfg := fixture(t)
 	ready := make(chan string, 1)
@@ -59,7 +59,7 @@ func startExporterWith(t *testing.T, lim Limits, systemd metrics.UnitSource) (st
 	done := make(chan int, 1)
 	var stderr bytes.Buffer
 	go func() {
-		done <- Run([]string{"--config", cfg, "--listen", "127.0.0.1:0"}, Deps{
+		done <- Run(append([]string{"--config", cfg, "--listen", "127.0.0.1:0"}, args...), Deps{
 			Stdout: io.Discard, Stderr: &stderr, Root: root, Now: time.Now,
 			Systemd: systemd, Ready: func(a string) { ready <- a }, Signals: sigs, Limits: lim,
 		})

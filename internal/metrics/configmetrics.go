@@ -36,6 +36,9 @@ func (configSource) describe(ch chan<- *prometheus.Desc) {
 	ch <- scheduleDesc
 	ch <- keepDaysDesc
 	ch <- keepMinDesc
+	for _, d := range alertDescs {
+		ch <- d
+	}
 }
 
 func (configSource) collect(_ context.Context, s *scrape, ch chan<- prometheus.Metric) error {
@@ -45,6 +48,7 @@ func (configSource) collect(_ context.Context, s *scrape, ch chan<- prometheus.M
 		valid = 0
 	}
 	gauge(ch, configValidDesc, valid)
+	alertThresholds(ch, cfg.Alerts) // the defaults when invalid
 	if err == nil {
 		// The longest gap, so that the stale alert does not fire early
 		// (Friday to Monday for "Mon..Fri 02:00", 31 days for "monthly").
