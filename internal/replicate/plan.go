@@ -218,3 +218,23 @@ func decide(ss []snap, policy retention.Policy, now time.Time, parent string) []
 	}
 	return retention.Select(rs, policy, now)
 }
+
+// Common returns the newest source snapshot the target holds (by received
+// UUID), "" for none: the parent of the next incremental send.
+func Common(src []Source, held []Held) string {
+	have := map[string]bool{}
+	for _, h := range held {
+		if h.ReceivedUUID != "" {
+			have[h.ReceivedUUID] = true
+		}
+	}
+	best := snap{}
+	for _, s := range src {
+		t, _, ok := names.ParseSnapshot(s.Name)
+		c := snap{name: s.Name, t: t}
+		if ok && have[s.UUID] && (best.name == "" || older(best, c) < 0) {
+			best = c
+		}
+	}
+	return best.name
+}
