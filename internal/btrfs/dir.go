@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -93,6 +96,77 @@ func (d *Dir) NoCoW() (bool, error) {
 func (d *Dir) SetNoCoW() error {
 	if err := addNoCoW(d.f); err != nil {
 		return fmt.Errorf("set NoCoW on %s: %w", d.Path(), err)
+	}
+	return nil
+}
+
+// Info returns the subvolume whose root the directory is
+// (GET_SUBVOL_INFO): on any btrfs, without a top-level mount.
+func (d *Dir) Info() (Subvolume, error) {
+	var a getSubvolInfoArgs
+	if err := ioctl(d.f, iocGetSubvolInfo, unsafe.Pointer(&a)); err != nil {
+		return Subvolume{}, fmt.Errorf("subvolume info %s: %w", d.f.Name(), err)
+	}
+	return Subvolume{
+		ID:           a.TreeID,
+		ParentID:     a.ParentID,
+		Path:         d.f.Name(),
+		OTime:        time.Unix(int64(a.OTime.Sec), int64(a.OTime.Nsec)).UTC(),
+		ReadOnly:     a.Flags&rootSubvolReadOnly != 0,
+		Generation:   a.Generation,
+		OTransID:     a.OTransID,
+		UUID:         a.UUID,
+		ParentUUID:   a.ParentUUID,
+		ReceivedUUID: a.ReceivedUUID,
+	}, nil
+}
+
+// DeleteChild deletes the subvolume called name in the directory
+// (SNAP_DESTROY_V2 by name), read-only or not. A subvolume holding others
+// fails with ErrNotEmpty.
+func (d *Dir) DeleteChild(name string) error {
+	var args volArgsV2
+	if len(name) >= len(args.Name) || name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
+		return fmt.Errorf("delete subvolume %s/%s: %w", d.f.Name(), name, ErrInvalidPath)
+	}
+	copy(args.Name[:], name)
+	if err := ioctl(d.f, iocSnapDestroyV2, unsafe.Pointer(&args)); err != nil {
+		return fmt.Errorf("delete subvolume %s/%s: %w", d.f.Name(), name, err)
+	}
+	return nil
+}
+
+// Sync commits the filesystem the directory is on (BTRFS_IOC_SYNC).
+func (d *Dir) Sync() error {
+	if err := ioctl(d.f, iocSync, nil); err != nil {
+		return fmt.Errorf("sync %s: %w", d.f.Name(), err)
+	}
+	return nil
+}
+
+// FSID returns the UUID of the filesystem the directory is on.
+func (d *Dir) FSID() (UUID, error) {
+	u, err := fsidOf(d.f)
+	if err != nil {
+		return UUID{}, fmt.Errorf("filesystem of %s: %w", d.f.Name(), err)
+	}
+	return u, nil
+}
+
+// SetReadOnly sets or clears the read-only flag of the subvolume whose
+// root the directory is.
+func (d *Dir) SetReadOnly(readOnly bool) error {
+	var flags uint64
+	err := ioctl(d.f, iocSubvolGetFlags, unsafe.Pointer(&flags))
+	if err == nil {
+		flags &^= subvolReadOnly
+		if readOnly {
+			flags |= subvolReadOnly
+		}
+		err = ioctl(d.f, iocSubvolSetFlags, unsafe.Pointer(&flags))
+	}
+	if err != nil {
+		return fmt.Errorf("set read-only=%t on %s: %w", readOnly, d.f.Name(), err)
 	}
 	return nil
 }

@@ -29,6 +29,9 @@ func TestIoctlLayouts(t *testing.T) {
 		{"BTRFS_IOC_SUBVOL_SETFLAGS", iocSubvolSetFlags, 0x4008941a},
 		{"BTRFS_IOC_GET_SUBVOL_INFO", iocGetSubvolInfo, 0x81f8943c},
 		{"BTRFS_IOC_SNAP_DESTROY_V2", iocSnapDestroyV2, 0x5000943f},
+		{"sizeof(struct btrfs_ioctl_send_args)", unsafe.Sizeof(sendArgs{}), 72},
+		{"BTRFS_IOC_SEND", iocSend, 0x40489426},
+		{"offsetof(struct btrfs_root_item, received_uuid)", rootItemReceivedUUID, 279},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s = %#x, want %#x", tc.name, tc.got, tc.want)

@@ -17,6 +17,7 @@ const (
 	rootItemGenerationV2 = 239
 	rootItemUUID         = 247
 	rootItemParentUUID   = 263
+	rootItemReceivedUUID = 279
 	rootItemOTransID     = 303
 	rootItemOTime        = 339
 	rootItemSize         = 439
@@ -38,6 +39,7 @@ func decodeRootItem(id uint64, b []byte) (Subvolume, error) {
 	if len(b) >= rootItemSize && le.Uint64(b[rootItemGenerationV2:]) == s.Generation {
 		copy(s.UUID[:], b[rootItemUUID:])
 		copy(s.ParentUUID[:], b[rootItemParentUUID:])
+		copy(s.ReceivedUUID[:], b[rootItemReceivedUUID:])
 		s.OTransID = le.Uint64(b[rootItemOTransID:])
 		sec, nsec := le.Uint64(b[rootItemOTime:]), le.Uint32(b[rootItemOTime+8:])
 		s.OTime = time.Unix(int64(sec), int64(nsec)).UTC()

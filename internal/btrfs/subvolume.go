@@ -20,6 +20,9 @@ type Subvolume struct {
 	OTransID   uint64
 	UUID       UUID
 	ParentUUID UUID // the snapshot's source; zero for a plain subvolume
+	// ReceivedUUID is the UUID of the subvolume btrfs receive made it
+	// from (set when the stream completed); zero for one not received.
+	ReceivedUUID UUID
 }
 
 // CreateSubvolume creates an empty subvolume at path; its parent directory
@@ -82,15 +85,16 @@ func (fs *FS) Info(path string) (Subvolume, error) {
 		return Subvolume{}, fmt.Errorf("subvolume info %s: %w", path, err)
 	}
 	return Subvolume{
-		ID:         a.TreeID,
-		ParentID:   a.ParentID,
-		Path:       f.Name(),
-		OTime:      time.Unix(int64(a.OTime.Sec), int64(a.OTime.Nsec)).UTC(),
-		ReadOnly:   a.Flags&rootSubvolReadOnly != 0,
-		Generation: a.Generation,
-		OTransID:   a.OTransID,
-		UUID:       a.UUID,
-		ParentUUID: a.ParentUUID,
+		ID:           a.TreeID,
+		ParentID:     a.ParentID,
+		Path:         f.Name(),
+		OTime:        time.Unix(int64(a.OTime.Sec), int64(a.OTime.Nsec)).UTC(),
+		ReadOnly:     a.Flags&rootSubvolReadOnly != 0,
+		Generation:   a.Generation,
+		OTransID:     a.OTransID,
+		UUID:         a.UUID,
+		ParentUUID:   a.ParentUUID,
+		ReceivedUUID: a.ReceivedUUID,
 	}, nil
 }
 

@@ -52,6 +52,8 @@ type Config struct {
 	// first set (main file, then drop-ins); impermanence-tune applies them
 	// after the mode's.
 	Sysctl []Sysctl `json:",omitempty"`
+	// Targets are the [[target]] entries: where snapshots are replicated.
+	Targets []Target `json:",omitempty"`
 
 	// Files are the files the configuration was read from, in merge order.
 	Files []string
@@ -195,6 +197,51 @@ type Alerts struct {
 	SnapshotSlow, RollbackSlow time.Duration
 }
 
+// Target formats.
+const (
+	// FormatBtrfs stores received subvolumes on a btrfs target.
+	FormatBtrfs = "btrfs"
+	// FormatStream stores send streams as files on any filesystem.
+	FormatStream = "stream"
+)
+
+// Formats lists the valid target formats.
+var Formats = []string{FormatBtrfs, FormatStream}
+
+// Stream compressions of an SSH target.
+const (
+	CompressNone = "none"
+	CompressZstd = "zstd"
+)
+
+// Compresses lists the valid stream compressions.
+var Compresses = []string{CompressNone, CompressZstd}
+
+// Target is one [[target]] entry: a place the snapshots of some
+// subvolumes are replicated to.
+type Target struct {
+	// Name is the unit instance name: [a-z0-9][a-z0-9-]*.
+	Name string
+	// URL is an absolute path (a mounted btrfs, for a local disk) or
+	// ssh://user@host[:port]/path.
+	URL string
+	// Subvolumes are the subvolumes whose snapshots are sent, in
+	// configuration order; by default every one with snapshot = true.
+	Subvolumes []string
+	// Format is FormatBtrfs or FormatStream.
+	Format   string
+	Schedule string
+	// Retention is the target's own policy over the snapshots it holds.
+	Retention Retention
+	// IdentityFile is the SSH private key ("" for ssh's own default).
+	IdentityFile string
+	// Compress compresses the stream on the SSH connection.
+	Compress string
+	// RateLimit caps the transfer in bytes per second ("" for none):
+	// digits with an optional K, M, G or T suffix (powers of 1024).
+	RateLimit string
+}
+
 // Origin returns where the value at a canonical key path was set, e.g.
 // Origin("mode") or Origin(`subvolume["@nix"].compression`). The zero Pos
 // means the built-in default applied.
@@ -208,6 +255,16 @@ func (c *Config) Subvolume(name string) (Subvolume, bool) {
 		}
 	}
 	return Subvolume{}, false
+}
+
+// Target returns the target with the given name.
+func (c *Config) Target(name string) (Target, bool) {
+	for _, t := range c.Targets {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Target{}, false
 }
 
 // Ephemeral returns the ephemeral subvolumes in configuration order.

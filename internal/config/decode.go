@@ -10,8 +10,9 @@ import (
 // layer is what one file sets, keyed by canonical key path, before merging.
 type layer struct {
 	values map[string]assignment
-	// subvolumes in the order the file declares them, by name.
+	// subvolumes and targets in the order the file declares them, by name.
 	subvolumes []string
+	targets    []string
 	// lists holds the entries of each fPaths key, in file order.
 	lists map[string][]persistEntry
 	// maps holds the entries of each fSysctl key, in file order; a file
@@ -45,6 +46,11 @@ type persistEntry struct {
 // canonical keys for subvolume fields: subvolume["@nix"].mountpoint
 func subvolKey(name, field string) string {
 	return fmt.Sprintf("%s[%q].%s", subvolumeTable, name, field)
+}
+
+// canonical keys for target fields: target["usb"].retention.daily
+func targetKey(name, field string) string {
+	return fmt.Sprintf("%s[%q].%s", targetTable, name, field)
 }
 
 // tableSpec is one table of the schema: its keys and its sub-tables.
@@ -101,6 +107,7 @@ func (d *decoder) spec(t *tableSpec) func(*node) {
 		}
 		if t.name == "" {
 			fields[subvolumeTable] = d.subvolumes
+			fields[targetTable] = d.targets
 		}
 		d.table(n, t.name, fields)
 	}
@@ -274,6 +281,77 @@ func (d *decoder) scalar(key string, k kind) func(*node) {
 		if d.want(n, k) {
 			d.l.values[key] = assignment{val: d.value(n), pos: n.pos}
 		}
+	}
+}
+
+// strings decodes an array of strings (fStrings).
+func (d *decoder) strings(key string) func(*node) {
+	return func(n *node) {
+		if !d.want(n, kArray) {
+			return
+		}
+		ss := make([]string, 0, len(n.elems))
+		for _, e := range n.elems {
+			if d.want(e, kString) {
+				ss = append(ss, e.str)
+			}
+		}
+		d.l.values[key] = assignment{val: ss, pos: n.pos}
+	}
+}
+
+// entryFields returns the decoders of one entry of an array of tables,
+// rows with dotted keys ("retention.daily") as nested tables; key gives
+// the canonical key of a row.
+func entryFields[T any](d *decoder, rows []field[T], where string, key func(string) string) map[string]func(*node) {
+	fields := map[string]func(*node){}
+	subs := map[string][]field[T]{}
+	for _, f := range rows {
+		if sub, rest, ok := strings.Cut(f.key, "."); ok {
+			f.key = rest
+			subs[sub] = append(subs[sub], f)
+			continue
+		}
+		if f.kind == fStrings {
+			fields[f.key] = d.strings(key(f.key))
+		} else {
+			fields[f.key] = d.scalar(key(f.key), f.kind.toml())
+		}
+	}
+	for sub, rows := range subs {
+		inner := entryFields(d, rows, where+"."+sub, func(k string) string { return key(sub + "." + k) })
+		fields[sub] = func(n *node) { d.table(n, where+"."+sub, inner) }
+	}
+	return fields
+}
+
+// targets decodes the [[target]] entries, like the subvolumes by name.
+func (d *decoder) targets(n *node) {
+	if !d.want(n, kArray) {
+		return
+	}
+	if !n.arrayOfTable {
+		d.c.add(n.pos, "declare targets as [[target]] tables")
+		return
+	}
+	first := map[string]Pos{}
+	for _, e := range n.elems {
+		nameNode, ok := e.fields["name"]
+		if !ok {
+			d.c.add(e.pos, "target without a name")
+			continue
+		}
+		if !d.want(nameNode, kString) {
+			continue
+		}
+		name := nameNode.str
+		if p, dup := first[name]; dup {
+			d.c.add(nameNode.pos, "target %q declared twice in this file (first at %s)", name, p)
+			continue
+		}
+		first[name] = nameNode.pos
+		d.l.targets = append(d.l.targets, name)
+		d.table(e, "[target]", entryFields(d, targetSchema, "[target]", func(k string) string { return targetKey(name, k) }))
 	}
 }
 

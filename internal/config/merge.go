@@ -12,19 +12,27 @@ import (
 type merged struct {
 	values     map[string]assignment
 	subvolumes []string
+	targets    []string
 	lists      map[string][]persistEntry
 	maps       map[string][]mapEntry
 	main       Pos // position used for keys nobody set
 }
 
 // merge applies layers in order: scalars and tables key by key (later wins),
-// [[subvolume]] entries by name (a later entry with the same name overrides
-// the keys it sets, a new name is appended), persisted paths appended, a
-// map's keys one by one (a later value replaces the earlier in its place).
+// [[subvolume]] and [[target]] entries by name (a later entry with the same
+// name overrides the keys it sets, a new name is appended), persisted paths
+// appended, a map's keys one by one (a later value replaces the earlier in
+// its place).
 func merge(layers []*layer, main string) *merged {
 	m := &merged{values: map[string]assignment{}, lists: map[string][]persistEntry{}, maps: map[string][]mapEntry{}, main: Pos{File: main}}
-	seen := map[string]bool{}
+	seen, seenTarget := map[string]bool{}, map[string]bool{}
 	for _, l := range layers {
+		for _, name := range l.targets {
+			if !seenTarget[name] {
+				seenTarget[name] = true
+				m.targets = append(m.targets, name)
+			}
+		}
 		for k, v := range l.values {
 			m.values[k] = v
 		}
@@ -129,8 +137,38 @@ func (m *merged) build(files []string, e *collector) *Config {
 		}
 		c.Subvolumes = append(c.Subvolumes, s)
 	}
+	for _, name := range m.targets {
+		c.Targets = append(c.Targets, m.buildTarget(c, name, e))
+	}
 	for k, a := range m.values {
 		c.origins[k] = a.pos
 	}
 	return c
+}
+
+// buildTarget builds one [[target]] entry; its subvolumes default to every
+// subvolume of c with snapshot = true.
+func (m *merged) buildTarget(c *Config, name string, e *collector) Target {
+	t := Target{}
+	for _, f := range targetSchema {
+		key := targetKey(name, f.key)
+		switch {
+		case f.kind == fDuration:
+			d, err := timespan.Parse(m.get(key, f.def).(string))
+			if err != nil {
+				e.add(m.pos(key), "%v", err)
+			}
+			assign(f.to(&t), d)
+		case m.get(key, f.def) != nil:
+			assign(f.to(&t), m.get(key, f.def))
+		}
+	}
+	if !m.set(targetKey(name, "subvolumes")) {
+		for _, s := range c.Subvolumes {
+			if s.Snapshot && s.Class == Permanent {
+				t.Subvolumes = append(t.Subvolumes, s.Name)
+			}
+		}
+	}
+	return t
 }

@@ -43,6 +43,9 @@ const (
 	// integer or an array of integers, into a []Sysctl. Drop-ins add keys
 	// and override them key by key.
 	fSysctl
+	// fStrings is a TOML array of strings into a []string; each element
+	// is checked by the row's check. A later file replaces it.
+	fStrings
 )
 
 // toml is the TOML type a key of this kind is written as.
@@ -52,7 +55,7 @@ func (k fieldKind) toml() kind {
 		return kInteger
 	case fBool:
 		return kBool
-	case fUsage, fPaths:
+	case fUsage, fPaths, fStrings:
 		return kArray
 	case fSysctl:
 		return kTable
@@ -67,7 +70,7 @@ type field[T any] struct {
 	key  string
 	kind fieldKind
 	// def is the default: string, int64, bool, []int64 or nil (required,
-	// or empty for fPaths).
+	// empty for fPaths, computed by build for fStrings).
 	def any
 	// max is the documented maximum of a count, a percentage or a
 	// duration (in nanoseconds), the minimum 0; of a map, the most keys.
@@ -77,7 +80,7 @@ type field[T any] struct {
 	check   func(string) string
 	emptyOK bool
 	// to returns a pointer to the field in T the value goes to: *string,
-	// *Mode, *Class, *int, *bool, *[]int, *time.Duration,
+	// *Mode, *Class, *int, *bool, *[]int, *time.Duration, *[]string,
 	// *[]PersistPath or *[]Sysctl.
 	to func(*T) any
 }
@@ -181,6 +184,46 @@ var subvolumeSchema = []field[Subvolume]{
 		to: func(s *Subvolume) any { return &s.Archive }},
 }
 
+// targetTable is the top-level key of the [[target]] entries.
+const targetTable = "target"
+
+// targetSchema is one [[target]] entry: a place snapshots are replicated
+// to. Subvolumes defaults to every subvolume with snapshot = true (build
+// fills it in). identity_file, compress and rate_limit apply to SSH
+// targets only (validate.go).
+var targetSchema = []field[Target]{
+	{key: "name", kind: fString, check: checkTargetName,
+		to: func(t *Target) any { return &t.Name }},
+	{key: "url", kind: fString, check: checkTargetURL,
+		to: func(t *Target) any { return &t.URL }},
+	{key: "subvolumes", kind: fStrings, check: named("subvolume name", checkRelPath),
+		to: func(t *Target) any { return &t.Subvolumes }},
+	{key: "format", kind: fString, def: FormatBtrfs, check: checkFormat,
+		to: func(t *Target) any { return &t.Format }},
+	{key: "schedule", kind: fString, def: "daily", check: checkSchedule,
+		to: func(t *Target) any { return &t.Schedule }},
+	{key: "retention.hourly", kind: fCount, def: int64(0), max: MaxCount,
+		to: func(t *Target) any { return &t.Retention.Hourly }},
+	{key: "retention.daily", kind: fCount, def: int64(14), max: MaxCount,
+		to: func(t *Target) any { return &t.Retention.Daily }},
+	{key: "retention.weekly", kind: fCount, def: int64(8), max: MaxCount,
+		to: func(t *Target) any { return &t.Retention.Weekly }},
+	{key: "retention.monthly", kind: fCount, def: int64(24), max: MaxCount,
+		to: func(t *Target) any { return &t.Retention.Monthly }},
+	{key: "retention.yearly", kind: fCount, def: int64(0), max: MaxCount,
+		to: func(t *Target) any { return &t.Retention.Yearly }},
+	{key: "retention.keep_min", kind: fCount, def: int64(1), max: MaxCount,
+		to: func(t *Target) any { return &t.Retention.KeepMin }},
+	{key: "retention.min_age", kind: fDuration, def: "0", max: int64(MaxMinAge),
+		to: func(t *Target) any { return &t.Retention.MinAge }},
+	{key: "identity_file", kind: fString, def: "", check: checkAbsPath, emptyOK: true,
+		to: func(t *Target) any { return &t.IdentityFile }},
+	{key: "compress", kind: fString, def: CompressNone, check: checkCompress,
+		to: func(t *Target) any { return &t.Compress }},
+	{key: "rate_limit", kind: fString, def: "", check: checkRateLimit, emptyOK: true,
+		to: func(t *Target) any { return &t.RateLimit }},
+}
+
 // persistEntrySchema is the table form of a persisted path,
 // { path = "...", user = "...", group = "...", mode = "..." }. The path is
 // checked by the list's own check (a directory or a file).
@@ -216,14 +259,26 @@ func mustField(key string) *field[Config] {
 }
 
 // isSchemaKey reports whether key is a canonical key path of the schema:
-// "archive.dir", `subvolume["@nix"].cow`, "persist.directories".
+// "archive.dir", `subvolume["@nix"].cow`, `target["usb"].retention.daily`,
+// "persist.directories".
 func isSchemaKey(key string) bool {
-	if rest, ok := strings.CutPrefix(key, subvolumeTable+"["); ok {
+	entry := func(table string) (string, bool) {
+		rest, ok := strings.CutPrefix(key, table+"[")
+		if !ok {
+			return "", false
+		}
 		i := strings.LastIndex(rest, "].")
 		if i < 0 {
-			return false
+			return "", true
 		}
-		_, ok := lookup(subvolumeSchema, rest[i+2:])
+		return rest[i+2:], true
+	}
+	if k, ok := entry(subvolumeTable); ok {
+		_, ok := lookup(subvolumeSchema, k)
+		return ok
+	}
+	if k, ok := entry(targetTable); ok {
+		_, ok := lookup(targetSchema, k)
 		return ok
 	}
 	_, ok := lookup(schema, key)
@@ -253,6 +308,8 @@ func assign(dst, v any) {
 		*d = out
 	case *time.Duration:
 		*d = v.(time.Duration)
+	case *[]string:
+		*d = append([]string(nil), v.([]string)...)
 	default:
 		panic(fmt.Sprintf("config: schema destination %T for a %T", dst, v))
 	}

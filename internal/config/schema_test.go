@@ -25,6 +25,7 @@ var wantDest = map[fieldKind][]reflect.Type{
 	fDuration: {reflect.TypeFor[*time.Duration]()},
 	fPaths:    {reflect.TypeFor[*[]PersistPath]()},
 	fSysctl:   {reflect.TypeFor[*[]Sysctl]()},
+	fStrings:  {reflect.TypeFor[*[]string]()},
 }
 
 // derived are the struct fields no key sets: what the loader fills in
@@ -32,6 +33,7 @@ var wantDest = map[fieldKind][]reflect.Type{
 var derived = map[string]bool{
 	"Config.Files":         true, // the files read
 	"Config.Subvolumes":    true, // the [[subvolume]] entries, by subvolumeSchema
+	"Config.Targets":       true, // the [[target]] entries, by targetSchema
 	"PersistPath.Implicit": true, // StateDir, persisted by the loader
 }
 
@@ -102,6 +104,7 @@ func TestSchemaRows(t *testing.T) {
 	checkRows(t, schema)
 	checkRows(t, subvolumeSchema)
 	checkRows(t, persistEntrySchema)
+	checkRows(t, targetSchema)
 }
 
 // defaultMerged decodes default.toml without validating or building it.

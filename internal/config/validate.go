@@ -39,6 +39,16 @@ func (v *validator) run() {
 	v.archive()
 	v.snapshots()
 	v.persist()
+	v.targets()
+}
+
+// tPos is the position of a target field, or of its name when the field
+// took its default.
+func (v *validator) tPos(name, field string) Pos {
+	if a, ok := v.m.values[targetKey(name, field)]; ok {
+		return a.pos
+	}
+	return v.m.pos(targetKey(name, "name"))
 }
 
 // keys checks every value against its row of the schema.
@@ -61,6 +71,12 @@ func (v *validator) keys() {
 		for i := range subvolumeSchema {
 			key := subvolKey(name, subvolumeSchema[i].key)
 			checkRow(v, &subvolumeSchema[i], key, v.svPos(name, subvolumeSchema[i].key))
+		}
+	}
+	for _, name := range v.m.targets {
+		for i := range targetSchema {
+			key := targetKey(name, targetSchema[i].key)
+			checkRow(v, &targetSchema[i], key, v.tPos(name, targetSchema[i].key))
 		}
 	}
 }
@@ -119,6 +135,12 @@ func checkRow[T any](v *validator, f *field[T], key string, pos Pos) {
 		}
 		if msg := f.check(s); msg != "" {
 			fail("%s", msg)
+		}
+	case fStrings:
+		for _, s := range val.([]string) {
+			if msg := f.check(s); msg != "" {
+				fail("%s", msg)
+			}
 		}
 	case fCount:
 		switch n := val.(int64); {

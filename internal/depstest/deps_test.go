@@ -23,7 +23,7 @@ func in(pkgs ...string) []string {
 var (
 	// hostJobs are the commands that run on the booted host.
 	hostJobs = in("internal/snapshot", "internal/prune", "internal/maintain", "internal/restore",
-		"internal/provision", "internal/diff", "internal/tune")
+		"internal/provision", "internal/diff", "internal/tune", "internal/send")
 	// metricsStack is what the exporter links and nothing else may.
 	metricsStack = append(in("internal/exporter", "internal/metrics", "internal/systemdbus"),
 		"github.com/prometheus/client_golang", "github.com/prometheus/client_model", "github.com/prometheus/common",
@@ -73,6 +73,7 @@ var rules = []rule{
 	{pkg: mod + "/helpers/provision", denied: slices.Concat(metricsStack, in("internal/rollback"))},
 	{pkg: mod + "/helpers/diff", denied: slices.Concat(metricsStack, in("internal/rollback"))},
 	{pkg: mod + "/helpers/tune", denied: slices.Concat(metricsStack, in("internal/rollback"))},
+	{pkg: mod + "/helpers/send", denied: slices.Concat(metricsStack, in("internal/rollback"))},
 	{pkg: mod + "/exporter", denied: slices.Concat(hostJobs, in("internal/rollback"))},
 }
 

@@ -196,6 +196,16 @@ func TestVerify(t *testing.T) {
 					units = append(units, filepath.Join(unitDir, n))
 				}
 			}
+			// The replication timer instances the case enables, with
+			// their services: drop-ins apply to instances only.
+			dropins, _ := filepath.Glob(filepath.Join(unitDir, "server-impermanence-send@?*.timer.d"))
+			for _, d := range dropins {
+				timer := strings.TrimSuffix(filepath.Base(d), ".d")
+				service := strings.TrimSuffix(timer, ".timer") + ".service"
+				os.Symlink("server-impermanence-send@.timer", filepath.Join(unitDir, timer))
+				os.Symlink("server-impermanence-send@.service", filepath.Join(unitDir, service))
+				units = append(units, filepath.Join(unitDir, timer), filepath.Join(unitDir, service))
+			}
 			units = append(units, filepath.Join(unitDir, "server-impermanence-failure@btrfs-maintenance.service.service"))
 			os.Symlink("server-impermanence-failure@.service", filepath.Join(unitDir, "server-impermanence-failure@btrfs-maintenance.service.service"))
 			cmd := exec.Command("systemd-analyze", append([]string{"verify", "--man=no"}, units...)...)

@@ -14,8 +14,10 @@ import (
 
 // Jobs are the jobs whose state records the exporter reads. The rollback
 // runs in the initrd and records under the run dir (this boot); the others
-// record under the state dir. restore is impermanence-restore, run by hand.
-var Jobs = []string{"rollback", "snapshot", "cleanup", "maintenance", "scrub", "balance", "restore"}
+// record under the state dir. restore is impermanence-restore, run by hand;
+// send is impermanence-send, whose per-target records this source serves
+// too (collectTargets).
+var Jobs = []string{"rollback", "snapshot", "cleanup", "maintenance", "scrub", "balance", "restore", "send"}
 
 // Results are the results a record can hold; impermanence_job_last_result
 // has one series per result.
@@ -44,6 +46,9 @@ func (jobsSource) describe(ch chan<- *prometheus.Desc) {
 		jobRunsDesc, jobCountDesc, rollbackNowDesc, scrubBytesDesc, scrubErrorsDesc} {
 		ch <- d
 	}
+	for _, d := range targetDescs {
+		ch <- d
+	}
 }
 
 func (jobsSource) collect(_ context.Context, s *scrape, ch chan<- prometheus.Metric) error {
@@ -70,6 +75,7 @@ func (jobsSource) collect(_ context.Context, s *scrape, ch chan<- prometheus.Met
 		}
 		collectRecord(ch, job, rec)
 	}
+	errs = append(errs, collectTargets(s, ch))
 	return errors.Join(errs...)
 }
 

@@ -33,6 +33,9 @@ func (b *builder) host() {
 		// its time budget; btrfs-maintenance.service only balances.
 		b.timer(ScrubTimer, b.cfg.Maintenance.Schedule)
 	}
+	for _, t := range b.cfg.Targets {
+		b.sendTimer(t)
+	}
 	b.tune()
 	if b.cfg.Exporter.Listen != "" {
 		b.static(Normal, "multi-user.target", "wants", ExporterService)
@@ -46,6 +49,18 @@ func (b *builder) timer(name, schedule string) {
 	u.Add("Timer", "OnCalendar", unitfile.Spec(schedule))
 	b.unit(Normal, name+".d/"+DropInName, u)
 	b.static(Normal, "timers.target", "wants", name)
+}
+
+// sendTimer schedules and enables the replication timer instance of a
+// target (the template's instance; the service is ordered after the
+// snapshots statically).
+func (b *builder) sendTimer(t config.Target) {
+	timer := SendInstance(SendTimer, t.Name)
+	u := b.dropIn()
+	u.Add("Timer", "OnCalendar", "")
+	u.Add("Timer", "OnCalendar", unitfile.Spec(t.Schedule))
+	b.unit(Normal, timer+".d/"+DropInName, u)
+	b.files = append(b.files, File{Dir: Normal, Path: "timers.target.wants/" + timer, Link: StaticUnitDir + "/" + SendTimer})
 }
 
 // tune applies the mode: its sysctl file (the static unit's ExecStart=, the

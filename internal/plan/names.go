@@ -17,7 +17,17 @@ const (
 	PersistService     = "server-impermanence-persist.service"
 	FailureService     = "server-impermanence-failure@.service"
 	ConfigErrorService = "server-impermanence-config-error.service"
+	SendService        = "server-impermanence-send@.service"
+	SendTimer          = "server-impermanence-send@.timer"
 )
+
+// SendInstance returns the instance of the template SendService or
+// SendTimer for a target: "server-impermanence-send@usb.timer". Target
+// names ([a-z0-9][a-z0-9-]*) need no escaping.
+func SendInstance(template, target string) string {
+	at := len("server-impermanence-send@")
+	return template[:at] + target + template[at:]
+}
 
 // MachineIDCommitService is systemd's own unit that commits a transient
 // machine-id; the generator masks it when /etc/machine-id is persisted.

@@ -24,6 +24,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/snapshot"
 	"github.com/server-impermanence/server-impermanence/internal/state"
+	"github.com/server-impermanence/server-impermanence/internal/targetstate"
 )
 
 const (
@@ -207,7 +208,13 @@ func observe(s *job.Session, loc *time.Location) (Plan, error) {
 		}
 	}
 	snaps := snapshot.List(subvols, s.Config.Snapshots.Dir, s.FS.Mountpoint())
-	return Build(s.Config, snaps, subvols, mounted, loc, s.Now), nil
+	p := Build(s.Config, snaps, subvols, mounted, loc, s.Now)
+	records, err := targetstate.ReadAll(s.Env.StateDir())
+	if err != nil {
+		p.Warnings = append(p.Warnings, err.Error()+": the parent that target needs may be pruned (its next send is then a full one)")
+	}
+	KeepParents(&p, s.Config.Snapshots.Dir, records)
+	return p, nil
 }
 
 // stopBatch is how many snapshots apply deletes between two looks at

@@ -9,6 +9,9 @@
 //   - it is one of the keep_min newest (not counting those in the future);
 //   - it is younger than min_age;
 //   - it is a manual (labelled) snapshot that has not expired;
+//   - it is a replication parent: the newest snapshot a target also holds,
+//     which the next incremental send starts from (on the source and on
+//     the target alike: without it the next send would be a full one);
 //   - it is the newest timeline snapshot of one of the last N hours, days,
 //     weeks (starting Monday), months or years that HAVE snapshots, in the
 //     policy's time zone. Counting only periods with snapshots makes
@@ -47,6 +50,9 @@ type Snapshot struct {
 	Manual bool
 	// Expires is when a manual snapshot may be deleted; zero is never.
 	Expires time.Time
+	// Parent marks the newest snapshot a replication target also holds:
+	// never deleted, whatever the policy.
+	Parent bool
 }
 
 // Policy is the retention policy of one subvolume's snapshots.
@@ -64,13 +70,14 @@ type Policy struct {
 // Rule names why a snapshot is kept or deleted.
 type Rule string
 
-// The rules. Future, KeepMin, MinAge, Manual and the buckets keep;
+// The rules. Future, KeepMin, MinAge, Manual, Parent and the buckets keep;
 // Expired and Unselected delete.
 const (
 	Future     Rule = "future"
 	KeepMin    Rule = "keep_min"
 	MinAge     Rule = "min_age"
 	Manual     Rule = "manual"
+	Parent     Rule = "parent"
 	Hourly     Rule = "hourly"
 	Daily      Rule = "daily"
 	Weekly     Rule = "weekly"
@@ -108,6 +115,8 @@ func (r Reason) String() string {
 			return "manual snapshot, no expiry"
 		}
 		return "manual snapshot, expires " + r.Period.Format(time.RFC3339)
+	case Parent:
+		return "replication parent: the newest snapshot a target also holds"
 	case Expired:
 		return "manual snapshot expired " + r.Period.Format(time.RFC3339)
 	case Unselected:
@@ -189,6 +198,9 @@ func Select(snaps []Snapshot, p Policy, now time.Time) []Decision {
 		}
 		if p.MinAge > 0 && now.Sub(s.Time) < p.MinAge {
 			keep(i, Reason{Rule: MinAge, Span: p.MinAge})
+		}
+		if s.Parent {
+			keep(i, Reason{Rule: Parent})
 		}
 		if s.Manual {
 			if s.Expires.IsZero() || s.Expires.After(now) {

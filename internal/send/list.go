@@ -1,0 +1,176 @@
+package send
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
+	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/names"
+	"github.com/server-impermanence/server-impermanence/internal/replicate"
+	"github.com/server-impermanence/server-impermanence/internal/snapshot"
+)
+
+// Row is one snapshot of one subvolume of one target, on either side.
+type Row struct {
+	Target    string `json:"target"`
+	Subvolume string `json:"subvolume"`
+	Name      string `json:"name"`
+	Source    bool   `json:"source"`
+	OnTarget  bool   `json:"on_target"`
+	// Parent marks the newest snapshot both sides hold.
+	Parent bool `json:"parent,omitempty"`
+	// Note says what is odd: a name clash, a subvolume not received.
+	Note string `json:"note,omitempty"`
+}
+
+// Listing is the output of list.
+type Listing struct {
+	Rows   []Row             `json:"rows"`
+	Errors map[string]string `json:"errors,omitempty"`
+}
+
+func runList(ctx context.Context, args []string, env job.Env) int {
+	fl := flag.NewFlagSet(program+" list", flag.ContinueOnError)
+	fl.SetOutput(env.Stderr)
+	var f job.Flags
+	f.RegisterReadOnly(fl)
+	target := fl.String("target", "", "list the target called `NAME` only")
+	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults() }
+	if done, code := job.ParseFlags(fl, args, &f, env, func() string { return buildinfo.String(program) }); done {
+		return code
+	}
+	s, targets, err := open(ctx, env, f, *target, true)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+		if strings.Contains(err.Error(), errUsage.Error()) {
+			return job.ExitUsage
+		}
+		return job.ExitFailure
+	}
+	defer s.Close()
+	subvols, err := s.FS.List()
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+		return job.ExitFailure
+	}
+	bySV := map[string][]replicate.Source{}
+	for _, e := range snapshot.List(subvols, s.Config.Snapshots.Dir, s.FS.Mountpoint()) {
+		if e.Kind != snapshot.KindUnknown && e.ReadOnly {
+			bySV[e.Subvolume] = append(bySV[e.Subvolume], replicate.Source{Name: e.Name, UUID: uuidOf(subvols, e.ID).String()})
+		}
+	}
+	out := Listing{Rows: []Row{}}
+	code := job.ExitOK
+	for _, t := range targets {
+		root, ok := t.Local()
+		if !ok {
+			out.addError(t.Name, "SSH targets are not supported by this version")
+			code = job.ExitFailure
+			continue
+		}
+		l := local{root: root}
+		if err := l.check(s.FS.FSID()); err != nil {
+			out.addError(t.Name, err.Error())
+			code = job.ExitFailure
+			continue
+		}
+		for _, sv := range t.Subvolumes {
+			held, err := l.list(sv)
+			if err != nil {
+				out.addError(t.Name, err.Error())
+				code = job.ExitFailure
+				continue
+			}
+			out.Rows = append(out.Rows, rows(t.Name, sv, bySV[sv], held)...)
+		}
+	}
+	job.Print(env.Stdout, f.JSON, out, out.print)
+	for t, e := range out.Errors {
+		fmt.Fprintf(env.Stderr, "%s: target %s: %s\n", program, t, e)
+	}
+	return code
+}
+
+func (l *Listing) addError(target, msg string) {
+	if l.Errors == nil {
+		l.Errors = map[string]string{}
+	}
+	l.Errors[target] = msg
+}
+
+// rows joins both sides of one subvolume by received UUID, oldest first.
+func rows(target, sv string, src []replicate.Source, held []replicate.Held) []Row {
+	parent := replicate.Common(src, held)
+	byUUID := map[string]string{}
+	for _, s := range src {
+		byUUID[s.UUID] = s.Name
+	}
+	srcNames := map[string]string{}
+	for _, s := range src {
+		srcNames[s.Name] = s.UUID
+	}
+	var out []Row
+	matched := map[string]bool{}
+	for _, h := range held {
+		r := Row{Target: target, Subvolume: sv, Name: h.Name, OnTarget: true}
+		switch name, ok := byUUID[h.ReceivedUUID]; {
+		case h.ReceivedUUID == "":
+			r.Note = "not a received snapshot"
+		case ok:
+			r.Source, matched[name] = true, true
+			if name != h.Name {
+				r.Note = "received from source snapshot " + name
+			}
+			r.Parent = name == parent
+		default:
+			if _, clash := srcNames[h.Name]; clash {
+				r.Note = "another snapshot than the source's of this name"
+			}
+		}
+		out = append(out, r)
+	}
+	for _, s := range src {
+		if !matched[s.Name] {
+			out = append(out, Row{Target: target, Subvolume: sv, Name: s.Name, Source: true})
+		}
+	}
+	slices.SortFunc(out, func(a, b Row) int {
+		ta, _, _ := names.ParseSnapshot(a.Name)
+		tb, _, _ := names.ParseSnapshot(b.Name)
+		return cmp.Or(ta.Compare(tb), strings.Compare(a.Name, b.Name), cmp.Compare(btoi(a.OnTarget), btoi(b.OnTarget)))
+	})
+	return out
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (l Listing) print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TARGET\tSUBVOLUME\tSNAPSHOT\tSOURCE\tTARGET\tNOTE")
+	yes := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "-"
+	}
+	for _, r := range l.Rows {
+		note := r.Note
+		if r.Parent {
+			note = strings.TrimPrefix(note+"; parent (newest on both sides)", "; ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Subvolume, r.Name, yes(r.Source), yes(r.OnTarget), note)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,448 @@
+package send
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os/exec"
+	"path"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/server-impermanence/server-impermanence/internal/audit"
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
+	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/lock"
+	"github.com/server-impermanence/server-impermanence/internal/replicate"
+	"github.com/server-impermanence/server-impermanence/internal/snapshot"
+	"github.com/server-impermanence/server-impermanence/internal/state"
+	"github.com/server-impermanence/server-impermanence/internal/targetstate"
+)
+
+const (
+	program = "impermanence-send"
+	jobName = "send"
+)
+
+const usage = `Usage: impermanence-send [options] [--target NAME]
+       impermanence-send list [options] [--target NAME]
+
+Sends to every [[target]] (or the one named) the snapshots it lacks,
+oldest first, each incrementally from the newest snapshot both sides hold
+(matched by received UUID), in full only when there is none; then runs the
+target's retention, which never deletes that common snapshot. "list" shows
+what each side holds.
+
+Options:
+`
+
+const exitHelp = `
+Exit status: 0 every target is up to date, 1 at least one send or target
+failed (the others were still sent), 2 usage error.
+`
+
+// Sent is one snapshot sent, or failed.
+type Sent struct {
+	Subvolume string  `json:"subvolume"`
+	Name      string  `json:"name"`
+	Parent    string  `json:"parent,omitempty"`
+	Why       string  `json:"why"`
+	Bytes     int64   `json:"bytes"`
+	Seconds   float64 `json:"seconds"`
+	OK        bool    `json:"ok"`
+	Error     string  `json:"error,omitempty"`
+}
+
+// Deleted is one snapshot the target's retention deleted, or failed to.
+type Deleted struct {
+	Subvolume string `json:"subvolume"`
+	Name      string `json:"name"`
+	OK        bool   `json:"ok"`
+	Error     string `json:"error,omitempty"`
+}
+
+// TargetReport is one target's run.
+type TargetReport struct {
+	Target   string    `json:"target"`
+	URL      string    `json:"url"`
+	Cleaned  []string  `json:"cleaned,omitempty"`
+	Sent     []Sent    `json:"sent"`
+	Deleted  []Deleted `json:"deleted"`
+	Warnings []string  `json:"warnings,omitempty"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// Report is the output of a run.
+type Report struct {
+	DryRun  bool           `json:"dry_run,omitempty"`
+	Targets []TargetReport `json:"targets"`
+}
+
+// Run is the whole program; main only calls it.
+func Run(ctx context.Context, args []string, env job.Env) int {
+	env = env.WithDefaults()
+	if len(args) > 0 && args[0] == "list" {
+		return runList(ctx, args[1:], env)
+	}
+	fl := flag.NewFlagSet(program, flag.ContinueOnError)
+	fl.SetOutput(env.Stderr)
+	var f job.Flags
+	f.LockTimeout = 0
+	f.Register(fl, true)
+	target := fl.String("target", "", "send to the target called `NAME` only")
+	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
+	if done, code := job.ParseFlags(fl, args, &f, env, func() string { return buildinfo.String(program) }); done {
+		return code
+	}
+	if fl.NArg() > 0 {
+		return job.Usage(env, program, "unexpected argument %q", fl.Arg(0))
+	}
+	s, targets, err := open(ctx, env, f, *target, f.DryRun)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+		if s != nil && !f.DryRun {
+			job.RecordFailure(env, jobName, s.Start, err)
+		}
+		if errors.Is(err, errUsage) {
+			return job.ExitUsage
+		}
+		return job.ExitFailure
+	}
+	defer s.Close()
+	rep := Report{DryRun: f.DryRun}
+	failed := 0
+	var sentN, bytes int64
+	for _, t := range targets {
+		if job.Stopped(ctx) != nil {
+			break
+		}
+		tr := runTarget(ctx, s, t, f.DryRun, f.LockTimeout)
+		if tr.Error != "" {
+			failed++
+		}
+		for _, x := range tr.Sent {
+			if x.OK {
+				sentN++
+			}
+			bytes += x.Bytes
+		}
+		rep.Targets = append(rep.Targets, tr)
+	}
+	code := job.ExitOK
+	var runErr error
+	switch {
+	case job.Stopped(ctx) != nil:
+		runErr = fmt.Errorf("%w: %d of %d targets done", job.Stopped(ctx), len(rep.Targets), len(targets))
+	case failed > 0:
+		runErr = fmt.Errorf("%d of %d targets failed", failed, len(targets))
+	}
+	if runErr != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", program, runErr)
+		code = job.ExitFailure
+	}
+	if !f.DryRun {
+		rec := state.Record{Result: state.ResultSuccess,
+			Counters: map[string]int64{"sent": sentN, "bytes": bytes, "failed_targets": int64(failed)}}
+		if runErr != nil {
+			rec.Result, rec.Error = state.ResultFailure, runErr.Error()
+		}
+		rec.Details, _ = json.Marshal(rep)
+		s.Record(rec)
+	}
+	job.Print(env.Stdout, f.JSON, rep, rep.print)
+	return code
+}
+
+var errUsage = errors.New("usage")
+
+// open begins the run: the configuration, the targets to send to, and a
+// read-only private mount of the source's top level (no job lock, see
+// the package documentation).
+func open(ctx context.Context, env job.Env, f job.Flags, only string, dryRun bool) (*job.Session, []config.Target, error) {
+	s := job.Begin(ctx, env, program, jobName)
+	s.Records = !dryRun
+	cfg, err := job.LoadConfig(f.Config, f.Default)
+	if err != nil {
+		s.Close()
+		return s, nil, err
+	}
+	s.Config = cfg
+	targets := cfg.Targets
+	if only != "" {
+		t, ok := cfg.Target(only)
+		if !ok {
+			s.Close()
+			return nil, nil, fmt.Errorf("%w: --target %s: no such [[target]] in the configuration", errUsage, only)
+		}
+		targets = []config.Target{t}
+	}
+	if len(targets) == 0 {
+		s.Close()
+		return s, nil, errors.New("no [[target]] in the configuration: nothing to send")
+	}
+	if err := s.Reach(f, true); err != nil {
+		s.Close()
+		return s, nil, err
+	}
+	if !dryRun {
+		s.OpenAudit(env.AuditPath())
+	}
+	s.Now = env.Now()
+	return s, targets, nil
+}
+
+// runTarget sends to one target under its lock.
+func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool, timeout time.Duration) TargetReport {
+	tr := TargetReport{Target: t.Name, URL: t.URL, Sent: []Sent{}, Deleted: []Deleted{}}
+	log := s.Log.With("target", t.Name)
+	fail := func(err error) TargetReport {
+		tr.Error = err.Error()
+		log.Error("send to "+t.Name+" failed: "+tr.Error, "error", err)
+		if !dryRun {
+			s.AuditEvent(audit.Event{Action: "send", Path: t.URL, Result: audit.ResultFailure, Error: tr.Error})
+		}
+		return tr
+	}
+	root, ok := t.Local()
+	switch {
+	case t.Format != config.FormatBtrfs:
+		return fail(fmt.Errorf("target %s: format %q is not supported by this version (only %q)", t.Name, t.Format, config.FormatBtrfs))
+	case !ok:
+		return fail(fmt.Errorf("target %s: SSH targets are not supported by this version (only a local directory)", t.Name))
+	}
+	l := local{root: root}
+	if err := l.check(s.FS.FSID()); err != nil {
+		return fail(err)
+	}
+	if !dryRun {
+		lk, err := lock.Acquire(ctx, s.Env.LockDir(), "send-"+t.Name, jobName, timeout, log)
+		if err != nil {
+			return fail(fmt.Errorf("target %s: %w", t.Name, err))
+		}
+		defer lk.Release()
+		cleaned, err := l.clean()
+		tr.Cleaned = cleaned
+		for _, c := range cleaned {
+			log.Info("removed a partial transfer a killed run left: "+c, "path", path.Join(incoming, c))
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
+	subvols, err := s.FS.List()
+	if err != nil {
+		return fail(err)
+	}
+	bySV := map[string][]replicate.Source{}
+	entries := map[string]snapshot.Entry{}
+	uuids := map[string]btrfs.UUID{}
+	for _, e := range snapshot.List(subvols, s.Config.Snapshots.Dir, s.FS.Mountpoint()) {
+		if e.Kind == snapshot.KindUnknown || !e.ReadOnly {
+			continue
+		}
+		u := uuidOf(subvols, e.ID)
+		bySV[e.Subvolume] = append(bySV[e.Subvolume], replicate.Source{Name: e.Name, UUID: u.String()})
+		entries[e.Subvolume+"/"+e.Name] = e
+		uuids[e.Subvolume+"/"+e.Name] = u
+	}
+	prev, _ := targetstate.Read(s.Env.StateDir(), t.Name)
+	rec := targetstate.Record{Target: t.Name, URL: t.URL, Subvolumes: map[string]targetstate.Subvolume{}, SentBytes: prev.SentBytes}
+	compressed := compressedSend(s.Env.Sysfs)
+	policy := replicate.Policy(t, time.Local)
+	var errs []error
+	for _, sv := range t.Subvolumes {
+		if job.Stopped(ctx) != nil {
+			errs = append(errs, job.Stopped(ctx))
+			break
+		}
+		if !dryRun {
+			fixed, err := l.repair(sv)
+			for _, n := range fixed {
+				log.Warn(fmt.Sprintf("made %s/%s on %s read-only again: a crash left it writable while it was moved into place", sv, n, t.Name))
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+		}
+		held, err := l.list(sv)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		plan := replicate.Build(sv, bySV[sv], held, policy, s.Now)
+		tr.Warnings = append(tr.Warnings, plan.Warnings...)
+		for _, w := range plan.Warnings {
+			log.Warn(w)
+		}
+		okAll := true
+		for _, x := range plan.Sends {
+			r := Sent{Subvolume: sv, Name: x.Name, Parent: x.Parent, Why: x.Why}
+			if dryRun {
+				r.OK = true
+				tr.Sent = append(tr.Sent, r)
+				continue
+			}
+			if job.Stopped(ctx) != nil {
+				okAll = false
+				break
+			}
+			tx := transfer{fsys: s.FS, snapshot: entries[sv+"/"+x.Name].Path, sv: sv, name: x.Name,
+				uuid: uuids[sv+"/"+x.Name], compressed: compressed}
+			if x.Parent != "" {
+				tx.parent = entries[sv+"/"+x.Parent].Path
+			}
+			t0 := time.Now()
+			n, err := l.receive(ctx, tx)
+			r.Bytes, r.Seconds = n, time.Since(t0).Seconds()
+			rec.SentBytes += n
+			ev := audit.Event{Action: "send", Subvolume: sv, Path: path.Join(root, sv, x.Name), Duration: r.Seconds, Result: audit.ResultSuccess}
+			if err != nil {
+				okAll = false
+				r.Error = err.Error()
+				ev.Result, ev.Error = audit.ResultFailure, r.Error
+				log.Error(fmt.Sprintf("send of %s/%s to %s failed: %v", sv, x.Name, t.Name, err), "subvolume", sv, "snapshot", x.Name)
+				errs = append(errs, fmt.Errorf("send %s/%s: %w", sv, x.Name, err))
+			} else {
+				r.OK = true
+				log.Info(fmt.Sprintf("sent %s/%s to %s: %s, %d bytes in %.1f s", sv, x.Name, t.Name, x.Why, n, r.Seconds),
+					"subvolume", sv, "snapshot", x.Name, "parent", x.Parent, "bytes", n)
+			}
+			s.AuditEvent(ev)
+			tr.Sent = append(tr.Sent, r)
+			if err != nil {
+				break // the later sends of this subvolume would need it as their parent
+			}
+		}
+		// The target's retention only after every send succeeded: the plan
+		// counted on them (its parent is the newest sent).
+		if okAll {
+			for _, name := range plan.Deletions() {
+				d := Deleted{Subvolume: sv, Name: name, OK: true}
+				if !dryRun {
+					err := l.delete(sv, name)
+					ev := audit.Event{Action: "target-delete", Subvolume: sv, Path: path.Join(root, sv, name), Result: audit.ResultSuccess}
+					if err != nil {
+						d.OK, d.Error = false, err.Error()
+						ev.Result, ev.Error = audit.ResultFailure, d.Error
+						errs = append(errs, err)
+					} else {
+						log.Info(fmt.Sprintf("deleted %s/%s on %s (its retention)", sv, name, t.Name), "subvolume", sv, "snapshot", name)
+					}
+					s.AuditEvent(ev)
+				}
+				tr.Deleted = append(tr.Deleted, d)
+			}
+		}
+		if dryRun {
+			continue
+		}
+		// What the target holds now, read again.
+		held, err = l.list(sv)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		st := targetstate.Subvolume{Snapshots: []targetstate.Snapshot{}}
+		for _, h := range sortedHeld(held) {
+			if h.ReceivedUUID != "" {
+				st.Snapshots = append(st.Snapshots, targetstate.Snapshot{Name: h.Name, ReceivedUUID: h.ReceivedUUID})
+			}
+		}
+		st.Parent = replicate.Common(bySV[sv], held)
+		if st.Parent != "" {
+			st.ParentUUID = uuids[sv+"/"+st.Parent].String()
+		}
+		st.LastSuccess = prev.Subvolumes[sv].LastSuccess
+		if okAll {
+			st.LastSuccess = s.Env.Now()
+		}
+		rec.Subvolumes[sv] = st
+	}
+	if !dryRun {
+		rec.Time = s.Env.Now()
+		if err := targetstate.Write(s.Env.StateDir(), rec); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fail(err)
+	}
+	return tr
+}
+
+func uuidOf(subvols []btrfs.Subvolume, id uint64) btrfs.UUID {
+	for _, s := range subvols {
+		if s.ID == id {
+			return s.UUID
+		}
+	}
+	return btrfs.UUID{}
+}
+
+var progsVersion = regexp.MustCompile(`v([0-9]+)\.`)
+
+// compressedSend reports whether the kernel writes stream version 2 and
+// btrfs-progs (6.0 and later) receives it.
+func compressedSend(sysfs string) bool {
+	if sysfs == "" {
+		sysfs = "/sys"
+	}
+	if btrfs.SendStreamVersion(sysfs) < 2 {
+		return false
+	}
+	out, err := exec.Command("btrfs", "--version").Output()
+	if err != nil {
+		return false
+	}
+	m := progsVersion.FindSubmatch(out)
+	if m == nil {
+		return false
+	}
+	major, _ := strconv.Atoi(string(m[1]))
+	return major >= 6
+}
+
+func (r Report) print(w io.Writer) {
+	for _, t := range r.Targets {
+		verb, del := "sent", "deleted"
+		if r.DryRun {
+			verb, del = "would send", "would delete"
+		}
+		for _, c := range t.Cleaned {
+			fmt.Fprintf(w, "%s: removed partial transfer %s\n", t.Target, c)
+		}
+		for _, x := range t.Sent {
+			if x.OK {
+				fmt.Fprintf(w, "%s: %s %s/%s (%s)", t.Target, verb, x.Subvolume, x.Name, x.Why)
+				if !r.DryRun {
+					fmt.Fprintf(w, ", %d bytes in %.1f s", x.Bytes, x.Seconds)
+				}
+				fmt.Fprintln(w)
+			} else {
+				fmt.Fprintf(w, "%s: FAILED %s/%s: %s\n", t.Target, x.Subvolume, x.Name, x.Error)
+			}
+		}
+		for _, d := range t.Deleted {
+			if d.OK {
+				fmt.Fprintf(w, "%s: %s %s/%s (the target's retention)\n", t.Target, del, d.Subvolume, d.Name)
+			} else {
+				fmt.Fprintf(w, "%s: FAILED to delete %s/%s: %s\n", t.Target, d.Subvolume, d.Name, d.Error)
+			}
+		}
+		for _, m := range t.Warnings {
+			fmt.Fprintf(w, "%s: warning: %s\n", t.Target, m)
+		}
+		if t.Error != "" {
+			fmt.Fprintf(w, "%s: FAILED: %s\n", t.Target, t.Error)
+		} else if len(t.Sent) == 0 && len(t.Deleted) == 0 {
+			fmt.Fprintf(w, "%s: up to date\n", t.Target)
+		}
+	}
+}
