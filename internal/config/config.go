@@ -135,6 +135,10 @@ type Maintenance struct {
 	BalanceDataUsage     []int
 	BalanceMetadataUsage []int
 	Scrub                bool
+	// OverheadBudget is the storage overhead, in percent of a subvolume's
+	// live data, its snapshots and archives may hold alone before the
+	// ImpermanenceOverheadOverBudget alert fires.
+	OverheadBudget int
 }
 
 // Exporter configures the Prometheus exporter.

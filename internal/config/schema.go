@@ -133,6 +133,8 @@ var schema = []field[Config]{
 		to: func(c *Config) any { return &c.Maintenance.BalanceMetadataUsage }},
 	{key: "maintenance.scrub", kind: fBool, def: true,
 		to: func(c *Config) any { return &c.Maintenance.Scrub }},
+	{key: "maintenance.overhead_budget", kind: fCount, def: int64(15), max: MaxOverheadBudget,
+		to: func(c *Config) any { return &c.Maintenance.OverheadBudget }},
 
 	{key: "exporter.listen", kind: fString, def: "127.0.0.1:9857", check: checkListen, emptyOK: true,
 		to: func(c *Config) any { return &c.Exporter.Listen }},

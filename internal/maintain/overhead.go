@@ -1,0 +1,131 @@
+package maintain
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/human"
+	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/overhead"
+	"github.com/server-impermanence/server-impermanence/internal/state"
+)
+
+// OverheadJob is the state record of the overhead step: overhead.json,
+// whose Details are an Overhead.
+const OverheadJob = "overhead"
+
+// Overhead is the storage overhead part of a run (internal/overhead).
+type Overhead struct {
+	overhead.Measurement
+	// BudgetPercent is [maintenance].overhead_budget when it ran.
+	BudgetPercent int     `json:"budget_percent"`
+	Seconds       float64 `json:"seconds"`
+	Error         string  `json:"error,omitempty"`
+}
+
+// extentSource reads file extents for internal/overhead.
+type extentSource struct{ fs *btrfs.FS }
+
+func (s extentSource) Extents(id, minTrans uint64, fn func(overhead.Extent) error) error {
+	return s.fs.FileExtents(id, minTrans, func(e btrfs.FileExtent) error {
+		return fn(overhead.Extent{
+			Bytenr:    e.DiskBytenr,
+			Inline:    e.Kind == btrfs.ExtentInline,
+			DiskBytes: max(e.DiskBytes, e.InlineBytes),
+			RAMBytes:  e.RAMBytes,
+			NumBytes:  e.NumBytes,
+		})
+	})
+}
+
+// topLevelID is the top-level subvolume, which List leaves out: files
+// there keep their extents as much as any other subvolume's.
+const topLevelID = 5
+
+// MeasureOverhead walks the subvolumes of fsys and returns the overhead of
+// every configured subvolume of cfg.
+func MeasureOverhead(ctx context.Context, fsys *btrfs.FS, cfg *config.Config) (overhead.Measurement, error) {
+	list, err := fsys.List()
+	if err != nil {
+		return overhead.Measurement{}, err
+	}
+	subs := []overhead.Subvol{{ID: topLevelID, Path: ""}}
+	for _, s := range list {
+		subs = append(subs, overhead.Subvol{ID: s.ID, Path: s.Path, UUID: s.UUID, ParentUUID: s.ParentUUID,
+			OTransID: s.OTransID, ReadOnly: s.ReadOnly})
+	}
+	l := overhead.Layout{SnapshotsDir: cfg.Snapshots.Dir, ArchiveDir: cfg.Archive.Dir}
+	for _, sv := range cfg.Subvolumes {
+		l.Subvolumes = append(l.Subvolumes, sv.Name)
+	}
+	return overhead.Measure(ctx, extentSource{fsys}, l, subs)
+}
+
+// measureOverhead is the overhead step: measured, logged per subvolume
+// (a warning above the budget), recorded in overhead.json.
+func measureOverhead(ctx context.Context, s *job.Session, dryRun bool) (Overhead, error) {
+	t0 := time.Now()
+	o := Overhead{BudgetPercent: s.Config.Maintenance.OverheadBudget}
+	m, err := MeasureOverhead(ctx, s.FS, s.Config)
+	o.Seconds = time.Since(t0).Seconds()
+	if err != nil {
+		err = fmt.Errorf("storage overhead: %w", err)
+		o.Error = err.Error()
+	} else {
+		o.Measurement = m
+		for _, sv := range m.Subvolumes {
+			msg := fmt.Sprintf("storage overhead of %s: %s held only by %d snapshots and %d archives, %s of %s live (compression ratio %.2f)",
+				sv.Name, human.Bytes(sv.Exclusive), sv.Snapshots, sv.Archives, percent(sv.Ratio()), human.Bytes(sv.Live.Disk), sv.CompressionRatio())
+			attrs := []any{"subvolume", sv.Name, "exclusive_bytes", sv.Exclusive, "live_bytes", sv.Live.Disk}
+			if sv.Over(o.BudgetPercent) {
+				s.Log.Warn(msg+fmt.Sprintf(", over the budget of %d%%", o.BudgetPercent), attrs...)
+			} else {
+				s.Log.Info(msg, attrs...)
+			}
+		}
+		s.Log.Info(fmt.Sprintf("storage overhead measured in %.2fs: %d trees read (%d whole), %d extent items", o.Seconds, m.Walks, m.FullWalks, m.Items))
+	}
+	if !dryRun {
+		rec := state.Record{Job: OverheadJob, Result: state.ResultSuccess, Duration: o.Seconds,
+			Counters: map[string]int64{"walks": int64(o.Walks), "full_walks": int64(o.FullWalks), "items": int64(o.Items)}}
+		if err != nil {
+			rec.Result, rec.Error = state.ResultFailure, err.Error()
+			if job.Stopped(ctx) != nil {
+				rec.Result = state.ResultInterrupted
+			}
+		}
+		rec.Details, _ = json.Marshal(o)
+		s.Record(rec)
+	}
+	return o, err
+}
+
+// percent formats a ratio as a percentage.
+func percent(r float64) string {
+	if math.IsInf(r, 1) {
+		return "∞ %"
+	}
+	return fmt.Sprintf("%.1f %%", 100*r)
+}
+
+func (o *Overhead) print(w io.Writer) {
+	if o.Error != "" {
+		fmt.Fprintf(w, "storage overhead: %s\n", o.Error)
+		return
+	}
+	for _, sv := range o.Subvolumes {
+		over := ""
+		if sv.Over(o.BudgetPercent) {
+			over = fmt.Sprintf(", over the budget of %d %%", o.BudgetPercent)
+		}
+		fmt.Fprintf(w, "overhead %s: %s of %s live (%s only in %d snapshots, %d archives), compression ratio %.2f%s\n",
+			sv.Name, percent(sv.Ratio()), human.Bytes(sv.Live.Disk), human.Bytes(sv.Exclusive), sv.Snapshots, sv.Archives, sv.CompressionRatio(), over)
+	}
+	fmt.Fprintf(w, "overhead measured in %.2fs: %d trees read (%d whole), %d extent items\n", o.Seconds, o.Walks, o.FullWalks, o.Items)
+}
