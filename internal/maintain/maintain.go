@@ -51,6 +51,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
+	"github.com/server-impermanence/server-impermanence/internal/overhead"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
@@ -101,7 +102,7 @@ type Balance struct {
 type Report struct {
 	Skipped     string              `json:"skipped,omitempty"`
 	Balance     *Balance            `json:"balance,omitempty"`
-	Overhead    *Overhead           `json:"overhead,omitempty"`
+	Overhead    *overhead.Record    `json:"overhead,omitempty"`
 	Scrub       *Scrub              `json:"scrub,omitempty"`
 	DeviceStats []btrfs.DeviceStats `json:"device_stats,omitempty"`
 	Seconds     float64             `json:"seconds"`
@@ -519,7 +520,7 @@ func (r Report) print(w io.Writer) {
 		}
 	}
 	if r.Overhead != nil {
-		r.Overhead.print(w)
+		printOverhead(w, r.Overhead)
 	}
 	if sc := r.Scrub; sc != nil {
 		for _, d := range sc.Devices {

@@ -16,19 +16,6 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
-// OverheadJob is the state record of the overhead step: overhead.json,
-// whose Details are an Overhead.
-const OverheadJob = "overhead"
-
-// Overhead is the storage overhead part of a run (internal/overhead).
-type Overhead struct {
-	overhead.Measurement
-	// BudgetPercent is [maintenance].overhead_budget when it ran.
-	BudgetPercent int     `json:"budget_percent"`
-	Seconds       float64 `json:"seconds"`
-	Error         string  `json:"error,omitempty"`
-}
-
 // extentSource reads file extents for internal/overhead.
 type extentSource struct{ fs *btrfs.FS }
 
@@ -51,9 +38,19 @@ const topLevelID = 5
 // MeasureOverhead walks the subvolumes of fsys and returns the overhead of
 // every configured subvolume of cfg.
 func MeasureOverhead(ctx context.Context, fsys *btrfs.FS, cfg *config.Config) (overhead.Measurement, error) {
-	list, err := fsys.List()
+	l, subs, err := overheadInputs(fsys, cfg)
 	if err != nil {
 		return overhead.Measurement{}, err
+	}
+	return overhead.Measure(ctx, extentSource{fsys}, l, subs)
+}
+
+// overheadInputs returns the layout of cfg and the subvolumes of fsys,
+// the top level included.
+func overheadInputs(fsys *btrfs.FS, cfg *config.Config) (overhead.Layout, []overhead.Subvol, error) {
+	list, err := fsys.List()
+	if err != nil {
+		return overhead.Layout{}, nil, err
 	}
 	subs := []overhead.Subvol{{ID: topLevelID, Path: ""}}
 	for _, s := range list {
@@ -64,21 +61,27 @@ func MeasureOverhead(ctx context.Context, fsys *btrfs.FS, cfg *config.Config) (o
 	for _, sv := range cfg.Subvolumes {
 		l.Subvolumes = append(l.Subvolumes, sv.Name)
 	}
-	return overhead.Measure(ctx, extentSource{fsys}, l, subs)
+	return l, subs, nil
 }
 
 // measureOverhead is the overhead step: measured, logged per subvolume
 // (a warning above the budget), recorded in overhead.json.
-func measureOverhead(ctx context.Context, s *job.Session, dryRun bool) (Overhead, error) {
+func measureOverhead(ctx context.Context, s *job.Session, dryRun bool) (overhead.Record, error) {
 	t0 := time.Now()
-	o := Overhead{BudgetPercent: s.Config.Maintenance.OverheadBudget}
+	o := overhead.Record{BudgetPercent: s.Config.Maintenance.OverheadBudget}
 	m, err := MeasureOverhead(ctx, s.FS, s.Config)
 	o.Seconds = time.Since(t0).Seconds()
 	if err != nil {
 		err = fmt.Errorf("storage overhead: %w", err)
 		o.Error = err.Error()
+		if prev, perr := state.Read(s.StateDir, overhead.Job); perr == nil {
+			var p overhead.Record
+			if json.Unmarshal(prev.Details, &p) == nil {
+				o.Measurement, o.MeasuredAt = p.Measurement, p.MeasuredAt
+			}
+		}
 	} else {
-		o.Measurement = m
+		o.Measurement, o.MeasuredAt = m, s.Now.UTC()
 		for _, sv := range m.Subvolumes {
 			msg := fmt.Sprintf("storage overhead of %s: %s held only by %d snapshots and %d archives, %s of %s live (compression ratio %.2f)",
 				sv.Name, human.Bytes(sv.Exclusive), sv.Snapshots, sv.Archives, percent(sv.Ratio()), human.Bytes(sv.Live.Disk), sv.CompressionRatio())
@@ -92,7 +95,7 @@ func measureOverhead(ctx context.Context, s *job.Session, dryRun bool) (Overhead
 		s.Log.Info(fmt.Sprintf("storage overhead measured in %.2fs: %d trees read (%d whole), %d extent items", o.Seconds, m.Walks, m.FullWalks, m.Items))
 	}
 	if !dryRun {
-		rec := state.Record{Job: OverheadJob, Result: state.ResultSuccess, Duration: o.Seconds,
+		rec := state.Record{Job: overhead.Job, Result: state.ResultSuccess, Duration: o.Seconds,
 			Counters: map[string]int64{"walks": int64(o.Walks), "full_walks": int64(o.FullWalks), "items": int64(o.Items)}}
 		if err != nil {
 			rec.Result, rec.Error = state.ResultFailure, err.Error()
@@ -114,7 +117,7 @@ func percent(r float64) string {
 	return fmt.Sprintf("%.1f %%", 100*r)
 }
 
-func (o *Overhead) print(w io.Writer) {
+func printOverhead(w io.Writer, o *overhead.Record) {
 	if o.Error != "" {
 		fmt.Fprintf(w, "storage overhead: %s\n", o.Error)
 		return

@@ -188,15 +188,15 @@ func TestOverheadAgreesWithCompsize(t *testing.T) {
 	if code != 0 || rep.Overhead == nil {
 		t.Fatalf("maintain: exit %d, %+v\n%s", code, rep, l.Err)
 	}
-	rec, err := state.Read(l.Env.StateDir(), maintain.OverheadJob)
+	rec, err := state.Read(l.Env.StateDir(), overhead.Job)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var o maintain.Overhead
+	var o overhead.Record
 	if err := json.Unmarshal(rec.Details, &o); err != nil {
 		t.Fatal(err)
 	}
-	if rec.Result != state.ResultSuccess || o.BudgetPercent != 15 {
+	if rec.Result != state.ResultSuccess || o.BudgetPercent != 15 || o.MeasuredAt.IsZero() {
 		t.Errorf("record %+v, details %+v", rec, o)
 	}
 	found := false
