@@ -122,6 +122,11 @@ type Retention struct {
 	KeepMin int
 	// MinAge: snapshots younger than this are always kept.
 	MinAge time.Duration
+	// SpaceBudget, in percent (0: none), makes the cleanup delete the
+	// oldest timeline snapshots of a subvolume the retention keeps, beyond
+	// KeepMin, until the bytes only its snapshots and archives hold are at
+	// most this share of its live data.
+	SpaceBudget int
 }
 
 // Schedule is a job with an OnCalendar= schedule.

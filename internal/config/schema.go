@@ -119,6 +119,8 @@ var schema = []field[Config]{
 		to: func(c *Config) any { return &c.Snapshots.Retention.Yearly }},
 	{key: "snapshots.retention.keep_min", kind: fCount, def: int64(1), max: MaxCount,
 		to: func(c *Config) any { return &c.Snapshots.Retention.KeepMin }},
+	{key: "snapshots.retention.space_budget", kind: fCount, def: int64(0), max: MaxOverheadBudget,
+		to: func(c *Config) any { return &c.Snapshots.Retention.SpaceBudget }},
 	{key: "snapshots.retention.min_age", kind: fDuration, def: "30m", max: int64(MaxMinAge),
 		to: func(c *Config) any { return &c.Snapshots.Retention.MinAge }},
 

@@ -8,68 +8,19 @@ import (
 	"math"
 	"time"
 
-	"github.com/server-impermanence/server-impermanence/internal/btrfs"
-	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/human"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/overhead"
+	"github.com/server-impermanence/server-impermanence/internal/overhead/fsoverhead"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
-
-// extentSource reads file extents for internal/overhead.
-type extentSource struct{ fs *btrfs.FS }
-
-func (s extentSource) Extents(id, minTrans uint64, fn func(overhead.Extent) error) error {
-	return s.fs.FileExtents(id, minTrans, func(e btrfs.FileExtent) error {
-		return fn(overhead.Extent{
-			Bytenr:    e.DiskBytenr,
-			Inline:    e.Kind == btrfs.ExtentInline,
-			DiskBytes: max(e.DiskBytes, e.InlineBytes),
-			RAMBytes:  e.RAMBytes,
-			NumBytes:  e.NumBytes,
-		})
-	})
-}
-
-// topLevelID is the top-level subvolume, which List leaves out: files
-// there keep their extents as much as any other subvolume's.
-const topLevelID = 5
-
-// MeasureOverhead walks the subvolumes of fsys and returns the overhead of
-// every configured subvolume of cfg.
-func MeasureOverhead(ctx context.Context, fsys *btrfs.FS, cfg *config.Config) (overhead.Measurement, error) {
-	l, subs, err := overheadInputs(fsys, cfg)
-	if err != nil {
-		return overhead.Measurement{}, err
-	}
-	return overhead.Measure(ctx, extentSource{fsys}, l, subs)
-}
-
-// overheadInputs returns the layout of cfg and the subvolumes of fsys,
-// the top level included.
-func overheadInputs(fsys *btrfs.FS, cfg *config.Config) (overhead.Layout, []overhead.Subvol, error) {
-	list, err := fsys.List()
-	if err != nil {
-		return overhead.Layout{}, nil, err
-	}
-	subs := []overhead.Subvol{{ID: topLevelID, Path: ""}}
-	for _, s := range list {
-		subs = append(subs, overhead.Subvol{ID: s.ID, Path: s.Path, UUID: s.UUID, ParentUUID: s.ParentUUID,
-			OTransID: s.OTransID, ReadOnly: s.ReadOnly})
-	}
-	l := overhead.Layout{SnapshotsDir: cfg.Snapshots.Dir, ArchiveDir: cfg.Archive.Dir}
-	for _, sv := range cfg.Subvolumes {
-		l.Subvolumes = append(l.Subvolumes, sv.Name)
-	}
-	return l, subs, nil
-}
 
 // measureOverhead is the overhead step: measured, logged per subvolume
 // (a warning above the budget), recorded in overhead.json.
 func measureOverhead(ctx context.Context, s *job.Session, dryRun bool) (overhead.Record, error) {
 	t0 := time.Now()
 	o := overhead.Record{BudgetPercent: s.Config.Maintenance.OverheadBudget}
-	m, err := MeasureOverhead(ctx, s.FS, s.Config)
+	m, err := fsoverhead.Measure(ctx, s.FS, s.Config)
 	o.Seconds = time.Since(t0).Seconds()
 	if err != nil {
 		err = fmt.Errorf("storage overhead: %w", err)

@@ -15,9 +15,9 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/jobtest"
-	"github.com/server-impermanence/server-impermanence/internal/maintain"
 	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/overhead"
+	"github.com/server-impermanence/server-impermanence/internal/overhead/fsoverhead"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
@@ -72,7 +72,7 @@ func measure(t *testing.T, top string, cfg *config.Config, name string) overhead
 		t.Fatal(err)
 	}
 	defer fsys.Close()
-	m, err := maintain.MeasureOverhead(context.Background(), fsys, cfg)
+	m, err := fsoverhead.Measure(context.Background(), fsys, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package maintain
+package fsoverhead
 
 import (
 	"context"
@@ -94,11 +94,11 @@ func TestOverheadManySnapshots(t *testing.T) {
 	t.Logf("%d snapshots taken in %s", n, time.Since(start).Round(time.Millisecond))
 	exec.Command("btrfs", "filesystem", "sync", tfs.Mount).Run()
 
-	l, subs, err := overheadInputs(fsys, cfg)
+	l, subs, err := Inputs(fsys, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := extentSource{fsys}
+	src := Source{fsys}
 	start = time.Now()
 	inc, err := overhead.Measure(context.Background(), src, l, subs)
 	incTime := time.Since(start)
