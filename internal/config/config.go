@@ -129,6 +129,11 @@ type Retention struct {
 	KeepMin int
 	// MinAge: snapshots younger than this are always kept.
 	MinAge time.Duration
+	// SpaceBudget, in percent (0: none), makes the cleanup delete the
+	// oldest timeline snapshots of a subvolume the retention keeps, beyond
+	// KeepMin, until the bytes only its snapshots and archives hold are at
+	// most this share of its live data.
+	SpaceBudget int
 }
 
 // Schedule is a job with an OnCalendar= schedule.
@@ -142,6 +147,10 @@ type Maintenance struct {
 	BalanceDataUsage     []int
 	BalanceMetadataUsage []int
 	Scrub                bool
+	// OverheadBudget is the storage overhead, in percent of a subvolume's
+	// live data, its snapshots and archives may hold alone before the
+	// ImpermanenceOverheadOverBudget alert fires.
+	OverheadBudget int
 }
 
 // Exporter configures the Prometheus exporter.

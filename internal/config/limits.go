@@ -12,6 +12,8 @@ const (
 	MaxKeepDays = 36500
 	// MaxCount bounds every retention count (keep_min, hourly, daily, ...).
 	MaxCount = 1_000_000
+	// MaxOverheadBudget bounds [maintenance].overhead_budget, in percent.
+	MaxOverheadBudget = 10_000
 	// MaxMinAge bounds [snapshots.retention].min_age: 100 years ("100y").
 	MaxMinAge = 100 * 8766 * time.Hour // systemd's year is 365.25 days
 	// MaxAlertSpan bounds the time spans of [alerts]: one year ("1y").

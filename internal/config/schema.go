@@ -122,6 +122,8 @@ var schema = []field[Config]{
 		to: func(c *Config) any { return &c.Snapshots.Retention.Yearly }},
 	{key: "snapshots.retention.keep_min", kind: fCount, def: int64(1), max: MaxCount,
 		to: func(c *Config) any { return &c.Snapshots.Retention.KeepMin }},
+	{key: "snapshots.retention.space_budget", kind: fCount, def: int64(0), max: MaxOverheadBudget,
+		to: func(c *Config) any { return &c.Snapshots.Retention.SpaceBudget }},
 	{key: "snapshots.retention.min_age", kind: fDuration, def: "30m", max: int64(MaxMinAge),
 		to: func(c *Config) any { return &c.Snapshots.Retention.MinAge }},
 
@@ -136,6 +138,8 @@ var schema = []field[Config]{
 		to: func(c *Config) any { return &c.Maintenance.BalanceMetadataUsage }},
 	{key: "maintenance.scrub", kind: fBool, def: true,
 		to: func(c *Config) any { return &c.Maintenance.Scrub }},
+	{key: "maintenance.overhead_budget", kind: fCount, def: int64(15), max: MaxOverheadBudget,
+		to: func(c *Config) any { return &c.Maintenance.OverheadBudget }},
 
 	{key: "exporter.listen", kind: fString, def: "127.0.0.1:9857", check: checkListen, emptyOK: true,
 		to: func(c *Config) any { return &c.Exporter.Listen }},

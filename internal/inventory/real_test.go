@@ -99,6 +99,7 @@ impermanence_collector_success{collector="build"} 1
 impermanence_collector_success{collector="config"} 1
 impermanence_collector_success{collector="filesystem"} 1
 impermanence_collector_success{collector="jobs"} 1
+impermanence_collector_success{collector="overhead"} 1
 impermanence_collector_success{collector="scrub"} 1
 impermanence_collector_success{collector="snapshots"} 1
 `

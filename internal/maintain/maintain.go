@@ -3,7 +3,10 @@
 // runs it with --skip-scrub), and scrub within a time budget that resumes
 // where it stopped (server-impermanence-scrub.service, --scrub-only), with
 // every result in the state records "maintenance", "balance" and "scrub"
-// for the exporter, and the scrub pass in internal/scrubpass.
+// for the exporter, and the scrub pass in internal/scrubpass. Between
+// balance and scrub it measures the storage overhead of snapshots and
+// archives (internal/overhead over btrfs.FS.FileExtents: no quota groups)
+// into the state record "overhead".
 //
 // Balance runs the configured filters in order (-dusage=5, then 10, then
 // 25; -musage=5), each relocating only chunks at most that full, and is
@@ -48,6 +51,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
+	"github.com/server-impermanence/server-impermanence/internal/overhead"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
@@ -60,8 +64,9 @@ const (
 const usage = `Usage: impermanence-maintain [options]
 
 Balances with the configured progressive usage filters (skipped when no
-chunk can be freed), scrubs every device within --scrub-budget (resuming
-where the previous run stopped) and records the device error counters.
+chunk can be freed), measures the storage overhead of snapshots and
+archives, scrubs every device within --scrub-budget (resuming where the
+previous run stopped) and records the device error counters.
 Skipped when another exclusive operation (balance, replace, resize) runs.
 With --scrub-only it only scrubs, without the job lock, and under systemd
 stops before its unit's TimeoutStartSec=.
@@ -97,6 +102,7 @@ type Balance struct {
 type Report struct {
 	Skipped     string              `json:"skipped,omitempty"`
 	Balance     *Balance            `json:"balance,omitempty"`
+	Overhead    *overhead.Record    `json:"overhead,omitempty"`
 	Scrub       *Scrub              `json:"scrub,omitempty"`
 	DeviceStats []btrfs.DeviceStats `json:"device_stats,omitempty"`
 	Seconds     float64             `json:"seconds"`
@@ -104,7 +110,7 @@ type Report struct {
 
 // Options of a run.
 type Options struct {
-	SkipBalance, SkipScrub bool
+	SkipBalance, SkipScrub, SkipOverhead bool
 	// ScrubOnly scrubs and records only the scrub, without the job lock.
 	ScrubOnly     bool
 	ScrubBudget   time.Duration
@@ -193,6 +199,7 @@ func RunWith(ctx context.Context, args []string, env job.Env, timeout UnitTimeou
 	var o Options
 	fl.BoolVar(&o.SkipBalance, "skip-balance", false, "do not balance")
 	fl.BoolVar(&o.SkipScrub, "skip-scrub", false, "do not scrub")
+	fl.BoolVar(&o.SkipOverhead, "skip-overhead", false, "do not measure the storage overhead of snapshots and archives")
 	fl.BoolVar(&o.ScrubOnly, "scrub-only", false, "only scrub (no balance), without the job lock; the state record is scrub's")
 	fl.BoolVar(&o.ReadOnlyScrub, "read-only-scrub", false, "scrub without repairing")
 	fl.DurationVar(&o.ScrubBudget, "scrub-budget", DefaultScrubBudget, "stop the scrub after this `duration` and resume there next run (under systemd, at most the unit's TimeoutStartSec= less a margin)")
@@ -204,8 +211,8 @@ func RunWith(ctx context.Context, args []string, env job.Env, timeout UnitTimeou
 		fmt.Fprintf(env.Stderr, "%s: unexpected argument %q\n", program, fl.Arg(0))
 		return job.ExitUsage
 	}
-	if o.ScrubOnly && (o.SkipScrub || o.SkipBalance) {
-		return job.Usage(env, program, "--scrub-only excludes --skip-scrub and --skip-balance")
+	if o.ScrubOnly && (o.SkipScrub || o.SkipBalance || o.SkipOverhead) {
+		return job.Usage(env, program, "--scrub-only excludes --skip-scrub, --skip-balance and --skip-overhead")
 	}
 	if o.ScrubBudget <= 0 {
 		return job.Usage(env, program, "--scrub-budget %s: must be positive", o.ScrubBudget)
@@ -301,6 +308,11 @@ func Maintain(ctx context.Context, s *job.Session, o Options) (Report, error) {
 	if !o.SkipBalance {
 		b, err := balance(ctx, s, o.DryRun)
 		rep.Balance = &b
+		errs = append(errs, err)
+	}
+	if !o.SkipOverhead && job.Stopped(ctx) == nil {
+		ov, err := measureOverhead(ctx, s, o.DryRun)
+		rep.Overhead = &ov
 		errs = append(errs, err)
 	}
 	if !o.SkipScrub && s.Config.Maintenance.Scrub && job.Stopped(ctx) == nil {
@@ -506,6 +518,9 @@ func (r Report) print(w io.Writer) {
 		for _, st := range b.Steps {
 			fmt.Fprintf(w, "balance %s usage=%d: %d of %d chunks relocated in %.2fs%s\n", st.Type, st.Usage, st.Relocated, st.Considered, st.Seconds, suffix(st.Error))
 		}
+	}
+	if r.Overhead != nil {
+		printOverhead(w, r.Overhead)
 	}
 	if sc := r.Scrub; sc != nil {
 		for _, d := range sc.Devices {

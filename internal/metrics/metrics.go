@@ -105,6 +105,7 @@ func New(opts Options) *Collector {
 		archivesSource{},
 		filesystemSource{},
 		scrubSource{},
+		overheadSource{},
 	}
 	if opts.Systemd != nil {
 		c.sources = append(c.sources, systemdSource{units: opts.Systemd})

@@ -14,6 +14,11 @@
 // ones, are never deleted: they are reported. Archives are deleted deepest
 // nested subvolume first and never while anything in them is mounted.
 //
+// Space budget ([snapshots.retention].space_budget, off by default): after
+// the retention, the oldest kept timeline snapshots beyond keep_min go too
+// until the storage overhead (internal/overhead, measured through
+// internal/overhead/fsoverhead) meets it; the plan carries the reason.
+//
 // Space guard (no qgroups): free and unallocated space before and after are
 // reported and recorded; under --min-free the run warns (journal SpaceLow,
 // state counter space_low) without failing.

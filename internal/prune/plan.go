@@ -23,6 +23,12 @@ const (
 	KindArchive  = "archive"
 )
 
+// Reasons of the snapshots no rule deletes.
+const (
+	reasonUnknown  = "name not made by impermanence-snapshot: never pruned"
+	reasonWritable = "writable: never pruned until it is read-only again"
+)
+
 // Item is one snapshot or archive with its verdict.
 type Item struct {
 	Kind      string    `json:"kind"`
@@ -74,10 +80,10 @@ func Build(cfg *config.Config, snaps []snapshot.Entry, subvols []btrfs.Subvolume
 		switch {
 		case e.Kind == snapshot.KindUnknown:
 			p.Items = append(p.Items, Item{Kind: KindSnapshot, Subvolume: e.Subvolume, Path: e.Path, ID: e.ID,
-				Reason: "name not made by impermanence-snapshot: never pruned"})
+				Reason: reasonUnknown})
 		case !e.ReadOnly:
 			p.Items = append(p.Items, Item{Kind: KindSnapshot, Subvolume: e.Subvolume, Path: e.Path, ID: e.ID, Time: e.Time,
-				Label: e.Label, Reason: "writable: never pruned until it is read-only again"})
+				Label: e.Label, Reason: reasonWritable})
 		default:
 			groups[e.Subvolume] = append(groups[e.Subvolume], e)
 		}

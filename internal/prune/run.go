@@ -134,6 +134,9 @@ func Prune(ctx context.Context, s *job.Session, o Options) (Report, error) {
 	rep := Report{DryRun: o.DryRun}
 	fsys, log := s.FS, s.Log
 	p, err := observe(s, o.Location)
+	if err == nil {
+		err = spaceBudget(ctx, fsys, s.Config, &p)
+	}
 	if err != nil {
 		return rep, finish(s, &rep, o, err)
 	}
