@@ -72,7 +72,7 @@ tools: ## Build the Go test tools that are not Debian packages (node_exporter) i
 test: test-host vmtest ## Every test: the host tiers, then the QEMU boots (root; about 16 min without KVM)
 
 test-host: deps tools lint ## Install what the tests need, then run every test but the QEMU boots (real-btrfs tests need root)
-	IMPERMANENCE_REQUIRE_TOOLS=1 $(GO) test -count=1 ./...
+	IMPERMANENCE_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 30m ./...
 	@$(MAKE) --no-print-directory test-adversarial
 
 test-adversarial: ## The adversarial tier: hostile configs, command lines and files against the built binaries (root; docs/security.md)
