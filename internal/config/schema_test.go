@@ -35,6 +35,10 @@ var derived = map[string]bool{
 	"Config.Subvolumes":    true, // the [[subvolume]] entries, by subvolumeSchema
 	"Config.Targets":       true, // the [[target]] entries, by targetSchema
 	"PersistPath.Implicit": true, // StateDir, persisted by the loader
+	// A target's retention shares the snapshot policy's type; the space
+	// budget is the source filesystem's ([snapshots].retention), never a
+	// target's: it stays 0 there.
+	"Target.Retention.SpaceBudget": true,
 }
 
 // leaves returns the addresses of the exported leaf fields of the struct v
