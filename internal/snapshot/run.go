@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -413,13 +414,20 @@ func runList(ctx context.Context, args []string, env job.Env) int {
 	if entries == nil {
 		entries = []Entry{}
 	}
+	// One write per 64 KiB, not one per table cell (tabwriter writes each
+	// cell and its padding separately: 70,000 writes for 5,000 snapshots).
+	out := bufio.NewWriterSize(env.Stdout, 64<<10)
 	if f.JSON {
-		enc := json.NewEncoder(env.Stdout)
+		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		enc.Encode(entries)
-		return job.ExitOK
+	} else {
+		PrintList(out, entries, s.Now)
 	}
-	PrintList(env.Stdout, entries, s.Now)
+	if err := out.Flush(); err != nil {
+		fmt.Fprintf(env.Stderr, "%s: write the list: %v\n", program, err)
+		return job.ExitFailure
+	}
 	return job.ExitOK
 }
 

@@ -1,0 +1,117 @@
+package snapshot_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/jobtest"
+	"github.com/server-impermanence/server-impermanence/internal/names"
+	"github.com/server-impermanence/server-impermanence/internal/snapshot"
+	"github.com/server-impermanence/server-impermanence/internal/syscount"
+)
+
+const listChildEnv = "SNAPSHOT_LIST_CHILD"
+
+// TestListChild runs one `impermanence-snapshot list` in a process of its
+// own, for TestListWrites to trace.
+func TestListChild(t *testing.T) {
+	var c fsyncChild
+	if err := json.Unmarshal([]byte(os.Getenv(listChildEnv)), &c); err != nil {
+		t.Skip("child process only")
+	}
+	os.Exit(snapshot.Run(context.Background(), c.Args, job.Env{Stdout: os.Stdout, Stderr: os.Stderr,
+		Root: c.Root, Journal: func() bool { return false }}))
+}
+
+// Listing 5,000 snapshots into a pipe takes at most 100 write(2) calls on
+// it, table or JSON: stdout is buffered (it took about 70,000 unbuffered,
+// one per table cell and padding).
+func TestListWrites(t *testing.T) {
+	const n, maxWrites = 5000, 100
+	l := jobtest.New(t)
+	fsys, err := btrfs.Open(l.FS.Mount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	svs := []string{"@persist", "@var-log", "@var-lib-services", "@var-lib-caddy", "@nix"}
+	for _, sv := range svs {
+		if err := os.MkdirAll(filepath.Join(l.FS.Mount, "@snapshots", sv), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Snapshots made in parallel share their transaction commits.
+	now := time.Now().UTC()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := range 16 {
+		wg.Go(func() {
+			for i := w; i < n; i += 16 {
+				sv := svs[i%len(svs)]
+				name := names.Snapshot(now.Add(-time.Duration(i)*time.Hour), "")
+				if err := fsys.Snapshot(sv, "@snapshots/"+sv+"/"+name, true); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		lines int // of the output, or -1 for JSON
+	}{
+		// The header, a line per snapshot and a warning for each but the
+		// newest: made now, they carry older times in their names.
+		{"table", nil, 1 + n + n - 1},
+		{"json", []string{"--json"}, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := fsyncChild{Args: append([]string{"list", "--default", "--mount", l.FS.Mount}, tc.args...), Root: t.TempDir()}
+			arg, _ := json.Marshal(c)
+			cmd := syscount.Self("TestListChild", listChildEnv+"="+string(arg))
+			var out bytes.Buffer
+			cmd.Stdout = &out // not an *os.File: exec gives the child a pipe
+			logf, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer logf.Close()
+			cmd.Stderr = logf
+			var writes int
+			for _, c := range syscount.Run(t, cmd, "write", "writev", "pwrite64") {
+				if strings.HasPrefix(c.File, "pipe:") {
+					writes++
+				}
+			}
+			if tc.lines > 0 {
+				if got := strings.Count(out.String(), "\n"); got != tc.lines {
+					t.Fatalf("list printed %d lines, want %d:\n%.2000s", got, tc.lines, out.String())
+				}
+			} else {
+				var entries []snapshot.Entry
+				if err := json.Unmarshal(out.Bytes(), &entries); err != nil || len(entries) != n {
+					t.Fatalf("list --json: %d entries, %v; want %d", len(entries), err, n)
+				}
+			}
+			if writes > maxWrites || writes == 0 {
+				t.Errorf("list of %d snapshots: %d writes to its stdout pipe, want 1 to %d", n, writes, maxWrites)
+			}
+			t.Logf("%d writes", writes)
+		})
+	}
+}
