@@ -57,43 +57,24 @@ func (fs *FS) search(tree uint64, lo, hi key, fn func(k key, data []byte) error)
 // every item of a block it returns is passed to fn, older or not, and for
 // middle objectids items of any type: callers switch on the key.
 func (fs *FS) searchFrom(tree, minTrans uint64, lo, hi key, fn func(k key, data []byte) error) error {
-	const argsBytes = int(unsafe.Sizeof(searchArgsV2{}))
-	mem := make([]uint64, (argsBytes+searchBuf)/8) // uint64 for alignment
-	args := (*searchArgsV2)(unsafe.Pointer(&mem[0]))
-	buf := unsafe.Slice((*byte)(unsafe.Pointer(&mem[0])), len(mem)*8)[argsBytes:]
+	return fs.searchIn(newSearchMem(searchBuf), tree, minTrans, lo, hi, fn)
+}
+
+const searchArgsBytes = int(unsafe.Sizeof(searchArgsV2{}))
+
+// newSearchMem returns the memory of a TREE_SEARCH_V2 call with a result
+// buffer of bufBytes (uint64s, for the arguments' alignment), for a caller
+// that searches many times to reuse.
+func newSearchMem(bufBytes int) []uint64 {
+	return make([]uint64, (searchArgsBytes+bufBytes+7)/8)
+}
+
+// searchIn is searchFrom with the memory of the call given (newSearchMem).
+func (fs *FS) searchIn(mem []uint64, tree, minTrans uint64, lo, hi key, fn func(k key, data []byte) error) error {
 	for {
-		args.Key = searchKey{
-			TreeID:      tree,
-			MinObjectID: lo.ObjectID, MinType: lo.Type, MinOffset: lo.Offset,
-			MaxObjectID: hi.ObjectID, MaxType: hi.Type, MaxOffset: hi.Offset,
-			MinTransID: minTrans, MaxTransID: math.MaxUint64,
-			NrItems: math.MaxUint32,
-		}
-		args.BufSize = uint64(len(buf))
-		if err := ioctl(fs.top, iocTreeSearchV2, unsafe.Pointer(args)); err != nil {
-			return fmt.Errorf("tree search: %w", err)
-		}
-		n := args.Key.NrItems
-		if n == 0 {
-			return nil
-		}
-		var last key
-		off := 0
-		for range n {
-			if off+searchHeaderBytes > len(buf) {
-				return errors.New("tree search: truncated result")
-			}
-			h := buf[off : off+searchHeaderBytes] // struct searchHeader, maybe unaligned
-			last = key{ne.Uint64(h[8:]), ne.Uint32(h[24:]), ne.Uint64(h[16:])}
-			off += searchHeaderBytes
-			end := off + int(ne.Uint32(h[28:]))
-			if end > len(buf) {
-				return errors.New("tree search: truncated item")
-			}
-			if err := fn(last, buf[off:end]); err != nil {
-				return err
-			}
-			off = end
+		last, n, err := fs.searchBatch(mem, tree, minTrans, lo, hi, fn)
+		if err != nil || n == 0 {
+			return err
 		}
 		next, ok := last.next()
 		if !ok || last == hi {
@@ -101,6 +82,44 @@ func (fs *FS) searchFrom(tree, minTrans uint64, lo, hi key, fn func(k key, data 
 		}
 		lo = next
 	}
+}
+
+// searchBatch is one TREE_SEARCH_V2 call: it passes the items that fit in
+// mem's buffer to fn and returns the last one's key and their number.
+func (fs *FS) searchBatch(mem []uint64, tree, minTrans uint64, lo, hi key, fn func(k key, data []byte) error) (key, uint32, error) {
+	args := (*searchArgsV2)(unsafe.Pointer(&mem[0]))
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(&mem[0])), len(mem)*8)[searchArgsBytes:]
+	args.Key = searchKey{
+		TreeID:      tree,
+		MinObjectID: lo.ObjectID, MinType: lo.Type, MinOffset: lo.Offset,
+		MaxObjectID: hi.ObjectID, MaxType: hi.Type, MaxOffset: hi.Offset,
+		MinTransID: minTrans, MaxTransID: math.MaxUint64,
+		NrItems: math.MaxUint32,
+	}
+	args.BufSize = uint64(len(buf))
+	if err := ioctl(fs.top, iocTreeSearchV2, unsafe.Pointer(args)); err != nil {
+		return key{}, 0, fmt.Errorf("tree search: %w", err)
+	}
+	n := args.Key.NrItems
+	var last key
+	off := 0
+	for range n {
+		if off+searchHeaderBytes > len(buf) {
+			return key{}, 0, errors.New("tree search: truncated result")
+		}
+		h := buf[off : off+searchHeaderBytes] // struct searchHeader, maybe unaligned
+		last = key{ne.Uint64(h[8:]), ne.Uint32(h[24:]), ne.Uint64(h[16:])}
+		off += searchHeaderBytes
+		end := off + int(ne.Uint32(h[28:]))
+		if end > len(buf) {
+			return key{}, 0, errors.New("tree search: truncated item")
+		}
+		if err := fn(last, buf[off:end]); err != nil {
+			return key{}, 0, err
+		}
+		off = end
+	}
+	return last, n, nil
 }
 
 // le is the byte order of on-disk items, ne that of the ioctl headers.
