@@ -48,7 +48,7 @@ INSTALL_LIST := \
 OWN_DIRS := $(SYSCTLDIR) $(PREFIX)/lib/server-impermanence $(DRACUTDIR) $(DOCDIR)/examples $(DOCDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help build man test test-host test-unit test-adversarial bench bench-io demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest mutation
+.PHONY: help build man test test-host test-unit test-adversarial bench bench-inprocess bench-io demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest mutation
 
 help: ## Show this help
 	@echo "server-impermanence make targets:"
@@ -81,16 +81,14 @@ test-adversarial: ## The adversarial tier: hostile configs, command lines and fi
 test-unit: ## Run the tests without installing anything (real-btrfs tests skip when not root)
 	$(GO) test ./...
 
-bench: deps ## Run the benchmarks and the side-by-side listing comparison with btrfs-progs
+bench: deps ## Whole processes side by side with the commands they replace: one table, bench/results.json (root; PAIRS= SNAPS=; docs/performance.md)
+	scripts/bench.sh
+
+bench-inprocess: deps ## The in-process Go benchmarks (config, metrics, exporter scrape, snapshot and prune)
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/config/
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/metrics/
 	scripts/bench-exporter.sh
-	scripts/bench-list.sh
 	scripts/bench-snapshots.sh
-	scripts/bench-snapshot-tools.sh
-	@$(MAKE) --no-print-directory build >/dev/null
-	scripts/bench-generator.sh
-	scripts/bench-rollback.sh
 
 bench-io: ## I/O of a stock btrfs server vs each mode: pgbench, trees, fio, logs (root; ~15 min; QUICK=1 short; docs/performance.md)
 	scripts/bench-io.sh $(BENCH_IO_ARGS)

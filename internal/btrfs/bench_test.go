@@ -17,7 +17,7 @@ import (
 // BenchmarkList lists 5,000 read-only snapshots with otime and flags, three
 // ways: List, dennwc's ListSubvolumes and `btrfs subvolume list` (a process).
 // It builds the filesystem first (about 10 s); with BTRFS_BENCH_MOUNT set to a
-// top-level mount it lists that filesystem instead (scripts/bench-list.sh).
+// top-level mount it lists that filesystem instead.
 func BenchmarkList(b *testing.B) {
 	mount := os.Getenv("BTRFS_BENCH_MOUNT")
 	if mount == "" {

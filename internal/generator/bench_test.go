@@ -12,7 +12,7 @@ import (
 
 // BenchmarkGenerateDefault runs the generator in process on the default
 // configuration into fresh output dirs: its own cost, without the process
-// start that scripts/bench-generator.sh also counts.
+// start that make bench (scripts/bench.sh) also counts.
 func BenchmarkGenerateDefault(b *testing.B) {
 	root := b.TempDir()
 	etc := filepath.Join(root, "etc/server-impermanence")

@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# bench.sh (make bench): whole processes of the suite side by side with the
+# command an operator would run instead, on the same loop-backed btrfs:
+# interleaved pairs (ours, reference, ours, …) after a warm-up, the median
+# and range of the per-pair ratios (ours / reference: below 1 is faster).
+# Prints one table and writes every sample as JSON (BENCH_JSON).
+#
+# Usage (root): scripts/bench.sh
+#   PAIRS=10        pairs per row
+#   SNAPS=5000      snapshots listed, and pruned
+#   ROLLBACK_FILES=2000 files per archive of the rollback row (Go benchmark)
+#   BENCH_JSON=bench/results.json
+# Everything runs in a private mount namespace (/run, /var/lib, /var/log are
+# tmpfs there, so no state or audit record of this machine is touched); the
+# image, its loop device and mount are removed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PAIRS=${PAIRS:-10}
+SNAPS=${SNAPS:-5000}
+ROLLBACK_FILES=${ROLLBACK_FILES:-2000}
+BENCH_JSON=${BENCH_JSON:-$PWD/bench/results.json}
+export PAIRS SNAPS ROLLBACK_FILES BENCH_JSON
+[ "$(id -u)" -eq 0 ] || { echo "bench: needs root (loop device, mounts)" >&2; exit 1; }
+if [ "${1:-}" != --inner ]; then
+	make --no-print-directory build >/dev/null
+	exec unshare --mount --propagation private "$0" --inner
+fi
+
+bin=$PWD/bin
+work=$(mktemp -d /tmp/bench.XXXXXX)
+dev=""
+cleanup() {
+	set +e
+	umount "$work/gen" /var/lib /var/log 2>/dev/null
+	mountpoint -q "$work/top" && umount "$work/top"
+	if [ -n "$dev" ] && [ "$(cat "/sys/block/${dev#/dev/}/loop/backing_file" 2>/dev/null)" = "$work/img" ]; then
+		losetup -d "$dev"
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mount -t tmpfs -o mode=0755 bench /run
+mkdir -p "$(dirname "$BENCH_JSON")"
+samples=$work/samples # row ours_ns ref_ns
+: > "$samples"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+
+now() { date +%s%N; }
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+# pair ROW PREP OURS REF: after one warm-up of each, PAIRS interleaved runs;
+# PREP runs before every run (untimed), with the side as its argument.
+pair() {
+	local row=$1 prep=$2 ours=$3 ref=$4 i t0 a b
+	$prep ours; $ours 0 >/dev/null 2>"$work/err" || { echo "bench: $row: $ours failed" >&2; cat "$work/err" >&2; exit 1; }
+	$prep ref; $ref 0 >/dev/null 2>&1 || { echo "bench: $row: $ref failed" >&2; exit 1; }
+	for i in $(seq "$PAIRS"); do
+		if [ $((i % 2)) -eq 1 ]; then
+			$prep ours; t0=$(now); $ours "$i" >/dev/null 2>&1; a=$(($(now) - t0))
+			$prep ref; t0=$(now); $ref "$i" >/dev/null 2>&1; b=$(($(now) - t0))
+		else
+			$prep ref; t0=$(now); $ref "$i" >/dev/null 2>&1; b=$(($(now) - t0))
+			$prep ours; t0=$(now); $ours "$i" >/dev/null 2>&1; a=$(($(now) - t0))
+		fi
+		echo "$row $a $b" >> "$samples"
+	done
+}
+nothing() { :; }
+
+truncate -s 16G "$work/img"
+mkfs.btrfs -q -f "$work/img"
+dev=$(losetup --find --show --direct-io=on "$work/img")
+mkdir "$work/top"
+mount -o subvolid=5 "$dev" "$work/top"
+top=$work/top
+# State, audit log and journal-less logs on the same btrfs, as on a server
+# (so the jobs' fsyncs wait for the filesystem they snapshot).
+for d in /var/lib /var/log; do
+	mkdir -p "$top/bench$d"
+	mount --bind "$top/bench$d" "$d"
+done
+
+# The default layout, 7 subvolumes snapshotted (the default's 4 and 3 more),
+# about 200 files in each.
+"$bin/server-impermanence-generator" --print-default | sed -e "s|^device *=.*|device = \"$dev\"|" > "$work/config.toml"
+mkdir "$work/config.d"
+for s in @nix @var-backup @var-lib-containers; do
+	printf '[[subvolume]]\nname = "%s"\nsnapshot = true\n\n' "$s" >> "$work/config.d/10-seven.toml"
+done
+"$bin/impermanence-provision" --config "$work/config.toml" --mount "$top" >/dev/null
+svs=(@persist @var-log @var-lib-services @var-lib-caddy @nix @var-backup @var-lib-containers)
+for s in "${svs[@]}"; do
+	mkdir -p "$top/$s/files"
+	for f in $(seq 200); do echo "file $f of $s" > "$top/$s/files/$f"; done
+done
+mkdir -m 0700 "$top/cli"
+sync
+cfg=(--config "$work/config.toml" --mount "$top")
+
+echo "bench: snapshot run of 7 subvolumes" >&2
+snap_ours() { "$bin/impermanence-snapshot" "${cfg[@]}" --label "r$1"; }
+snap_ref() { local s; for s in "${svs[@]}"; do btrfs subvolume snapshot -r "$top/$s" "$top/cli/$s-r$1-$$-$RANDOM"; done; }
+pair snapshot nothing snap_ours snap_ref
+
+echo "bench: $SNAPS snapshots to list" >&2
+base=$(date -u -d "-$((SNAPS + 2)) hours" +%s)
+seq 0 $((SNAPS - 1)) | xargs -P 16 -n 100 bash -c '
+	svs=(@persist @var-log @var-lib-services @var-lib-caddy @nix)
+	for i; do
+		s=${svs[$((i % 5))]}
+		btrfs -q subvolume snapshot -r "'"$top"'/$s" "'"$top"'/@snapshots/$s/$(date -u -d "@$(('"$base"' + i * 3600))" +%Y%m%dT%H%M%SZ)"
+	done' bash
+list_ours() { "$bin/impermanence-snapshot" list "${cfg[@]}" | cat; }
+list_ref() { btrfs subvolume list -s "$top" | cat; }
+echo "bench: list" >&2
+pair list-warm nothing list_ours list_ref
+drop_prep() { drop; }
+pair list-cold drop_prep list_ours list_ref
+
+echo "bench: generator" >&2
+gen_out=$work/gen
+mkdir "$gen_out"
+mount -t tmpfs bench-generator "$gen_out"
+mkdir -p /etc/server-impermanence
+mount -t tmpfs bench-etc /etc/server-impermanence
+cp "$work/config.toml" /etc/server-impermanence/config.toml
+mkdir "$gen_out/probe"
+"$bin/server-impermanence-generator" "$gen_out/probe" "$gen_out/probe" "$gen_out/probe" 2>/dev/null || true
+mounts=$(find "$gen_out/probe" -maxdepth 1 -name '*.mount' | wc -l)
+for i in $(seq 1 "$mounts"); do
+	echo "LABEL=server /srv/m$i btrfs subvol=@m$i,compress=zstd:1,discard=async,commit=30,noatime 0 0"
+done > "$work/fstab"
+fstabgen=/usr/lib/systemd/system-generators/systemd-fstab-generator
+gen_prep() { rm -rf "$gen_out/o"; mkdir -p "$gen_out/o/n" "$gen_out/o/e" "$gen_out/o/l"; }
+# One run of a generator is a few ms: time 20 in a row.
+gen_ours() { local i; for i in $(seq 20); do gen_prep; "$bin/server-impermanence-generator" "$gen_out/o/n" "$gen_out/o/e" "$gen_out/o/l"; done; }
+gen_ref() { local i; for i in $(seq 20); do gen_prep; SYSTEMD_FSTAB="$work/fstab" "$fstabgen" "$gen_out/o/n" "$gen_out/o/e" "$gen_out/o/l"; done; }
+pair generator nothing gen_ours gen_ref
+
+# prune: SNAPS hourly snapshots of @persist for each tool; one pair (it
+# consumes its input).
+echo "bench: prune" >&2
+mk_hourly() { # dir name-format
+	seq 0 $((SNAPS - 1)) | xargs -P 16 -n 100 bash -c '
+		for i; do btrfs -q subvolume snapshot -r "'"$top"'/@persist" "'"$1"'/$(date -u -d "@$(('"$base"' + i * 3600))" +"'"$2"'")"; done' bash
+}
+prune_row() { # row ours-args... ; the reference is btrbk, or "sync" for btrfs subvolume sync
+	local row=$1 t0 a b ru
+	shift
+	find "$top/@snapshots" -mindepth 2 -maxdepth 2 -name '2*' -exec btrfs -q subvolume delete {} + >/dev/null
+	btrfs subvolume sync "$top" >/dev/null
+	mk_hourly "$top/@snapshots/@persist" '%Y%m%dT%H%M%SZ'
+	drop
+	t0=$(now)
+	/usr/bin/time -f '%U %S %M' -o "$work/ru" "$bin/impermanence-prune" "${cfg[@]}" "$@" >/dev/null 2>&1 || true
+	a=$(($(now) - t0))
+	ru=$(tail -1 "$work/ru")
+	kept=$(find "$top/@snapshots/@persist" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l)
+	if [ "$row" = prune-wait ]; then
+		# The reference: the same deletions by btrfs-progs, then its sync.
+		mk_hourly "$top/@snapshots/@persist" '%Y%m%dT%H%M%SZ.ref'
+		drop
+		t0=$(now)
+		btrfs -q subvolume delete "$top"/@snapshots/@persist/*.ref >/dev/null
+		btrfs subvolume sync "$top" >/dev/null
+		b=$(($(now) - t0))
+	else
+		rm -rf "$top/btrbk"; mkdir "$top/btrbk"
+		mk_hourly "$top/btrbk" '@persist.%Y%m%dT%H%M%S+0000'
+		printf 'timestamp_format long-iso\nsnapshot_preserve_min latest\nsnapshot_preserve 24h 7d 4w 12m\nvolume %s\n  snapshot_dir btrbk\n  subvolume @persist\n    snapshot_create no\n' "$top" > "$work/btrbk.conf"
+		drop
+		t0=$(now)
+		btrbk -c "$work/btrbk.conf" prune >/dev/null 2>&1 || true
+		b=$(($(now) - t0))
+	fi
+	echo "$row $a $b $ru $kept" >> "$samples"
+}
+prune_row prune
+if command -v btrbk >/dev/null; then :; else sed -i '$d' "$samples"; echo "bench: btrbk not installed: no prune row" >&2; fi
+prune_row prune-wait --wait 5m
+
+echo "bench: rollback (Go benchmark, $ROLLBACK_FILES files per archive)" >&2
+rb=$(BENCH_FILES=$ROLLBACK_FILES go test -run '^$' -bench BenchmarkRollbackVsRecipe -benchtime "${ROLLBACK_PAIRS:-2}x" -timeout 60m ./internal/rollback/ 2>&1 | grep '^BenchmarkRollbackVsRecipe' || true)
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# The table and the JSON.
+awk -v pairs="$PAIRS" -v snaps="$SNAPS" -v rb="$rb" -v files="$ROLLBACK_FILES" -v json="$BENCH_JSON" \
+	-v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" -v ncpu="$(nproc)" \
+	-v kernel="$(uname -r)" -v load0="$load0" -v load1="$load1" -v progs="$(btrfs --version | head -1)" '
+function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j] < a[j-1]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+	return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2 }
+BEGIN {
+	what["snapshot"] = "snapshot run, 7 subvolumes|impermanence-snapshot|7x btrfs subvolume snapshot -r"
+	what["list-warm"] = "list " snaps " snapshots into a pipe, warm cache|impermanence-snapshot list|btrfs subvolume list -s"
+	what["list-cold"] = "list " snaps " snapshots into a pipe, cold cache|impermanence-snapshot list|btrfs subvolume list -s"
+	what["generator"] = "generator, default layout (20 runs)|server-impermanence-generator|systemd-fstab-generator, same number of mounts"
+	what["prune"] = "prune " snaps " hourly snapshots|impermanence-prune|btrbk prune (24h 7d 4w 12m)"
+	what["prune-wait"] = "delete " snaps " and wait for the space|impermanence-prune --wait|btrfs subvolume delete + btrfs subvolume sync"
+	order = "snapshot list-warm list-cold generator prune prune-wait"
+}
+{ r = $1; n[r]++; A[r, n[r]] = $2; B[r, n[r]] = $3; R[r, n[r]] = $2 / $3; if (NF > 3) extra[r] = sprintf("CPU %.2f s, peak %.1f MB, %d kept", $4 + $5, $6 / 1024, $7) }
+END {
+	printf "%-48s %12s %12s %8s %s\n", "row (whole processes)", "ours ms", "ref ms", "ratio", "range / notes"
+	printf "{\n  \"machine\": {\"cpu\": \"%s\", \"cores\": %d, \"kernel\": \"%s\", \"btrfs_progs\": \"%s\", \"load_before\": \"%s\", \"load_after\": \"%s\"},\n  \"pairs\": %d,\n  \"rows\": [\n", cpu, ncpu, kernel, progs, load0, load1, pairs > json
+	c = split(order, rows, " "); first = 1
+	for (k = 1; k <= c; k++) {
+		r = rows[k]; m = n[r]; if (!m) continue
+		split(what[r], w, "|")
+		for (i = 1; i <= m; i++) { x[i] = A[r, i]; y[i] = B[r, i]; z[i] = R[r, i] }
+		ma = med(x, m); mb = med(y, m)
+		for (i = 1; i <= m; i++) z[i] = R[r, i]
+		mr = med(z, m); lo = z[1]; hi = z[m]
+		note = (m > 1) ? sprintf("%.2f-%.2f (%d pairs)", lo, hi, m) : "one pair"
+		if (r in extra) note = note ", " extra[r]
+		printf "%-48s %12.1f %12.1f %7.2fx %s\n", w[1], ma / 1e6, mb / 1e6, mr, note
+		printf "%s    {\"row\": \"%s\", \"what\": \"%s\", \"ours\": \"%s\", \"reference\": \"%s\", \"ours_ms_median\": %.3f, \"reference_ms_median\": %.3f, \"ratio_median\": %.4f, \"ratio_min\": %.4f, \"ratio_max\": %.4f, \"notes\": \"%s\", \"samples_ns\": [", (first ? "" : ",\n"), r, w[1], w[2], w[3], ma / 1e6, mb / 1e6, mr, lo, hi, extra[r] > json
+		for (i = 1; i <= m; i++) printf "%s[%.0f, %.0f]", (i > 1 ? ", " : ""), A[r, i], B[r, i] > json
+		printf "]}" > json
+		first = 0
+	}
+	if (rb != "") {
+		split(rb, f, /[ \t]+/)
+		for (i = 1; i < length(f); i++) v[f[i+1]] = f[i]
+		printf "%-48s %12.1f %12.1f %7.2fx %s\n", "rollback, 30 archives (15 expired), " files " files", v["helper-ms"], v["recipe-ms"], v["ratio"], "IN-PROCESS helper vs the recipe script (Go benchmark)"
+		printf "%s    {\"row\": \"rollback\", \"what\": \"rollback, 30 archives of %d files, 15 expired (in-process helper)\", \"ours\": \"impermanence-rollback (rollback.Run in the benchmark process)\", \"reference\": \"scripts/rollback-recipe.sh\", \"ours_ms_median\": %s, \"reference_ms_median\": %s, \"ratio_median\": %s, \"notes\": \"means of the benchmark iterations; space back: helper %s s, recipe %s s\"}", (first ? "" : ",\n"), files, v["helper-ms"], v["recipe-ms"], v["ratio"], v["helper-space-s"], v["recipe-space-s"] > json
+	}
+	printf "\n  ]\n}\n" > json
+	printf "machine: %s, %d cores, kernel %s, %s; load %s before, %s after\n", cpu, ncpu, kernel, progs, load0, load1
+}' "$samples"
+echo "bench: samples in $BENCH_JSON" >&2
