@@ -7,7 +7,10 @@
 #
 # Usage (root): scripts/bench.sh
 #   PAIRS=10        pairs per row
-#   SNAPS=5000      snapshots listed, and pruned
+#   SNAPS=5000      snapshots listed
+#   PRUNE_SNAPS=1000 hourly snapshots of one subvolume pruned, and deleted
+#                   with --wait (5000: snapshots of one subvolume into one
+#                   directory are slow to make, 15 minutes on a loaded machine)
 #   ROLLBACK_FILES=2000 files per archive of the rollback row (Go benchmark)
 #   BENCH_JSON=bench/results.json
 # Everything runs in a private mount namespace (/run, /var/lib, /var/log are
@@ -17,9 +20,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PAIRS=${PAIRS:-10}
 SNAPS=${SNAPS:-5000}
+PRUNE_SNAPS=${PRUNE_SNAPS:-1000}
 ROLLBACK_FILES=${ROLLBACK_FILES:-2000}
 BENCH_JSON=${BENCH_JSON:-$PWD/bench/results.json}
-export PAIRS SNAPS ROLLBACK_FILES BENCH_JSON
+export PAIRS SNAPS PRUNE_SNAPS ROLLBACK_FILES BENCH_JSON
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (loop device, mounts)" >&2; exit 1; }
 if [ "${1:-}" != --inner ]; then
 	make --no-print-directory build >/dev/null
@@ -137,12 +141,13 @@ gen_ours() { local i; for i in $(seq 20); do gen_prep; "$bin/server-impermanence
 gen_ref() { local i; for i in $(seq 20); do gen_prep; SYSTEMD_FSTAB="$work/fstab" "$fstabgen" "$gen_out/o/n" "$gen_out/o/e" "$gen_out/o/l"; done; }
 pair generator nothing gen_ours gen_ref
 
-# prune: SNAPS hourly snapshots of @persist for each tool; one pair (it
+pbase=$(date -u -d "-$((PRUNE_SNAPS + 2)) hours" +%s)
+# prune: PRUNE_SNAPS hourly snapshots of @persist for each tool; one pair (it
 # consumes its input).
 echo "bench: prune" >&2
 mk_hourly() { # dir name-format
-	seq 0 $((SNAPS - 1)) | xargs -P 16 -n 100 bash -c '
-		for i; do btrfs -q subvolume snapshot -r "'"$top"'/@persist" "'"$1"'/$(date -u -d "@$(('"$base"' + i * 3600))" +"'"$2"'")"; done' bash
+	seq 0 $((PRUNE_SNAPS - 1)) | xargs -P 4 -n 100 bash -c '
+		for i; do btrfs -q subvolume snapshot -r "'"$top"'/@persist" "'"$1"'/$(date -u -d "@$(('"$pbase"' + i * 3600))" +"'"$2"'")"; done' bash
 }
 prune_row() { # row ours-args... ; the reference is btrbk, or "sync" for btrfs subvolume sync
 	local row=$1 t0 a b ru
@@ -184,7 +189,7 @@ rb=$(BENCH_FILES=$ROLLBACK_FILES go test -run '^$' -bench BenchmarkRollbackVsRec
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # The table and the JSON.
-awk -v pairs="$PAIRS" -v snaps="$SNAPS" -v rb="$rb" -v files="$ROLLBACK_FILES" -v json="$BENCH_JSON" \
+awk -v pairs="$PAIRS" -v snaps="$SNAPS" -v psnaps="$PRUNE_SNAPS" -v rb="$rb" -v files="$ROLLBACK_FILES" -v json="$BENCH_JSON" \
 	-v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" -v ncpu="$(nproc)" \
 	-v kernel="$(uname -r)" -v load0="$load0" -v load1="$load1" -v progs="$(btrfs --version | head -1)" '
 function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j] < a[j-1]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
@@ -194,8 +199,8 @@ BEGIN {
 	what["list-warm"] = "list " snaps " snapshots into a pipe, warm cache|impermanence-snapshot list|btrfs subvolume list -s"
 	what["list-cold"] = "list " snaps " snapshots into a pipe, cold cache|impermanence-snapshot list|btrfs subvolume list -s"
 	what["generator"] = "generator, default layout (20 runs)|server-impermanence-generator|systemd-fstab-generator, same number of mounts"
-	what["prune"] = "prune " snaps " hourly snapshots|impermanence-prune|btrbk prune (24h 7d 4w 12m)"
-	what["prune-wait"] = "delete " snaps " and wait for the space|impermanence-prune --wait|btrfs subvolume delete + btrfs subvolume sync"
+	what["prune"] = "prune " psnaps " hourly snapshots|impermanence-prune|btrbk prune (24h 7d 4w 12m)"
+	what["prune-wait"] = "delete " psnaps " and wait for the space|impermanence-prune --wait|btrfs subvolume delete + btrfs subvolume sync"
 	order = "snapshot list-warm list-cold generator prune prune-wait"
 }
 { r = $1; n[r]++; A[r, n[r]] = $2; B[r, n[r]] = $3; R[r, n[r]] = $2 / $3; if (NF > 3) extra[r] = sprintf("CPU %.2f s, peak %.1f MB, %d kept", $4 + $5, $6 / 1024, $7) }
