@@ -182,7 +182,7 @@ func TestHostileFiles(t *testing.T) {
 			what := site.name + ", " + h.name
 			msg := logTime.ReplaceAllString(relevant(r.stderr, filepath.Base(p)), "time=… ")
 			clean := strings.NewReplacer(sb.dir, "$SANDBOX", cfgDir, "$CONFIG", outside, "$OUTSIDE").Replace
-			fmt.Fprintf(&golden, "## %s\nexit %d; after: %s\n%s", what, r.code, clean(after), clean(short(msg)))
+			fmt.Fprintf(&golden, "## %s\nexit %d; after: %s\n%s", what, r.code, clean(after), short(clean(msg)))
 			if took > 10*time.Second {
 				t.Errorf("%s: took %s", what, took)
 			}
