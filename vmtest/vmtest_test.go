@@ -434,7 +434,7 @@ func TestModesAndFailureAlerting(t *testing.T) {
 		for range 3 {
 			m.boot(bootOpts{})
 		}
-		m.finish("7+8 modes/alerting", start, map[int]int{1: 3, 2: 5, 3: 9})
+		m.finish("7+8 modes/alerting", start, map[int]int{1: 3, 2: 14, 3: 10})
 	})
 }
 

@@ -45,10 +45,11 @@ func newRig(t *testing.T, retention string) *rig {
 		t.Fatal(err)
 	}
 	r.config = filepath.Join(t.TempDir(), "config.toml")
-	cfg := strings.Replace(string(config.DefaultTOML()),
-		`retention = { hourly = 24, daily = 7, weekly = 4, monthly = 12, yearly = 0, keep_min = 1, min_age = "30m" }`,
-		`retention = { hourly = 0, daily = 0, weekly = 0, monthly = 0, yearly = 0, keep_min = 1, min_age = "0" }`, 1)
-	if !strings.Contains(cfg, "keep_min = 1, min_age = \"0\" }") {
+	def := string(config.DefaultTOML())
+	cfg := strings.Replace(def,
+		`retention = { hourly = 24, daily = 7, weekly = 4, monthly = 12, yearly = 0, keep_min = 1, min_age = "30m", space_budget = 0 }`,
+		`retention = { hourly = 0, daily = 0, weekly = 0, monthly = 0, yearly = 0, keep_min = 1, min_age = "0", space_budget = 0 }`, 1)
+	if cfg == def {
 		t.Fatal("default.toml's snapshot retention changed: adapt the test")
 	}
 	cfg += fmt.Sprintf("\n[[target]]\nname = \"usb\"\nurl = %q\nsubvolumes = [\"@persist\"]\nretention = %s\n", r.root, retention)
