@@ -60,6 +60,9 @@ func moduleProblems(linked []module, files []stanza, licenses []string) []string
 	var problems []string
 	byPath := map[string]stanza{}
 	for _, s := range files {
+		if _, dup := byPath[strings.TrimSuffix(s.files, "/*")]; dup {
+			problems = append(problems, fmt.Sprintf("Files: %s: a second stanza", s.files))
+		}
 		byPath[strings.TrimSuffix(s.files, "/*")] = s
 		if !slices.Contains(licenses, s.license) {
 			problems = append(problems, fmt.Sprintf("Files: %s: license %q has no License paragraph", s.files, s.license))
@@ -95,6 +98,7 @@ func TestModuleProblems(t *testing.T) {
 		{"example.com/gone/*", "2020 G", "Expat", "Go module example.com/gone v1.0.0."},
 		{"example.com/old/*", "2020 O", "Expat", "Go module example.com/old v1.0.0."},
 		{"example.com/nolicense/*", "", "MIT", "Go module example.com/nolicense v1.0.0."},
+		{"example.com/a/*", "2020 A", "Expat", "Go module example.com/a v1.0.0."},
 	}
 	linked := []module{
 		{path: "example.com/a", version: "v1.0.0"},
@@ -105,6 +109,7 @@ func TestModuleProblems(t *testing.T) {
 	want := []string{
 		`Files: example.com/nolicense/*: license "MIT" has no License paragraph`,
 		`Files: example.com/nolicense/*: no Copyright`,
+		`Files: example.com/a/*: a second stanza`,
 		`module example.com/missing v0.1.0 is linked but has no "Files: example.com/missing/*" stanza`,
 		`Files: example.com/old/*: comment "Go module example.com/old v1.0.0." does not name the linked version v1.1.0`,
 		`Files: example.com/gone/*: no shipped binary links module example.com/gone`,
