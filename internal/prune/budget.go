@@ -16,7 +16,8 @@ import (
 // done, exceeds the budget, the oldest timeline snapshots the retention
 // keeps, beyond its keep_min newest, are deleted too, as few as meet it
 // (overhead.Trim measures what each choice would leave). Manual snapshots,
-// writable ones and names the suite did not make are never candidates.
+// writable ones, names the suite did not make and the parents replication
+// targets need are never candidates.
 func spaceBudget(ctx context.Context, fsys *btrfs.FS, cfg *config.Config, p *Plan) error {
 	budgetPct := cfg.Snapshots.Retention.SpaceBudget
 	if budgetPct <= 0 {
@@ -60,7 +61,7 @@ func spaceBudget(ctx context.Context, fsys *btrfs.FS, cfg *config.Config, p *Pla
 		kept := 0
 		for i, it := range p.Items {
 			if it.Kind != KindSnapshot || it.Subvolume != sv.Name || it.Delete || it.Label != "" || it.Time.IsZero() ||
-				it.Reason == reasonWritable || it.Reason == reasonUnknown {
+				it.Reason == reasonWritable || it.Reason == reasonUnknown || len(it.Parent) > 0 {
 				continue
 			}
 			if kept++; kept > cfg.Snapshots.Retention.KeepMin {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/jobtest"
 	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/prune"
+	"github.com/server-impermanence/server-impermanence/internal/targetstate"
 )
 
 // TestSpaceBudget: five hourly snapshots of @persist (4 MiB live), the
@@ -74,6 +76,33 @@ func TestSpaceBudget(t *testing.T) {
 		return append([]string{"--config", cfgPath, "--mount", l.FS.Mount, "--timezone", "UTC"}, extra...)
 	}
 	writeConfig("100")
+	// The oldest timeline snapshot as a replication target's parent: the
+	// budget passes it over and takes the next two instead.
+	if err := targetstate.Write(l.Env.StateDir(), targetstate.Record{Target: "usb",
+		Subvolumes: map[string]targetstate.Subvolume{"@persist": {Parent: path.Base(timeline[0])}}}); err != nil {
+		t.Fatal(err)
+	}
+	l.Reset()
+	if code := prune.Run(context.Background(), args("--dry-run", "--json"), l.Env); code != 0 {
+		t.Fatalf("prune --dry-run: exit %d\n%s", code, l.Err)
+	}
+	var withParent prune.Report
+	if err := json.Unmarshal([]byte(l.Out.String()), &withParent); err != nil {
+		t.Fatal(err)
+	}
+	var deletedWithParent []string
+	for _, it := range withParent.Plan.Items {
+		if it.Delete {
+			deletedWithParent = append(deletedWithParent, it.Path)
+		}
+	}
+	slices.Sort(deletedWithParent)
+	if want := timeline[1:3]; !slices.Equal(deletedWithParent, want) {
+		t.Errorf("with %s a replication parent, the dry run deletes %v, want %v", timeline[0], deletedWithParent, want)
+	}
+	if err := os.Remove(targetstate.Path(l.Env.StateDir(), "usb")); err != nil {
+		t.Fatal(err)
+	}
 	l.Reset()
 	if code := prune.Run(context.Background(), args("--dry-run", "--json"), l.Env); code != 0 {
 		t.Fatalf("prune --dry-run: exit %d\n%s", code, l.Err)

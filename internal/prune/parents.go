@@ -28,6 +28,7 @@ func KeepParents(p *Plan, snapshotsDir string, records map[string]targetstate.Re
 		if !ok || it.Kind != KindSnapshot {
 			continue
 		}
+		it.Parent = targets
 		why := "replication parent of target " + strings.Join(targets, ", ") + ": the newest snapshot it also holds"
 		if it.Delete {
 			it.Delete, it.Reason = false, why

@@ -39,6 +39,9 @@ type Item struct {
 	Delete    bool      `json:"delete"`
 	Reason    string    `json:"reason"`
 	Label     string    `json:"label,omitempty"`
+	// Parent names the replication targets that need this snapshot as
+	// the parent of their next incremental send: nothing deletes it.
+	Parent []string `json:"replication_parent_of,omitempty"`
 }
 
 // Plan is the verdict on every snapshot and archive, by kind, subvolume and
