@@ -82,6 +82,7 @@ test-unit: ## Run the tests without installing anything (real-btrfs tests skip w
 	$(GO) test ./...
 
 bench: deps ## Whole processes side by side with the commands they replace: one table, bench/results.json (root; PAIRS= SNAPS=; docs/performance.md)
+	scripts/install-deps.sh bench
 	scripts/bench.sh
 
 bench-inprocess: deps ## The in-process Go benchmarks (config, metrics, exporter scrape, snapshot and prune)

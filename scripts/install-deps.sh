@@ -2,6 +2,7 @@
 # Installs the Debian packages that the tests, the benchmarks and the demo
 # use, when any is missing. Idempotent; needs root only when it installs.
 #   scripts/install-deps.sh            the tests, make bench, the demo
+#   scripts/install-deps.sh bench      make bench's references (scripts/bench.sh)
 #   scripts/install-deps.sh bench-io   make bench-io (scripts/bench-io.sh)
 set -euo pipefail
 
@@ -11,12 +12,16 @@ case "${1:-}" in
 	# man-db: man --warnings on the rendered man pages (internal/manpage);
 	# strace: the syscall-count tests (internal/syscount).
 	packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian man-db strace) ;;
+bench)
+	# btrbk: the reference of the prune row (the other rows use btrfs-progs
+	# and systemd-fstab-generator from the list above).
+	packages=(btrfs-progs util-linux systemd btrbk) ;;
 bench-io)
 	# postgresql: initdb, pg_ctl and pgbench; fio: the random and
 	# sequential workloads; btrfs-compsize: on-disk sizes; tar: the tree.
 	packages=(btrfs-progs btrfs-compsize util-linux systemd tar postgresql fio) ;;
 *)
-	echo "install-deps: unknown list ${1} (none, or bench-io)" >&2
+	echo "install-deps: unknown list ${1} (none, bench or bench-io)" >&2
 	exit 2 ;;
 esac
 missing=()
