@@ -325,66 +325,54 @@ func entryFields[T any](d *decoder, rows []field[T], where string, key func(stri
 	return fields
 }
 
-// targets decodes the [[target]] entries, like the subvolumes by name.
+// targets decodes the [[target]] entries, by name.
 func (d *decoder) targets(n *node) {
-	if !d.want(n, kArray) {
-		return
-	}
-	if !n.arrayOfTable {
-		d.c.add(n.pos, "declare targets as [[target]] tables")
-		return
-	}
-	first := map[string]Pos{}
-	for _, e := range n.elems {
-		nameNode, ok := e.fields["name"]
-		if !ok {
-			d.c.add(e.pos, "target without a name")
-			continue
-		}
-		if !d.want(nameNode, kString) {
-			continue
-		}
-		name := nameNode.str
-		if p, dup := first[name]; dup {
-			d.c.add(nameNode.pos, "target %q declared twice in this file (first at %s)", name, p)
-			continue
-		}
-		first[name] = nameNode.pos
+	d.namedTables(n, "target", func(name string, e *node) {
 		d.l.targets = append(d.l.targets, name)
 		d.table(e, "[target]", entryFields(d, targetSchema, "[target]", func(k string) string { return targetKey(name, k) }))
-	}
+	})
 }
 
+// subvolumes decodes the [[subvolume]] entries, by name.
 func (d *decoder) subvolumes(n *node) {
-	if !d.want(n, kArray) {
-		return
-	}
-	if !n.arrayOfTable {
-		d.c.add(n.pos, "declare subvolumes as [[subvolume]] tables")
-		return
-	}
-	first := map[string]Pos{}
-	for _, e := range n.elems {
-		nameNode, ok := e.fields["name"]
-		if !ok {
-			d.c.add(e.pos, "subvolume without a name")
-			continue
-		}
-		if !d.want(nameNode, kString) {
-			continue
-		}
-		name := nameNode.str
-		if p, dup := first[name]; dup {
-			d.c.add(nameNode.pos, "subvolume %q declared twice in this file (first at %s)", name, p)
-			continue
-		}
-		first[name] = nameNode.pos
+	d.namedTables(n, "subvolume", func(name string, e *node) {
 		d.l.subvolumes = append(d.l.subvolumes, name)
 		fields := map[string]func(*node){}
 		for _, f := range subvolumeSchema {
 			fields[f.key] = d.scalar(subvolKey(name, f.key), f.kind.toml())
 		}
 		d.table(e, "[subvolume]", fields)
+	})
+}
+
+// namedTables walks an array of [[what]] tables, each named by its name
+// key: a table without a name, or with a name declared earlier in the same
+// file, is an error and skipped; each is passed to each with its name.
+func (d *decoder) namedTables(n *node, what string, each func(name string, e *node)) {
+	if !d.want(n, kArray) {
+		return
+	}
+	if !n.arrayOfTable {
+		d.c.add(n.pos, "declare %ss as [[%s]] tables", what, what)
+		return
+	}
+	first := map[string]Pos{}
+	for _, e := range n.elems {
+		nameNode, ok := e.fields["name"]
+		if !ok {
+			d.c.add(e.pos, "%s without a name", what)
+			continue
+		}
+		if !d.want(nameNode, kString) {
+			continue
+		}
+		name := nameNode.str
+		if p, dup := first[name]; dup {
+			d.c.add(nameNode.pos, "%s %q declared twice in this file (first at %s)", what, name, p)
+			continue
+		}
+		first[name] = nameNode.pos
+		each(name, e)
 	}
 }
 
