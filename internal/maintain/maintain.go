@@ -112,10 +112,13 @@ type Report struct {
 type Options struct {
 	SkipBalance, SkipScrub, SkipOverhead bool
 	// ScrubOnly scrubs and records only the scrub, without the job lock.
-	ScrubOnly     bool
-	ScrubBudget   time.Duration
-	ReadOnlyScrub bool
-	DryRun        bool
+	ScrubOnly   bool
+	ScrubBudget time.Duration
+	// OverheadBudget bounds the overhead measurement: past it the
+	// previous measurement stays and the run goes on.
+	OverheadBudget time.Duration
+	ReadOnlyScrub  bool
+	DryRun         bool
 }
 
 // UnitTimeout returns the TimeoutStartSec= of the systemd unit running this
@@ -202,6 +205,7 @@ func RunWith(ctx context.Context, args []string, env job.Env, timeout UnitTimeou
 	fl.BoolVar(&o.SkipOverhead, "skip-overhead", false, "do not measure the storage overhead of snapshots and archives")
 	fl.BoolVar(&o.ScrubOnly, "scrub-only", false, "only scrub (no balance), without the job lock; the state record is scrub's")
 	fl.BoolVar(&o.ReadOnlyScrub, "read-only-scrub", false, "scrub without repairing")
+	fl.DurationVar(&o.OverheadBudget, "overhead-budget", DefaultOverheadBudget, "stop measuring the storage overhead after this `duration`, keeping the previous measurement")
 	fl.DurationVar(&o.ScrubBudget, "scrub-budget", DefaultScrubBudget, "stop the scrub after this `duration` and resume there next run (under systemd, at most the unit's TimeoutStartSec= less a margin)")
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
 	if done, code := job.ParseFlags(fl, args, &f, env, func() string { return buildinfo.String(program) }); done {
@@ -216,6 +220,9 @@ func RunWith(ctx context.Context, args []string, env job.Env, timeout UnitTimeou
 	}
 	if o.ScrubBudget <= 0 {
 		return job.Usage(env, program, "--scrub-budget %s: must be positive", o.ScrubBudget)
+	}
+	if o.OverheadBudget <= 0 {
+		return job.Usage(env, program, "--overhead-budget %s: must be positive", o.OverheadBudget)
 	}
 	o.DryRun = f.DryRun
 	var s *job.Session
@@ -311,7 +318,7 @@ func Maintain(ctx context.Context, s *job.Session, o Options) (Report, error) {
 		errs = append(errs, err)
 	}
 	if !o.SkipOverhead && job.Stopped(ctx) == nil {
-		ov, err := measureOverhead(ctx, s, o.DryRun)
+		ov, err := measureOverhead(ctx, s, o.DryRun, o.OverheadBudget)
 		rep.Overhead = &ov
 		errs = append(errs, err)
 	}

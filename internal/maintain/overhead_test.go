@@ -15,6 +15,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/jobtest"
+	"github.com/server-impermanence/server-impermanence/internal/maintain"
 	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/overhead"
 	"github.com/server-impermanence/server-impermanence/internal/overhead/fsoverhead"
@@ -210,5 +211,39 @@ func TestOverheadAgreesWithCompsize(t *testing.T) {
 	}
 	if !found || !strings.Contains(l.Err.String(), "storage overhead of @persist") || !strings.Contains(l.Err.String(), "over the budget of 15%") {
 		t.Errorf("record %+v; log:\n%s", o, l.Err)
+	}
+}
+
+// TestOverheadBudget: a measurement that outlasts --overhead-budget is
+// stopped, recorded interrupted with the previous measurement kept, and
+// the run still succeeds; a budget that is not positive is a usage error.
+func TestOverheadBudget(t *testing.T) {
+	l := jobtest.New(t)
+	writeRandom(t, filepath.Join(l.FS.Mount, "@persist", "f"), 1<<20)
+	syncFS(t, l.FS.Mount)
+	first, code := run(t, l, "--skip-balance", "--skip-scrub")
+	if code != 0 || first.Overhead == nil || first.Overhead.Error != "" || first.Overhead.MeasuredAt.IsZero() {
+		t.Fatalf("first run: exit %d, overhead %+v", code, first.Overhead)
+	}
+	rep, code := run(t, l, "--skip-balance", "--skip-scrub", "--overhead-budget", "1ns")
+	const msg = "storage overhead: not measured within --overhead-budget 1ns: the previous measurement is kept"
+	if code != 0 || rep.Overhead == nil || rep.Overhead.Error != msg || !rep.Overhead.MeasuredAt.Equal(first.Overhead.MeasuredAt) ||
+		len(rep.Overhead.Subvolumes) != len(first.Overhead.Subvolumes) {
+		t.Fatalf("over-budget run: exit %d, overhead %+v; want exit 0, %q and the first measurement (%v)", code, rep.Overhead, msg, first.Overhead.MeasuredAt)
+	}
+	r := record(t, l, overhead.Job)
+	if r.Result != state.ResultInterrupted || r.Error != msg {
+		t.Errorf("overhead record: %q %q; want interrupted, %q", r.Result, r.Error, msg)
+	}
+	if m := record(t, l, "maintenance"); m.Result != state.ResultSuccess {
+		t.Errorf("maintenance record: %q %q; want success", m.Result, m.Error)
+	}
+	if !strings.Contains(l.Err.String(), msg) {
+		t.Errorf("no warning %q in the log:\n%s", msg, l.Err)
+	}
+	l.Reset()
+	if code := maintain.Run(context.Background(), l.Args("--overhead-budget", "0s"), l.Env); code != 2 ||
+		!strings.Contains(l.Err.String(), "--overhead-budget 0s: must be positive") {
+		t.Errorf("--overhead-budget 0s: exit %d\n%s", code, l.Err)
 	}
 }
