@@ -213,3 +213,58 @@ func TestScheduleInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetUnits: each [[target]]'s send@ service and timer are among the
+// units whose health is exported, so a failing target has an
+// impermanence_unit_result of its own.
+func TestTargetUnits(t *testing.T) {
+	cfg, err := os.ReadFile("testdata/host/etc/server-impermanence/config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := fixtureOptions(t)
+	opts.Paths.Config = filepath.Join(t.TempDir(), "config.toml")
+	body := string(cfg) + "\n[[target]]\nname = \"usb\"\nurl = \"/mnt/usb\"\n\n[[target]]\nname = \"nas\"\nurl = \"/mnt/nas\"\n"
+	if err := os.WriteFile(opts.Paths.Config, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	units := fakeUnits{
+		"server-impermanence-send@usb.service/Unit":    {"LoadState": "loaded", "ActiveState": "failed"},
+		"server-impermanence-send@usb.service/Service": {"Result": "exit-code", "ExecMainStatus": int32(1)},
+		"server-impermanence-send@nas.service/Unit":    {"LoadState": "loaded", "ActiveState": "inactive"},
+		"server-impermanence-send@nas.service/Service": {"Result": "success", "ExecMainStatus": int32(0)},
+	}
+	opts.Systemd = units
+	const want = `# HELP impermanence_unit_result The unit's Result (success, exit-code, signal, timeout, ...), always 1.
+# TYPE impermanence_unit_result gauge
+impermanence_unit_result{result="exit-code",unit="server-impermanence-send@usb.service"} 1
+impermanence_unit_result{result="success",unit="server-impermanence-send@nas.service"} 1
+`
+	if err := testutil.CollectAndCompare(New(opts), strings.NewReader(want), "impermanence_unit_result"); err != nil {
+		t.Error(err)
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(New(opts))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, mf := range mfs {
+		if mf.GetName() != "impermanence_unit_loaded" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "unit" {
+					seen[l.GetValue()] = true
+				}
+			}
+		}
+	}
+	for _, u := range []string{"server-impermanence-send@usb.timer", "server-impermanence-send@nas.timer"} {
+		if !seen[u] {
+			t.Errorf("impermanence_unit_loaded has no series for %s", u)
+		}
+	}
+}

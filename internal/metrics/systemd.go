@@ -7,6 +7,9 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/plan"
 )
 
 // UnitSource reads unit properties from the service manager
@@ -50,9 +53,21 @@ func (systemdSource) describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-func (src systemdSource) collect(ctx context.Context, _ *scrape, ch chan<- prometheus.Metric) error {
+// units returns the units whose health is exported: Services, Timers and
+// the send@ service and timer of each configured [[target]] (so a failing
+// target is its own ImpermanenceUnitFailed, whatever the others did).
+func units(cfg *config.Config) []string {
+	out := append(append([]string(nil), Services...), Timers...)
+	for _, t := range cfg.Targets {
+		out = append(out, plan.SendInstance(plan.SendService, t.Name), plan.SendInstance(plan.SendTimer, t.Name))
+	}
+	return out
+}
+
+func (src systemdSource) collect(ctx context.Context, sc *scrape, ch chan<- prometheus.Metric) error {
 	var errs []error
-	for _, unit := range append(append([]string(nil), Services...), Timers...) {
+	cfg, _ := sc.config() // an invalid configuration: the built-in default's units
+	for _, unit := range units(cfg) {
 		if err := src.unit(ctx, ch, unit); err != nil {
 			errs = append(errs, fmt.Errorf("unit %s: %w", unit, err))
 			if ctx.Err() != nil {
