@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -103,22 +102,7 @@ func (d *Dir) SetNoCoW() error {
 // Info returns the subvolume whose root the directory is
 // (GET_SUBVOL_INFO): on any btrfs, without a top-level mount.
 func (d *Dir) Info() (Subvolume, error) {
-	var a getSubvolInfoArgs
-	if err := ioctl(d.f, iocGetSubvolInfo, unsafe.Pointer(&a)); err != nil {
-		return Subvolume{}, fmt.Errorf("subvolume info %s: %w", d.f.Name(), err)
-	}
-	return Subvolume{
-		ID:           a.TreeID,
-		ParentID:     a.ParentID,
-		Path:         d.f.Name(),
-		OTime:        time.Unix(int64(a.OTime.Sec), int64(a.OTime.Nsec)).UTC(),
-		ReadOnly:     a.Flags&rootSubvolReadOnly != 0,
-		Generation:   a.Generation,
-		OTransID:     a.OTransID,
-		UUID:         a.UUID,
-		ParentUUID:   a.ParentUUID,
-		ReceivedUUID: a.ReceivedUUID,
-	}, nil
+	return subvolInfo(d.f, d.f.Name())
 }
 
 // DeleteChild deletes the subvolume called name in the directory

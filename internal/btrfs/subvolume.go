@@ -80,9 +80,15 @@ func (fs *FS) Info(path string) (Subvolume, error) {
 		return Subvolume{}, fmt.Errorf("subvolume info %s: %w", path, err)
 	}
 	defer f.Close()
+	return subvolInfo(f, path)
+}
+
+// subvolInfo is GET_SUBVOL_INFO on f, the root of a subvolume; errors
+// name it as name.
+func subvolInfo(f *os.File, name string) (Subvolume, error) {
 	var a getSubvolInfoArgs
 	if err := ioctl(f, iocGetSubvolInfo, unsafe.Pointer(&a)); err != nil {
-		return Subvolume{}, fmt.Errorf("subvolume info %s: %w", path, err)
+		return Subvolume{}, fmt.Errorf("subvolume info %s: %w", name, err)
 	}
 	return Subvolume{
 		ID:           a.TreeID,
