@@ -2,12 +2,8 @@ package generator
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/plan"
@@ -26,18 +22,5 @@ func TestCheckGolden(t *testing.T) {
 	if code := Run([]string{"--check"}, Env{Root: root, Stdout: &out, Stderr: &errs}); code != 0 {
 		t.Fatalf("--check: exit %d\n%s%s", code, out.String(), errs.String())
 	}
-	got := strings.ReplaceAll(out.String()+errs.String(), root, "")
-	golden := filepath.Join("testdata", "check-default.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("read golden (run with -update): %v", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("--check (-want +got):\n%s", diff)
-	}
+	compareGolden(t, "check-default.golden", strings.ReplaceAll(out.String()+errs.String(), root, ""))
 }

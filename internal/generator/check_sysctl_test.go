@@ -143,8 +143,13 @@ func TestCheckSysctlGolden(t *testing.T) {
 	if code := Run([]string{"--check"}, Env{Root: root, Stdout: &out, Stderr: &errs}); code != 0 {
 		t.Fatalf("--check: exit %d\n%s%s", code, out.String(), errs.String())
 	}
-	got := strings.ReplaceAll(out.String(), root, "")
-	path := filepath.Join("testdata", "check-sysctl.golden")
+	compareGolden(t, "check-sysctl.golden", strings.ReplaceAll(out.String(), root, ""))
+}
+
+// compareGolden compares got with testdata/name, which -update rewrites.
+func compareGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)

@@ -54,12 +54,9 @@ func (l local) check(source btrfs.UUID) error {
 // names removed (subvolume/name).
 func (l local) clean() ([]string, error) {
 	top := filepath.Join(l.root, incoming)
-	svs, err := os.ReadDir(top)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	svs, err := readDir("read", top)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", top, err)
+		return nil, err
 	}
 	var removed []string
 	var errs []error
@@ -106,12 +103,9 @@ func isSubvolume(p string) bool {
 // list returns the subvolumes in <root>/<sv>/ with their received UUIDs.
 func (l local) list(sv string) ([]replicate.Held, error) {
 	dir := filepath.Join(l.root, sv)
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	entries, err := readDir("list target", dir)
 	if err != nil {
-		return nil, fmt.Errorf("list target %s: %w", dir, err)
+		return nil, err
 	}
 	var out []replicate.Held
 	for _, e := range entries {
@@ -283,12 +277,9 @@ func place(src, dst string, uuid btrfs.UUID) error {
 // the names repaired.
 func (l local) repair(sv string) ([]string, error) {
 	dir := filepath.Join(l.root, sv)
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
+	entries, err := readDir("list target", dir)
 	if err != nil {
-		return nil, fmt.Errorf("list target %s: %w", dir, err)
+		return nil, err
 	}
 	var out []string
 	for _, e := range entries {
@@ -312,4 +303,17 @@ func (l local) repair(sv string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// readDir lists dir for op; a directory that does not exist (nothing
+// received yet) is empty.
+func readDir(op, dir string) ([]os.DirEntry, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", op, dir, err)
+	}
+	return entries, nil
 }
