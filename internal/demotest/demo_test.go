@@ -132,12 +132,12 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		"@root/scratch.txt: gone\n",
 		"archived: old_roots/@root/",
-		`impermanence_job_last_result{job="rollback",result="success"} 1` + "\n",
-		`impermanence_job_last_result{job="scrub",result="success"} 1` + "\n",
+		`impermanence_job_last_result{job_name="rollback",result="success"} 1` + "\n",
+		`impermanence_job_last_result{job_name="scrub",result="success"} 1` + "\n",
 		// Every collector works without a top-level mount; the archives
 		// come from the rollback's inventory.
 		`impermanence_archives{subvolume="@root"} 1` + "\n",
-		`impermanence_archive_inventory_timestamp_seconds{job="rollback"} `,
+		`impermanence_archive_inventory_timestamp_seconds{job_name="rollback"} `,
 		// What the jobs wrote is in the demo's own directories.
 		"\nrun/server-impermanence/rollback.json\n",
 		"\nvar/lib/server-impermanence/snapshot.json\n",
