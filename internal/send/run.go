@@ -226,6 +226,20 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 			return fail(fmt.Errorf("target %s: %w", t.Name, err))
 		}
 		defer lk.Release()
+		// A stop cuts a transfer short (btrfs receive is killed): its
+		// partial subvolume goes now, under the lock, not at the next run.
+		defer func() {
+			if job.Stopped(ctx) == nil {
+				return
+			}
+			removed, err := l.clean()
+			for _, c := range removed {
+				log.Info("removed the partial transfer the stop cut short: "+c, "path", path.Join(incoming, c))
+			}
+			if err != nil {
+				log.Warn("partial transfer left for the next run to remove", "error", err)
+			}
+		}()
 		cleaned, err := l.clean()
 		tr.Cleaned = cleaned
 		for _, c := range cleaned {
