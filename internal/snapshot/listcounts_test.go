@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +24,7 @@ import (
 const listChildEnv = "SNAPSHOT_LIST_CHILD"
 
 // TestListChild runs one `impermanence-snapshot list` in a process of its
-// own, for TestListWrites to trace.
+// own, for TestListCounts to trace.
 func TestListChild(t *testing.T) {
 	var c fsyncChild
 	if err := json.Unmarshal([]byte(os.Getenv(listChildEnv)), &c); err != nil {
@@ -32,11 +34,19 @@ func TestListChild(t *testing.T) {
 		Root: c.Root, Journal: func() bool { return false }}))
 }
 
-// Listing 5,000 snapshots into a pipe takes at most 100 write(2) calls on
-// it, table or JSON: stdout is buffered (it took about 70,000 unbuffered,
-// one per table cell and padding).
-func TestListWrites(t *testing.T) {
-	const n, maxWrites = 5000, 100
+// What listing 5,000 snapshots does, counted, not timed (a timed test would
+// flake on a loaded machine): into a pipe, table or JSON, at most 100
+// write(2) calls (stdout is buffered: it took about 70,000 unbuffered, one
+// per table cell and padding); at most one ioctl per 50 subvolumes and 20
+// more (one tree search of 64 KiB per about 110 subvolumes, an INO_LOOKUP per
+// directory holding snapshots: btrfs subvolume list makes one per
+// subvolume); no garbage collection; and in process at most 3,000
+// allocations and 6 MB besides one per snapshot whose line carries a warning
+// (its message: here every snapshot's but the newest), where the listing
+// made 106,000 and 14 MB.
+func TestListCounts(t *testing.T) {
+	const n, maxWrites, maxAllocs, maxBytes = 5000, 100, 3000, 6 << 20
+	maxIoctls := n/50 + 20
 	l := jobtest.New(t)
 	fsys, err := btrfs.Open(l.FS.Mount)
 	if err != nil {
@@ -83,18 +93,22 @@ func TestListWrites(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := fsyncChild{Args: append([]string{"list", "--default", "--mount", l.FS.Mount}, tc.args...), Root: t.TempDir()}
 			arg, _ := json.Marshal(c)
-			cmd := syscount.Self("TestListChild", listChildEnv+"="+string(arg))
+			cmd := syscount.Self("TestListChild", listChildEnv+"="+string(arg), "GODEBUG=gctrace=1")
 			var out bytes.Buffer
 			cmd.Stdout = &out // not an *os.File: exec gives the child a pipe
-			logf, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+			stderr := filepath.Join(t.TempDir(), "stderr")
+			logf, err := os.Create(stderr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer logf.Close()
 			cmd.Stderr = logf
-			var writes int
-			for _, c := range syscount.Run(t, cmd, "write", "writev", "pwrite64") {
-				if strings.HasPrefix(c.File, "pipe:") {
+			var writes, ioctls int
+			for _, c := range syscount.Run(t, cmd, "write", "writev", "pwrite64", "ioctl") {
+				switch {
+				case c.Name == "ioctl":
+					ioctls++
+				case strings.HasPrefix(c.File, "pipe:"):
 					writes++
 				}
 			}
@@ -111,7 +125,43 @@ func TestListWrites(t *testing.T) {
 			if writes > maxWrites || writes == 0 {
 				t.Errorf("list of %d snapshots: %d writes to its stdout pipe, want 1 to %d", n, writes, maxWrites)
 			}
-			t.Logf("%d writes", writes)
+			if ioctls > maxIoctls || ioctls == 0 {
+				t.Errorf("list of %d snapshots: %d ioctls, want 1 to %d", n, ioctls, maxIoctls)
+			}
+			b, err := os.ReadFile(stderr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gcs := 0
+			for line := range strings.Lines(string(b)) {
+				if strings.HasPrefix(line, "gc ") {
+					gcs++
+				}
+			}
+			if gcs != 0 {
+				t.Errorf("list of %d snapshots: %d garbage collections, want none:\n%s", n, gcs, b)
+			}
+			t.Logf("%d writes, %d ioctls, %d garbage collections", writes, ioctls, gcs)
 		})
 	}
+	t.Run("allocations", func(t *testing.T) {
+		env := job.Env{Stdout: io.Discard, Stderr: io.Discard, Root: t.TempDir(), Journal: func() bool { return false }}
+		args := []string{"list", "--default", "--mount", l.FS.Mount}
+		list := func() {
+			if code := snapshot.Run(context.Background(), args, env); code != 0 {
+				t.Fatalf("list: exit %d", code)
+			}
+		}
+		list() // the first run's one-time allocations (time zone, ...) are not the listing's
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		list()
+		runtime.ReadMemStats(&after)
+		allocs, bytes := after.Mallocs-before.Mallocs, after.TotalAlloc-before.TotalAlloc
+		if allocs > n-1+maxAllocs || bytes > maxBytes {
+			t.Errorf("list of %d snapshots (%d with a warning): %d allocations, %d bytes; want at most %d and %d",
+				n, n-1, allocs, bytes, n-1+maxAllocs, maxBytes)
+		}
+		t.Logf("%d allocations, %d bytes", allocs, bytes)
+	})
 }
