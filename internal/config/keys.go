@@ -42,10 +42,10 @@ func appendKeys[T any](out []Key, table string, rows []field[T]) []Key {
 }
 
 var kindNames = map[fieldKind]string{fString: "string", fCount: "count", fBool: "bool",
-	fUsage: "usage", fDuration: "duration", fPaths: "paths", fSysctl: "sysctl"}
+	fUsage: "usage", fDuration: "duration", fPaths: "paths", fSysctl: "sysctl", fStrings: "strings"}
 
 // Value returns the value a top-level key of the schema holds in c: a
-// string, int, bool, []int, time.Duration or []PersistPath.
+// string, int, bool, []int, []string, time.Duration or []PersistPath.
 func (c *Config) Value(key string) (any, bool) {
 	f, ok := lookup(schema, key)
 	if !ok {
@@ -85,6 +85,8 @@ func deref(p any) any {
 	case *bool:
 		return *v
 	case *[]int:
+		return *v
+	case *[]string:
 		return *v
 	case *[]PersistPath:
 		return *v

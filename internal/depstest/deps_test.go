@@ -76,6 +76,10 @@ var rules = []rule{
 	{pkg: mod + "/helpers/tune", denied: slices.Concat(metricsStack, in("internal/rollback"))},
 	{pkg: mod + "/helpers/send", denied: slices.Concat(metricsStack, in("internal/rollback"))},
 	{pkg: mod + "/exporter", denied: slices.Concat(hostJobs, in("internal/rollback"))},
+	// impermanence-notify: D-Bus (internal/systemdbus) to read the failed
+	// unit, nothing of the metrics or a job.
+	{pkg: mod + "/helpers/notify", denied: slices.Concat(hostJobs, in("internal/rollback", "internal/exporter", "internal/metrics"),
+		[]string{"github.com/prometheus", "google.golang.org/protobuf"})},
 	// impermanence-status reads and mounts nothing: no job, no rollback,
 	// no HTTP server of the exporter (exporter-toolkit).
 	{pkg: mod + "/helpers/status", denied: slices.Concat(hostJobs, in("internal/rollback", "internal/exporter"),
