@@ -16,6 +16,17 @@ import (
 // The syntax checks of single values the schema names. Each returns what
 // is wrong with the value, or "".
 
+// checkNotifyArg checks one argument of [notify].command.
+func checkNotifyArg(a string) string {
+	switch {
+	case a == "":
+		return "an empty argument"
+	case strings.ContainsRune(a, 0):
+		return fmt.Sprintf("argument %q contains a NUL byte", a)
+	}
+	return ""
+}
+
 func checkDevice(d string) string {
 	switch {
 	case d == "":

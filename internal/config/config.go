@@ -48,6 +48,7 @@ type Config struct {
 	Maintenance Maintenance
 	Exporter    Exporter
 	Alerts      Alerts
+	Notify      Notify
 	// Sysctl are the kernel parameters of [sysctl], in the order they are
 	// first set (main file, then drop-ins); impermanence-tune applies them
 	// after the mode's.
@@ -204,6 +205,18 @@ type Alerts struct {
 	ArchiveGrace time.Duration
 	// SnapshotSlow, RollbackSlow: a run longer than this.
 	SnapshotSlow, RollbackSlow time.Duration
+}
+
+// Notify is the notification command run when a unit of the suite fails
+// (impermanence-notify, in server-impermanence-notify@.service).
+type Notify struct {
+	// Command is the argv of the command; empty: no notification.
+	Command []string
+	// Timeout bounds the command; it is killed after it.
+	Timeout time.Duration
+	// JournalLines is how many of the failed run's last journal lines
+	// the command is given.
+	JournalLines int
 }
 
 // Target formats.

@@ -120,6 +120,8 @@ func (d *decoder) field(f *field[Config]) func(*node) {
 		return func(v *node) { d.l.lists[f.key] = append(d.l.lists[f.key], d.persistList(v)...) }
 	case fSysctl:
 		return func(v *node) { d.sysctlTable(f.key, v) }
+	case fStrings:
+		return d.strings(f.key)
 	}
 	return d.scalar(f.key, f.kind.toml())
 }

@@ -51,7 +51,7 @@ var kindNames = map[fieldKind]string{fString: "string", fStrings: "strings", fCo
 	fUsage: "usage", fDuration: "duration", fPaths: "paths", fSysctl: "sysctl"}
 
 // Value returns the value a top-level key of the schema holds in c: a
-// string, int, bool, []int, time.Duration or []PersistPath.
+// string, int, bool, []int, []string, time.Duration or []PersistPath.
 func (c *Config) Value(key string) (any, bool) {
 	f, ok := lookup(schema, key)
 	if !ok {
@@ -102,6 +102,8 @@ func deref(p any) any {
 	case *bool:
 		return *v
 	case *[]int:
+		return *v
+	case *[]string:
 		return *v
 	case *[]PersistPath:
 		return *v

@@ -18,6 +18,11 @@ const (
 	MaxMinAge = 100 * 8766 * time.Hour // systemd's year is 365.25 days
 	// MaxAlertSpan bounds the time spans of [alerts]: one year ("1y").
 	MaxAlertSpan = 8766 * time.Hour
+	// MaxNotifyTimeout bounds [notify].timeout, inside the notify unit's
+	// TimeoutStartSec= (6 minutes).
+	MaxNotifyTimeout = 5 * time.Minute
+	// MaxNotifyLines bounds [notify].journal_lines.
+	MaxNotifyLines = 1000
 	// MaxFileSize bounds each configuration file: 1 MiB, far above any
 	// real configuration, so a wrong file (a log, an image) is refused
 	// before it is parsed.

@@ -159,6 +159,13 @@ var schema = []field[Config]{
 	{key: "alerts.rollback_slow", kind: fDuration, def: "2min", max: int64(MaxAlertSpan),
 		to: func(c *Config) any { return &c.Alerts.RollbackSlow }},
 
+	{key: "notify.command", kind: fStrings, check: checkNotifyArg,
+		to: func(c *Config) any { return &c.Notify.Command }},
+	{key: "notify.timeout", kind: fDuration, def: "30s", max: int64(MaxNotifyTimeout),
+		to: func(c *Config) any { return &c.Notify.Timeout }},
+	{key: "notify.journal_lines", kind: fCount, def: int64(20), max: MaxNotifyLines,
+		to: func(c *Config) any { return &c.Notify.JournalLines }},
+
 	{key: "sysctl", kind: fSysctl, max: MaxSysctlKeys, check: checkSysctlKey,
 		to: func(c *Config) any { return &c.Sysctl }},
 }

@@ -171,7 +171,7 @@ func docDefault(kind fieldKind, def any) string {
 	}
 	switch v := def.(type) {
 	case nil:
-		if kind == fPaths {
+		if kind == fPaths || kind == fStrings {
 			return "`[]`"
 		}
 		return ""
@@ -215,6 +215,8 @@ func docType(kind fieldKind, max int64) string {
 		return "array of path strings or `{ " + strings.Join(names, ", ") + " }`"
 	case fSysctl:
 		return "integer or array of integers"
+	case fStrings:
+		return "array of strings"
 	}
 	panic(fmt.Sprintf("kind %d", kind))
 }

@@ -40,6 +40,19 @@ func (v *validator) run() {
 	v.snapshots()
 	v.persist()
 	v.targets()
+	v.notify()
+}
+
+// notify checks that [notify].command names its program by an absolute
+// path or a bare name looked up in PATH, never relative to a directory.
+func (v *validator) notify() {
+	cmd := v.c.Notify.Command
+	if len(cmd) == 0 || v.bad["notify.command"] {
+		return
+	}
+	if p := cmd[0]; !strings.HasPrefix(p, "/") && strings.Contains(p, "/") {
+		v.e.add(v.m.pos("notify.command"), "program %q: a relative path (give an absolute path or a name looked up in PATH)", p)
+	}
 }
 
 // tPos is the position of a target field, or of its name when the field

@@ -24,7 +24,8 @@ var (
 	// hostJobs are the commands that run on the booted host.
 	hostJobs = in("internal/snapshot", "internal/prune", "internal/maintain", "internal/restore",
 		"internal/provision", "internal/diff", "internal/tune", "internal/send")
-	// metricsStack is what the exporter links and nothing else may.
+	// metricsStack is what the exporter links and nothing else may but
+	// impermanence-status, which reads through the exporter's collectors.
 	metricsStack = append(in("internal/exporter", "internal/metrics", "internal/systemdbus"),
 		"github.com/prometheus/client_golang", "github.com/prometheus/client_model", "github.com/prometheus/common",
 		"google.golang.org/protobuf", "github.com/godbus/dbus",
@@ -75,6 +76,14 @@ var rules = []rule{
 	{pkg: mod + "/helpers/tune", denied: slices.Concat(metricsStack, in("internal/rollback"))},
 	{pkg: mod + "/helpers/send", denied: slices.Concat(metricsStack, in("internal/rollback"))},
 	{pkg: mod + "/exporter", denied: slices.Concat(hostJobs, in("internal/rollback"))},
+	// impermanence-notify: D-Bus (internal/systemdbus) to read the failed
+	// unit, nothing of the metrics or a job.
+	{pkg: mod + "/helpers/notify", denied: slices.Concat(hostJobs, in("internal/rollback", "internal/exporter", "internal/metrics"),
+		[]string{"github.com/prometheus", "google.golang.org/protobuf"})},
+	// impermanence-status reads and mounts nothing: no job, no rollback,
+	// no HTTP server of the exporter (exporter-toolkit).
+	{pkg: mod + "/helpers/status", denied: slices.Concat(hostJobs, in("internal/rollback", "internal/exporter"),
+		[]string{"github.com/prometheus/exporter-toolkit"})},
 }
 
 // under reports whether the import path p is prefix or below it.

@@ -41,6 +41,10 @@ const (
 	SysctlNotApplied = "d4581300e6604f8ba09ec27e991af8f6"
 	// JobStopped: a job was stopped by a signal (systemctl stop, a timeout) before it finished.
 	JobStopped = "5baf4da4b5704835a9b3c1bc6ffa0639"
+	// NotifySent: the [notify].command ran for a failed unit and succeeded.
+	NotifySent = "4d61ec5d97fe4f1d94763d4e68a9385f"
+	// NotifyFailed: a failed unit was not notified (the command failed or timed out, or the configuration is invalid).
+	NotifyFailed = "ac30466493be43c69312ef70aed7c4f6"
 )
 
 // All lists every MESSAGE_ID with its name, for the catalog test.
@@ -63,4 +67,6 @@ var All = map[string]string{
 	"SysctlChanged":    SysctlChanged,
 	"SysctlNotApplied": SysctlNotApplied,
 	"JobStopped":       JobStopped,
+	"NotifySent":       NotifySent,
+	"NotifyFailed":     NotifyFailed,
 }

@@ -37,6 +37,7 @@ func (b *builder) host() {
 		b.sendTimer(t)
 	}
 	b.tune()
+	b.notify()
 	if b.cfg.Exporter.Listen != "" {
 		b.static(Normal, "multi-user.target", "wants", ExporterService)
 	}
@@ -81,6 +82,20 @@ func (b *builder) tune() {
 	}
 	b.unit(Normal, TuneService+".d/"+DropInName, u)
 	b.static(Normal, "sysinit.target", "wants", TuneService)
+}
+
+// notify makes the failure handler of every job pull in the notification
+// of the failed unit (NotifyService, instance %i: the failed unit's name)
+// when [notify].command is set. A unit of its own: the command may need
+// the network, the mail spool and the journal, which the failure handler's
+// sandbox denies; neither unit has OnFailure=, so nothing loops.
+func (b *builder) notify() {
+	if len(b.cfg.Notify.Command) == 0 {
+		return
+	}
+	u := b.dropIn()
+	u.Add("Unit", "Wants", strings.TrimSuffix(NotifyService, "@.service")+"@%i.service")
+	b.unit(Normal, FailureService+".d/"+DropInName, u)
 }
 
 // needsTune reports whether impermanence-tune has work beyond the mode's

@@ -16,6 +16,7 @@ const (
 	TuneService        = "server-impermanence-tune.service"
 	PersistService     = "server-impermanence-persist.service"
 	FailureService     = "server-impermanence-failure@.service"
+	NotifyService      = "server-impermanence-notify@.service"
 	ConfigErrorService = "server-impermanence-config-error.service"
 	SendService        = "server-impermanence-send@.service"
 	SendTimer          = "server-impermanence-send@.timer"
