@@ -40,6 +40,7 @@ func (v *validator) run() {
 	v.snapshots()
 	v.persist()
 	v.targets()
+	v.policies()
 }
 
 // tPos is the position of a target field, or of its name when the field
@@ -71,6 +72,12 @@ func (v *validator) keys() {
 		for i := range subvolumeSchema {
 			key := subvolKey(name, subvolumeSchema[i].key)
 			checkRow(v, &subvolumeSchema[i], key, v.svPos(name, subvolumeSchema[i].key))
+		}
+	}
+	for _, name := range v.m.policies {
+		for i := range policySchema {
+			key := policyKey(name, policySchema[i].key)
+			checkRow(v, &policySchema[i], key, v.policyPos(name, policySchema[i].key))
 		}
 	}
 	for _, name := range v.m.targets {
@@ -318,8 +325,7 @@ func (v *validator) snapshots() {
 			}
 		}
 	}
-	r := s.Retention
-	if r.Hourly <= 0 && r.Daily <= 0 && r.Weekly <= 0 && r.Monthly <= 0 && r.Yearly <= 0 && r.KeepMin <= 0 && r.MinAge <= 0 {
+	if keepsNothing(s.Retention) {
 		v.e.add(v.m.pos("snapshots.retention.keep_min"),
 			"retention keeps nothing: every snapshot would be deleted by the next cleanup; set keep_min or a bucket (hourly, daily, ...) above 0")
 	}
