@@ -204,3 +204,20 @@ func checkTextfileDir(p string) string {
 	}
 	return ""
 }
+
+// MaxPolicyName is the longest [policy.NAME] name.
+const MaxPolicyName = 64
+
+var policyName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// checkPolicyName checks the name of a [policy.NAME] table (and of a
+// subvolume's policy = "NAME"): it is printed by --check and the dry runs.
+func checkPolicyName(n string) string {
+	switch {
+	case len(n) > MaxPolicyName:
+		return fmt.Sprintf("policy name %q is longer than %d bytes", n, MaxPolicyName)
+	case !policyName.MatchString(n):
+		return fmt.Sprintf("policy name %q must match [a-z0-9][a-z0-9_-]*", n)
+	}
+	return ""
+}

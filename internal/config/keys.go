@@ -103,8 +103,6 @@ func deref(p any) any {
 		return *v
 	case *[]int:
 		return *v
-	case *[]string:
-		return *v
 	case *[]PersistPath:
 		return *v
 	case *[]Sysctl:

@@ -25,7 +25,9 @@ func (b *builder) host() {
 		b.mountUnit(m, m.Mountpoint, "local-fs.target")
 	}
 	b.persist()
-	b.timer(SnapshotsTimer, b.cfg.Snapshots.Schedule)
+	// One timer for every schedule: it elapses at each distinct one and
+	// impermanence-snapshot --due takes what is due (snapshot.Due).
+	b.timer(SnapshotsTimer, b.cfg.Schedules()...)
 	b.timer(CleanupTimer, b.cfg.Cleanup.Schedule)
 	b.timer(MaintenanceTimer, b.cfg.Maintenance.Schedule)
 	if b.cfg.Maintenance.Scrub {
@@ -43,11 +45,14 @@ func (b *builder) host() {
 	}
 }
 
-// timer sets OnCalendar= from the configuration and enables the timer.
-func (b *builder) timer(name, schedule string) {
+// timer sets OnCalendar= from the configuration (one line per schedule)
+// and enables the timer.
+func (b *builder) timer(name string, schedules ...string) {
 	u := b.dropIn()
 	u.Add("Timer", "OnCalendar", "")
-	u.Add("Timer", "OnCalendar", unitfile.Spec(schedule))
+	for _, s := range schedules {
+		u.Add("Timer", "OnCalendar", unitfile.Spec(s))
+	}
 	b.unit(Normal, name+".d/"+DropInName, u)
 	b.static(Normal, "timers.target", "wants", name)
 }

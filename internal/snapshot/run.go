@@ -44,8 +44,10 @@ Takes a read-only snapshot of every subvolume with snapshot = true (or of the
 SUBVOLUMEs named) into <snapshots dir>/<subvolume>/<YYYYMMDDTHHMMSSZ>, all
 with the same UTC timestamp. With --label the snapshot is manual
 (<time>-<label>): timeline retention never deletes it, unless --expire gives
-it a lifetime. "list" prints every snapshot with its age, kind, label and
-read-only flag.
+it a lifetime. With --due (server-snapshots.service) only the subvolumes
+whose schedule elapsed since their newest timeline snapshot are taken: each
+subvolume's own schedule, its policy's or [snapshots]'s. "list" prints every
+snapshot with its age, kind, label and read-only flag.
 
 Options:
 `
@@ -66,12 +68,20 @@ type Result struct {
 	Seconds   float64   `json:"seconds"`
 }
 
+// Skip is a subvolume a run did not snapshot, and why.
+type Skip struct {
+	Subvolume string `json:"subvolume"`
+	Reason    string `json:"reason"`
+}
+
 // Report is the output of a run.
 type Report struct {
 	Time      time.Time `json:"time"`
 	DryRun    bool      `json:"dry_run,omitempty"`
 	Snapshots []Result  `json:"snapshots"`
-	Warnings  []string  `json:"warnings,omitempty"`
+	// Skipped are the subvolumes --due found not due.
+	Skipped  []Skip   `json:"skipped,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Run is the whole program; main only calls it.
@@ -86,6 +96,8 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	f.Register(fl, true)
 	label := fl.String("label", "", "take a manual snapshot named <time>-`NAME`, never deleted by timeline retention")
 	expire := fl.String("expire", "", "with --label: the manual snapshot may be deleted after this systemd time `span` (e.g. 30d)")
+	due := fl.Bool("due", false, "snapshot only the subvolumes whose schedule elapsed since their newest timeline snapshot (server-snapshots.service)")
+	zone := fl.String("timezone", "", "time `zone` of schedules that name none (default: the system's, from TZ or /etc/localtime)")
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
 	if done, code := job.ParseFlags(fl, args, &f, env, func() string { return buildinfo.String(program) }); done {
 		return code
@@ -107,6 +119,16 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 			return job.ExitUsage
 		}
 	}
+	if *due && (*label != "" || fl.NArg() > 0) {
+		return job.Usage(env, program, "--due decides which subvolumes to snapshot by their schedules: not with --label or SUBVOLUME arguments")
+	}
+	loc := time.Local
+	if *zone != "" {
+		var err error
+		if loc, err = time.LoadLocation(*zone); err != nil {
+			return job.Usage(env, program, "--timezone: %v", err)
+		}
+	}
 	if fl.NArg() > 0 {
 		// A SUBVOLUME the configuration does not snapshot is a usage
 		// error, found before anything is opened.
@@ -123,7 +145,8 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 		return job.ExitFailure
 	}
 	defer s.Close()
-	rep, err := Take(ctx, s, Options{Subvolumes: fl.Args(), Label: *label, Lifetime: lifetime, DryRun: f.DryRun})
+	rep, err := Take(ctx, s, Options{Subvolumes: fl.Args(), Label: *label, Lifetime: lifetime, DryRun: f.DryRun,
+		Due: *due, Location: loc})
 	code := job.ExitOK
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
@@ -139,6 +162,11 @@ type Options struct {
 	Label      string
 	Lifetime   time.Duration // with Label: expiry after the snapshot's time
 	DryRun     bool
+	// Due snapshots only the subvolumes whose schedule elapsed since
+	// their newest timeline snapshot (Due), schedules read in Location
+	// (nil: time.Local).
+	Due      bool
+	Location *time.Location
 }
 
 // Take snapshots the subvolumes of s's configuration. The error says how
@@ -167,7 +195,24 @@ func Take(ctx context.Context, s *job.Session, o Options) (Report, error) {
 		return rep, err
 	}
 	existing := map[string]bool{}
-	for _, e := range List(subvols, dir, fsys.Mountpoint()) {
+	entries := List(subvols, dir, fsys.Mountpoint())
+	if o.Due {
+		loc := o.Location
+		if loc == nil {
+			loc = time.Local
+		}
+		var due []string
+		for _, v := range Due(cfg, targets, entries, s.Now, loc) {
+			if v.Due {
+				due = append(due, v.Subvolume)
+				log.Info("snapshot of "+v.Subvolume+" due: "+v.Reason, "subvolume", v.Subvolume)
+			} else {
+				rep.Skipped = append(rep.Skipped, Skip{Subvolume: v.Subvolume, Reason: v.Reason})
+			}
+		}
+		targets = due
+	}
+	for _, e := range entries {
 		existing[e.Path] = true
 		if !e.ReadOnly {
 			w := fmt.Sprintf("snapshot %s is writable: a snapshot must be read-only (make it so with: btrfs property set <path> ro true)", e.Path)
@@ -230,7 +275,7 @@ func Take(ctx context.Context, s *job.Session, o Options) (Report, error) {
 	}
 	created := len(rep.Snapshots) - failed
 	rec := state.Record{Result: state.ResultSuccess,
-		Counters: map[string]int64{"created": int64(created), "failed": int64(failed)}}
+		Counters: map[string]int64{"created": int64(created), "failed": int64(failed), "not_due": int64(len(rep.Skipped))}}
 	rec.Details, _ = json.Marshal(rep)
 	switch {
 	case stopped != nil:
@@ -382,6 +427,9 @@ func (r Report) print(w io.Writer) {
 		} else {
 			fmt.Fprintf(w, "FAILED %s: %s\n", s.Path, s.Error)
 		}
+	}
+	for _, s := range r.Skipped {
+		fmt.Fprintf(w, "skipped %s: %s\n", s.Subvolume, s.Reason)
 	}
 	for _, m := range r.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", m)
