@@ -103,6 +103,7 @@ func New(opts Options) *Collector {
 		jobsSource{},
 		snapshotsSource{},
 		archivesSource{},
+		blanksSource{},
 		filesystemSource{},
 		scrubSource{},
 		overheadSource{},
