@@ -45,6 +45,7 @@ type Config struct {
 	Device      string
 	Mode        Mode
 	Archive     Archive
+	Blank       Blank
 	Persist     Persist
 	Subvolumes  []Subvolume
 	Snapshots   Snapshots
@@ -75,6 +76,19 @@ type Archive struct {
 	KeepDays int
 	// KeepMin archives per subvolume are never pruned.
 	KeepMin int
+}
+
+// Blank is the history of blanks and the trial boots of a new one
+// (impermanence-provision --commit).
+type Blank struct {
+	// Keep is how many former blanks each ephemeral subvolume's blank
+	// keeps (<blank>.<time>); the one the running system came from and
+	// the one a fallback would use are kept beyond it.
+	Keep int
+	// Tries is how many trial boots a newly committed blank gets to reach
+	// boot-complete.target before the rollback falls back to the previous
+	// good blank; 0: no trial, no automatic fallback.
+	Tries int
 }
 
 // Persist lists the paths kept on the persist subvolume and bind-mounted

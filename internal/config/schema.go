@@ -99,6 +99,11 @@ var schema = []field[Config]{
 	{key: "archive.keep_min", kind: fCount, def: int64(3), max: MaxCount,
 		to: func(c *Config) any { return &c.Archive.KeepMin }},
 
+	{key: "blank.keep", kind: fCount, def: int64(3), max: MaxBlankHistory,
+		to: func(c *Config) any { return &c.Blank.Keep }},
+	{key: "blank.tries", kind: fCount, def: int64(2), max: MaxBlankTries,
+		to: func(c *Config) any { return &c.Blank.Tries }},
+
 	{key: "persist.subvolume", kind: fString, def: "@persist",
 		to: func(c *Config) any { return &c.Persist.Subvolume }},
 	{key: "persist.directories", kind: fPaths, check: named("persisted directory", checkPersistPath),

@@ -63,6 +63,10 @@ var rules = []rule{
 	// The initrd helper; internal/job, the shared command shell, is allowed.
 	{pkg: mod + "/helpers/rollback", allowed: rollbackAllowed, denied: rollbackDenied},
 	{pkg: mod + "/internal/rollback", allowed: rollbackAllowed, denied: rollbackDenied},
+	// The blank history and choice: the rollback links it, so what the
+	// rollback may link, and no command.
+	{pkg: mod + "/internal/blanks", allowed: rollbackAllowed,
+		denied: slices.Concat(hostJobs, metricsStack, in("internal/job", "internal/rollback"))},
 	// The shared shell links no command and nothing of the metrics stack.
 	{pkg: mod + "/internal/job", denied: slices.Concat(hostJobs, metricsStack, in("internal/rollback"))},
 	// The host jobs: no rollback, no metrics stack (the units refresh the

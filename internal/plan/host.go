@@ -40,9 +40,26 @@ func (b *builder) host() {
 	}
 	b.tune()
 	b.notify()
+	if hasBlank(b.cfg) && b.cfg.Blank.Tries > 0 {
+		// Trial boots of a newly committed blank: a boot that reaches the
+		// default target marks it good (ordered before boot-complete.target).
+		b.static(Normal, "multi-user.target", "wants", BlankGoodService)
+		b.static(Normal, "boot-complete.target", "requires", BlankGoodService)
+	}
 	if b.cfg.Exporter.Listen != "" {
 		b.static(Normal, "multi-user.target", "wants", ExporterService)
 	}
+}
+
+// hasBlank reports whether an ephemeral subvolume has a blank: the only
+// kind a commit makes a trial of.
+func hasBlank(cfg *config.Config) bool {
+	for _, s := range cfg.Ephemeral() {
+		if s.Blank != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // timer sets OnCalendar= from the configuration (one line per schedule)
