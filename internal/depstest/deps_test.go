@@ -23,7 +23,7 @@ func in(pkgs ...string) []string {
 var (
 	// hostJobs are the commands that run on the booted host.
 	hostJobs = in("internal/snapshot", "internal/prune", "internal/maintain", "internal/restore",
-		"internal/provision", "internal/diff", "internal/tune", "internal/send")
+		"internal/provision", "internal/diff", "internal/tune", "internal/send", "internal/receive")
 	// metricsStack is what the exporter links and nothing else may but
 	// impermanence-status, which reads through the exporter's collectors.
 	metricsStack = append(in("internal/exporter", "internal/metrics", "internal/systemdbus"),
@@ -79,6 +79,8 @@ var rules = []rule{
 	{pkg: mod + "/helpers/diff", denied: slices.Concat(metricsStack, in("internal/rollback"))},
 	{pkg: mod + "/helpers/tune", denied: slices.Concat(metricsStack, in("internal/rollback"))},
 	{pkg: mod + "/helpers/send", denied: slices.Concat(metricsStack, in("internal/rollback"))},
+	// The far end of an SSH target links no other command either.
+	{pkg: mod + "/helpers/receive", denied: slices.Concat(metricsStack, in("internal/rollback", "internal/send", "internal/snapshot", "internal/prune"))},
 	{pkg: mod + "/exporter", denied: slices.Concat(hostJobs, in("internal/rollback"))},
 	// impermanence-notify: D-Bus (internal/systemdbus) to read the failed
 	// unit, nothing of the metrics or a job.
