@@ -32,12 +32,14 @@ const (
 
 const usage = `Usage: impermanence-send [options] [--target NAME]
        impermanence-send list [options] [--target NAME]
+       impermanence-send verify [options] [--target NAME]
 
 Sends to every [[target]] (or the one named) the snapshots it lacks,
 oldest first, each incrementally from the newest snapshot both sides hold
 (matched by received UUID), in full only when there is none; then runs the
 target's retention, which never deletes that common snapshot. "list" shows
-what each side holds.
+what each side holds; "verify" checks every stream a stream target stores
+against its manifest.
 
 Options:
 `
@@ -89,6 +91,9 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	env = env.WithDefaults()
 	if len(args) > 0 && args[0] == "list" {
 		return runList(ctx, args[1:], env)
+	}
+	if len(args) > 0 && args[0] == "verify" {
+		return runVerify(ctx, args[1:], env)
 	}
 	fl := flag.NewFlagSet(program, flag.ContinueOnError)
 	fl.SetOutput(env.Stderr)
@@ -212,7 +217,7 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 	root, ok := t.Local()
 	switch {
 	case t.Format != config.FormatBtrfs:
-		return fail(fmt.Errorf("target %s: format %q is not supported by this version (only %q)", t.Name, t.Format, config.FormatBtrfs))
+		return runStream(ctx, s, t, dryRun, timeout)
 	case !ok:
 		return fail(fmt.Errorf("target %s: SSH targets are not supported by this version (only a local directory)", t.Name))
 	}

@@ -162,3 +162,18 @@ func Chain(m Manifest, name string) ([]Stream, error) {
 	}
 	return out, nil
 }
+
+// Newest returns the newest stored stream by its snapshot's time (then
+// name): the parent of the next incremental.
+func (m Manifest) Newest() (Stream, bool) {
+	var best Stream
+	var bt time.Time
+	found := false
+	for _, s := range m.Streams {
+		t, _, ok := names.ParseSnapshot(s.Name)
+		if ok && (!found || t.After(bt) || t.Equal(bt) && s.Name > best.Name) {
+			best, bt, found = s, t, true
+		}
+	}
+	return best, found
+}
