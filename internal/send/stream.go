@@ -297,3 +297,34 @@ func rate(n int64, seconds float64) string {
 	}
 	return fmt.Sprintf("%.1f MB/s", float64(n)/seconds/1e6)
 }
+
+// addStream adds the rows of a stream target to a listing: its manifest
+// joined with the source by UUID, as for a btrfs target (the parent is
+// the newest stored snapshot).
+func (l *Listing) addStream(s *job.Session, t config.Target, bySV map[string][]replicate.Source) int {
+	st, _, _, _, err := openStream(s, t)
+	if err != nil {
+		l.addError(t.Name, err.Error())
+		return job.ExitFailure
+	}
+	code := job.ExitOK
+	for _, sv := range t.Subvolumes {
+		m, err := st.Read(sv)
+		if err != nil {
+			l.addError(t.Name, err.Error())
+			code = job.ExitFailure
+			continue
+		}
+		var held []replicate.Held
+		for _, x := range m.Streams {
+			held = append(held, replicate.Held{Name: x.Name, ReceivedUUID: x.UUID})
+		}
+		rs := rows(t.Name, sv, bySV[sv], held)
+		newest, _ := m.Newest()
+		for i := range rs {
+			rs[i].Parent = rs[i].OnTarget && rs[i].Source && rs[i].Name == newest.Name
+		}
+		l.Rows = append(l.Rows, rs...)
+	}
+	return code
+}

@@ -142,6 +142,11 @@ func TestStreamEncryptedChain(t *testing.T) {
 		t.Errorf("target record: %+v", rec)
 	}
 
+	lines := strings.Split(strings.TrimSpace(r.run(t, 0, "list")), "\n")
+	if len(lines) != 5 || !strings.Contains(lines[4], snaps[3]) || !strings.HasSuffix(lines[4], "yes     yes     parent (newest on both sides)") {
+		t.Errorf("list:\n%s", strings.Join(lines, "\n"))
+	}
+
 	// verify: all good, then a flipped byte named.
 	if got := r.run(t, 0, "verify"); strings.Count(got, "vault: ok @persist/") != 4 {
 		t.Errorf("verify:\n%s", got)
