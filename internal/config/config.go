@@ -347,6 +347,13 @@ type Target struct {
 	// RateLimit caps the transfer in bytes per second ("" for none):
 	// digits with an optional K, M, G or T suffix (powers of 1024).
 	RateLimit string
+	// Recipients are the age public keys a stream target's streams are
+	// encrypted to; none stores them unencrypted.
+	Recipients []string
+	// FullEvery is a calendar expression: a stream target starts a new
+	// chain with a full stream once its newest full stream is older than
+	// the expression's longest interval.
+	FullEvery string
 }
 
 // Origin returns where the value at a canonical key path was set, e.g.

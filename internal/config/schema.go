@@ -248,7 +248,8 @@ const targetTable = "target"
 // targetSchema is one [[target]] entry: a place snapshots are replicated
 // to. Subvolumes defaults to every subvolume with snapshot = true (build
 // fills it in). identity_file, compress and rate_limit apply to SSH
-// targets only (validate.go).
+// targets only, recipients and full_every to stream targets only
+// (validate.go).
 var targetSchema = []field[Target]{
 	{key: "name", kind: fString, check: checkTargetName,
 		to: func(t *Target) any { return &t.Name }},
@@ -280,6 +281,10 @@ var targetSchema = []field[Target]{
 		to: func(t *Target) any { return &t.Compress }},
 	{key: "rate_limit", kind: fString, def: "", check: checkRateLimit, emptyOK: true,
 		to: func(t *Target) any { return &t.RateLimit }},
+	{key: "recipients", kind: fStrings, check: checkAgeRecipient,
+		to: func(t *Target) any { return &t.Recipients }},
+	{key: "full_every", kind: fString, def: "monthly", check: checkSchedule,
+		to: func(t *Target) any { return &t.FullEvery }},
 }
 
 // persistEntrySchema is the table form of a persisted path,

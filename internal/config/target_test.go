@@ -74,6 +74,9 @@ func TestTargetKeysAreDocumented(t *testing.T) {
 	for _, f := range targetSchema {
 		typ, def := "array of strings", "every `snapshot = true` subvolume"
 		manDef := "default: every subvolume with `snapshot = true`"
+		if f.kind == fStrings && f.key != "subvolumes" {
+			def, manDef = "`[]`", "default `[]`"
+		}
 		if f.kind != fStrings {
 			typ, def = docType(f.kind, f.max), docDefault(f.kind, f.def)
 			manDef = "default " + def
@@ -110,7 +113,7 @@ mountpoint = "/nix"
 
 // TestTargets pins the built targets of small configurations.
 func TestTargets(t *testing.T) {
-	dflt := Target{Format: FormatBtrfs, Schedule: "daily", Compress: CompressNone,
+	dflt := Target{Format: FormatBtrfs, Schedule: "daily", Compress: CompressNone, FullEvery: "monthly",
 		Retention: Retention{Daily: 14, Weekly: 8, Monthly: 24, KeepMin: 1}}
 	with := func(f func(*Target)) Target { t := dflt; f(&t); return t }
 	for _, tc := range []struct {
@@ -137,7 +140,7 @@ rate_limit = "50M"
 `, "", []Target{{Name: "backup1", URL: "ssh://impermanence@backup1.example.net:2222/srv/backup/web1",
 			Subvolumes: []string{"@var-log"}, Format: FormatStream, Schedule: "weekly",
 			Retention:    Retention{Daily: 3, Weekly: 8, Monthly: 24, KeepMin: 2, MinAge: 24 * 3600e9},
-			IdentityFile: "/etc/server-impermanence/keys/backup1", Compress: CompressZstd, RateLimit: "50M"}}},
+			IdentityFile: "/etc/server-impermanence/keys/backup1", Compress: CompressZstd, RateLimit: "50M", FullEvery: "monthly"}}},
 		{"drop-in overrides by name, appends a new one", `[[target]]
 name = "usb"
 url = "/mnt/usb/web1"

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
+	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/replicate"
@@ -69,6 +70,10 @@ func runList(ctx context.Context, args []string, env job.Env) int {
 	out := Listing{Rows: []Row{}}
 	code := job.ExitOK
 	for _, t := range targets {
+		if t.Format == config.FormatStream {
+			code = max(code, out.addStream(s, t, bySV))
+			continue
+		}
 		l, err := targetOf(t)
 		if err == nil {
 			err = l.check(ctx, s.FS.FSID())
