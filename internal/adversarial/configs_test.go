@@ -66,6 +66,9 @@ func (c configCase) document() (text string, line, col int, keyPath string) {
 		lines = lines[:5]
 		lines = append(lines, k.Name+" = "+c.value)
 		line, col, keyPath = 6, 1, "subvolume[1]."+k.Name
+		if i := strings.LastIndex(k.Name, "."); i >= 0 {
+			col = i + 2 // a dotted key's error is at its last part
+		}
 		for _, l := range []string{`name = "@data"`, `mountpoint = "/srv"`} {
 			if !strings.HasPrefix(l, k.Name+" ") {
 				lines = append(lines, l)
@@ -169,7 +172,7 @@ func configCases() []configCase {
 			)
 		case "strings":
 			cs = append(cs,
-				configCase{name: id + " []", key: k, value: "[]", msg: `target "usb" lists no subvolume`},
+				emptyList(id, k),
 				configCase{name: id + " [integer]", key: k, value: "[7]", elem: true, msg: "expected a string, got an integer"})
 			if k.Checked {
 				for _, h := range hostileStrings {
@@ -187,6 +190,17 @@ func configCases() []configCase {
 		}
 	}
 	return append(cs, wholeFiles()...)
+}
+
+// emptyList is the case of an empty array for a list of strings: a
+// target's subvolumes must name one; an empty notify.command (no
+// notification) or recipients (no encryption) is the default, read back
+// as an empty list.
+func emptyList(id string, k config.Key) configCase {
+	if k.Table == "target" && k.Name == "subvolumes" {
+		return configCase{name: id + " []", key: k, value: "[]", msg: `target "usb" lists no subvolume`}
+	}
+	return configCase{name: id + " []", key: k, value: "[]", want: []string(nil)}
 }
 
 // hostileStrings are given to every string key that is checked; the
@@ -304,6 +318,9 @@ func TestHostileConfigs(t *testing.T) {
 			switch {
 			case c.either && c.key.Kind == "strings":
 				want = []string{unquote(strings.TrimSuffix(strings.TrimPrefix(c.value, "["), "]"))}
+			case c.either && c.key.Table == "subvolume" && c.key.Name == "schedule" && unquote(c.value) == "":
+				// an empty schedule is the [snapshots] one
+				want = cfg.Snapshots.Schedule
 			case c.either:
 				want = unquote(c.value)
 			}
