@@ -167,7 +167,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, c := range []string{"archives", "build", "config", "filesystem", "jobs", "overhead", "scrub", "snapshots"} {
+	for _, c := range []string{"archives", "blanks", "build", "config", "filesystem", "jobs", "overhead", "scrub", "snapshots"} {
 		want = append(want, `impermanence_collector_success{collector="`+c+`"} 1`)
 	}
 	if diff := cmp.Diff(want, collectors); diff != "" {
