@@ -212,8 +212,11 @@ func Assess(f Facts) Report {
 	}
 
 	for _, u := range f.Unreadable {
-		add(Warning, "ImpermanenceCollectorFailing", "Could not read the "+u.Source+" source, so its part of this status is missing.", u.Error,
-			"journalctl -u server-impermanence-exporter.service")
+		cmd, ok := sourceCommands[u.Source]
+		if !ok {
+			cmd = "ls -l /run/server-impermanence /var/lib/server-impermanence" // a state record ("job <name>")
+		}
+		add(Warning, "ImpermanenceCollectorFailing", "Could not read the "+u.Source+" source, so its part of this status is missing.", u.Error, cmd)
 	}
 
 	slices.SortStableFunc(ps, func(a, b Problem) int {
@@ -223,6 +226,18 @@ func Assess(f Facts) Report {
 		ps = []Problem{}
 	}
 	return Report{Healthy: len(ps) == 0, Problems: ps, Facts: f}
+}
+
+// sourceCommands explain why a source of internal/metrics cannot be read.
+var sourceCommands = map[string]string{
+	"snapshots":  "findmnt /.snapshots",
+	"filesystem": "findmnt -t btrfs",
+	"archives":   "ls -l /run/server-impermanence/archives.json /var/lib/server-impermanence/archives.json",
+	"systemd":    "systemctl is-system-running",
+	"scrub":      "ls -l /var/lib/server-impermanence/scrub-pass.json",
+	"overhead":   "ls -l /var/lib/server-impermanence/overhead.json",
+	"config":     "server-impermanence-generator --check",
+	"jobs":       "ls -l /run/server-impermanence /var/lib/server-impermanence",
 }
 
 func rank(sev string) int {
