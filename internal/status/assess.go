@@ -126,7 +126,7 @@ func Assess(f Facts) Report {
 	}
 
 	for _, sv := range f.Subvolumes {
-		if sv.Snapshot && th.SnapshotStaleIntervals > 0 && sv.ScheduleInterval > 0 {
+		if sv.Snapshot && !sv.SnapshotsUnknown && th.SnapshotStaleIntervals > 0 && sv.ScheduleInterval > 0 {
 			allowed := time.Duration(th.SnapshotStaleIntervals * float64(sv.ScheduleInterval))
 			switch {
 			case sv.Timeline.Count == 0:
@@ -216,7 +216,7 @@ func Assess(f Facts) Report {
 		if !ok {
 			cmd = "ls -l /run/server-impermanence /var/lib/server-impermanence" // a state record ("job <name>")
 		}
-		add(Warning, "ImpermanenceCollectorFailing", "Could not read the "+u.Source+" source, so its part of this status is missing.", u.Error, cmd)
+		add(Warning, "ImpermanenceCollectorFailing", "Could not read the "+u.Source+" source, so its part of this status is missing.", firstLines(u.Error, 2), cmd)
 	}
 
 	slices.SortStableFunc(ps, func(a, b Problem) int {
@@ -255,6 +255,16 @@ func keys[V any](m map[string]V) func(func(string) bool) {
 			}
 		}
 	}
+}
+
+// firstLines keeps the first n lines of s, saying how many more there are
+// (a source's error has a line per unit or subvolume, often the same).
+func firstLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) <= n {
+		return s
+	}
+	return strings.Join(lines[:n], "\n") + fmt.Sprintf("\n(and %d more)", len(lines)-n)
 }
 
 // verb is a result as a verb phrase: "failed", "was refused".

@@ -94,6 +94,8 @@ func build(f *Facts, s samples, cfg *config.Config, cfgErr error, records map[st
 		}
 		out := Subvolume{Name: sv.Name, Snapshot: sv.Snapshot}
 		if sv.Snapshot {
+			_, counted := s.get("snapshots", "subvolume", sv.Name, "kind", "timeline")
+			out.SnapshotsUnknown = !counted
 			out.Timeline = s.span("snapshots", "snapshot", "subvolume", sv.Name, "kind", "timeline")
 			out.Manual = s.span("snapshots", "snapshot", "subvolume", sv.Name, "kind", "manual")
 			if v, ok := s.get("snapshot_unrecognized_entries", "subvolume", sv.Name); ok {

@@ -129,8 +129,12 @@ func Render(w io.Writer, r Report, colour bool) error {
 			if sv.ScheduleInterval > 0 {
 				every = shortDuration(time.Duration(sv.ScheduleInterval))
 			}
-			rows = append(rows, []string{sv.Name, fmt.Sprint(sv.Timeline.Count), age(f.Now, sv.Timeline.Newest),
-				age(f.Now, sv.Timeline.Oldest), fmt.Sprint(sv.Manual.Count), every})
+			if sv.SnapshotsUnknown {
+				rows = append(rows, []string{sv.Name, "?", "?", "?", "?", every})
+			} else {
+				rows = append(rows, []string{sv.Name, fmt.Sprint(sv.Timeline.Count), age(f.Now, sv.Timeline.Newest),
+					age(f.Now, sv.Timeline.Oldest), fmt.Sprint(sv.Manual.Count), every})
+			}
 			if !slices.Contains(retention, sv.Retention) {
 				retention = append(retention, sv.Retention)
 			}

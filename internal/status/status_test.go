@@ -153,6 +153,20 @@ var cases = []struct {
 		f.Filesystem = nil
 		f.Unreadable = []SourceError{{Source: "filesystem", Error: "btrfs filesystem not found in sysfs (device /dev/disk/by-label/server)"}}
 	}, []string{"ImpermanenceCollectorFailing"}, ExitWarning},
+	// Snapshots that could not be counted are not stale: unknown.
+	{"snapshots-unreadable", func(f *Facts) {
+		for i := range f.Subvolumes {
+			if f.Subvolumes[i].Snapshot {
+				f.Subvolumes[i].SnapshotsUnknown, f.Subvolumes[i].Timeline, f.Subvolumes[i].Manual = true, Span{}, Span{}
+			}
+		}
+		f.Unreadable = []SourceError{{Source: "snapshots", Error: "snapshots: /.snapshots is not mounted"}}
+	}, []string{"ImpermanenceCollectorFailing"}, ExitWarning},
+	{"systemd-unreadable", func(f *Facts) {
+		f.Units = nil
+		f.Unreadable = []SourceError{{Source: "systemd", Error: "unit server-snapshots.service: connect to systemd: no bus\n" +
+			"unit server-snapshots-cleanup.service: connect to systemd: no bus\nunit btrfs-maintenance.service: connect to systemd: no bus"}}
+	}, []string{"ImpermanenceCollectorFailing"}, ExitWarning},
 	{"several", func(f *Facts) {
 		f.Filesystem.Free = 3 << 30
 		jobOf(f, "snapshot").Result = "refused"
