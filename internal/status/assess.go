@@ -164,7 +164,7 @@ func Assess(f Facts) Report {
 		for _, e := range fs.DeviceErrors {
 			add(Critical, "ImpermanenceDeviceErrors",
 				fmt.Sprintf("Device %s of the filesystem has %d %s errors.", e.Devid, e.Count, e.Type), "",
-				"btrfs device stats /", "smartctl -a <device>")
+				"btrfs device stats /", "btrfs filesystem show /")
 		}
 	}
 	for _, t := range slices.Sorted(keys(f.Scrub.Errors)) {
@@ -205,8 +205,8 @@ func Assess(f Facts) Report {
 				lag = fmt.Sprintf(" (its newest snapshot is %s old)", shortDuration(now.Sub(t.Newest)))
 			}
 			add(Warning, "ImpermanenceReplicationStale",
-				fmt.Sprintf("Target %s last received %s %s ago%s, more than %s allowed.",
-					t.Target, t.Subvolume, shortDuration(now.Sub(t.LastSuccess)), lag, shortDuration(time.Duration(t.MaxAge))), "",
+				fmt.Sprintf("The last send of %s to target %s was %s ago%s, more than %s allowed.",
+					t.Subvolume, t.Target, shortDuration(now.Sub(t.LastSuccess)), lag, shortDuration(time.Duration(t.MaxAge))), "",
 				"impermanence-send list --target "+t.Target, "systemctl start "+unit)
 		}
 	}
