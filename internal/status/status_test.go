@@ -6,6 +6,8 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -287,5 +289,43 @@ func TestWrap(t *testing.T) {
 	want := []string{"aaa bbb", "ccc", strings.Repeat("x", 12), "d"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("wrap (-want +got):\n%s", d)
+	}
+}
+
+// notEvaluated are the alert rules the status cannot evaluate, and why.
+var notEvaluated = map[string]string{
+	"ImpermanenceExporterDown":              "Prometheus's view of the exporter",
+	"ImpermanenceFilesystemSpaceExhaustion": "a prediction over six hours of history",
+}
+
+// TestEveryAlertHasACase: every shipped alert rule is raised by one of the
+// golden cases (or is listed in notEvaluated), so a new rule gets its
+// problem here too.
+func TestEveryAlertHasACase(t *testing.T) {
+	rules, err := os.ReadFile("../../exporter/alerts/impermanence.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raised := map[string]bool{}
+	for _, c := range cases {
+		for _, a := range c.alerts {
+			raised[a] = true
+		}
+	}
+	var rulesSeen []string
+	for _, m := range regexp.MustCompile(`(?m)^\s*- alert: (\w+)$`).FindAllSubmatch(rules, -1) {
+		name := string(m[1])
+		rulesSeen = append(rulesSeen, name)
+		if _, skip := notEvaluated[name]; !skip && !raised[name] {
+			t.Errorf("alert %s: no golden case raises it (add one, or list it in notEvaluated with why)", name)
+		}
+	}
+	if len(rulesSeen) < 20 {
+		t.Fatalf("found %d alert rules, want at least 20: %v", len(rulesSeen), rulesSeen)
+	}
+	for a := range raised {
+		if !slices.Contains(rulesSeen, a) {
+			t.Errorf("the status raises %s, which is no shipped alert rule", a)
+		}
 	}
 }
