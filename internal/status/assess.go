@@ -76,6 +76,13 @@ func Assess(f Facts) Report {
 				"The boot rollback was skipped at this boot: the ephemeral subvolumes kept their previous state.",
 				r.Reason, "cat /proc/cmdline", "journalctl -b -u server-impermanence-setup.service")
 		}
+		for _, rs := range r.Resets {
+			if rs.Fallback {
+				add(Critical, "ImpermanenceBlankFallback",
+					fmt.Sprintf("%s was reset from the fallback blank %s: the newly committed blank failed its trial boots, and every boot uses the previous good one until the next commit.", rs.Subvolume, rs.Blank), "",
+					"journalctl --list-boots", "impermanence-provision --list-blanks", "cat /run/server-impermanence/blank.json")
+			}
+		}
 		if th.RollbackSlow > 0 && r.Duration > time.Duration(th.RollbackSlow).Seconds() {
 			add(Warning, "ImpermanenceRollbackSlow",
 				fmt.Sprintf("The boot rollback took %s, more than [alerts].rollback_slow (%s).",

@@ -62,6 +62,9 @@ type Rollback struct {
 type Reset struct {
 	Subvolume string `json:"subvolume"`
 	Blank     string `json:"blank,omitempty"`
+	// Fallback: the blank is the previous good one, the newly committed
+	// blank having failed its trial boots.
+	Fallback bool `json:"fallback,omitempty"`
 }
 
 // Span is a count and the time range of the names counted.

@@ -104,6 +104,9 @@ func Render(w io.Writer, r Report, colour bool) error {
 			if rs.Blank != "" {
 				from = "blank " + rs.Blank
 			}
+			if rs.Fallback {
+				from = "the fallback " + from
+			}
 			line := fmt.Sprintf("%s reset from %s", rs.Subvolume, from)
 			for _, a := range rb.Archives {
 				if path.Base(path.Dir(a)) == rs.Subvolume {
