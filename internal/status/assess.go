@@ -243,6 +243,7 @@ var sourceCommands = map[string]string{
 	"systemd":    "systemctl is-system-running",
 	"scrub":      "ls -l /var/lib/server-impermanence/scrub-pass.json",
 	"overhead":   "ls -l /var/lib/server-impermanence/overhead.json",
+	"blanks":     "cat /run/server-impermanence/blank.json",
 	"config":     "server-impermanence-generator --check",
 	"jobs":       "ls -l /run/server-impermanence /var/lib/server-impermanence",
 }
