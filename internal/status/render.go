@@ -328,13 +328,29 @@ func age(now, t time.Time) string {
 }
 
 // table writes rows as columns two spaces apart, indented by two, the
-// right-aligned ones where right says.
+// right-aligned ones where right says; rows[0] is the header. When that is
+// wider than Width (a long subvolume name), each row is a paragraph
+// instead: its first cell, then "header value" for the others.
 func table(b *strings.Builder, rows [][]string, right []bool) {
 	widths := make([]int, len(rows[0]))
 	for _, r := range rows {
 		for i, c := range r {
 			widths[i] = max(widths[i], len([]rune(c)))
 		}
+	}
+	total := 2 + 2*(len(widths)-1)
+	for _, w := range widths {
+		total += w
+	}
+	if total > Width {
+		for _, r := range rows[1:] {
+			parts := make([]string, 0, len(r)-1)
+			for i, c := range r[1:] {
+				parts = append(parts, rows[0][i+1]+" "+c)
+			}
+			para(b, r[0]+": "+strings.Join(parts, ", "))
+		}
+		return
 	}
 	for _, r := range rows {
 		var line strings.Builder

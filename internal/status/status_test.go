@@ -169,6 +169,10 @@ var cases = []struct {
 		f.Unreadable = []SourceError{{Source: "systemd", Error: "unit server-snapshots.service: connect to systemd: no bus\n" +
 			"unit server-snapshots-cleanup.service: connect to systemd: no bus\nunit btrfs-maintenance.service: connect to systemd: no bus"}}
 	}, []string{"ImpermanenceCollectorFailing"}, ExitWarning},
+	// A subvolume name too long for the tables: each row a paragraph.
+	{"long-names", func(f *Facts) {
+		f.Subvolumes[2].Name = "@var-lib-" + strings.Repeat("long-service-name-", 2) + "data"
+	}, nil, ExitHealthy},
 	{"several", func(f *Facts) {
 		f.Filesystem.Free = 3 << 30
 		jobOf(f, "snapshot").Result = "refused"
