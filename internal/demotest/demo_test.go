@@ -145,7 +145,7 @@ func TestDemo(t *testing.T) {
 		"\nserver-impermanence: 1 problem needs attention (",
 		"\nWARNING   The initrd carries an older configuration than /etc",
 		"\n  success at this boot, ",
-		"\n  @root reset from blank @root-blank; previous state archived as\n    old_roots/@root/",
+		"\n  @root reset from blank @root-blank",
 		"\n  @var-tmp reset from an empty subvolume\n",
 		"\n  device errors: none\n  scrub: last complete pass ",
 		"\n  /demo/demo.toml: valid; initrd copy: stale\n",

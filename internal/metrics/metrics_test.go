@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +146,25 @@ func TestGoldenBrokenSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGolden(t, "broken", opts)
+}
+
+// TestOnError: every failing source's error reaches Options.OnError at
+// every collection, not only when it starts failing (as the log says).
+func TestOnError(t *testing.T) {
+	opts := fixtureOptions(t)
+	opts.Paths.Sysfs = filepath.Join(t.TempDir(), "nosys")
+	opts.Paths.Mountinfo = filepath.Join(t.TempDir(), "nomountinfo")
+	var got []string
+	opts.OnError = func(c string, err error) { got = append(got, c) }
+	reg := NewRegistry(opts)
+	for range 2 {
+		if _, err := reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []string{"snapshots", "filesystem", "snapshots", "filesystem"}; !slices.Equal(got, want) {
+		t.Errorf("OnError got %v, want %v", got, want)
+	}
 }
 
 // TestCountNames: the exporter counts the names of the edge-case table as

@@ -76,6 +76,13 @@ func Assess(f Facts) Report {
 				"The boot rollback was skipped at this boot: the ephemeral subvolumes kept their previous state.",
 				r.Reason, "cat /proc/cmdline", "journalctl -b -u server-impermanence-setup.service")
 		}
+		for _, rs := range r.Resets {
+			if rs.Fallback {
+				add(Critical, "ImpermanenceBlankFallback",
+					fmt.Sprintf("%s was reset from the fallback blank %s: the newly committed blank failed its trial boots, and every boot uses the previous good one until the next commit.", rs.Subvolume, rs.Blank), "",
+					"journalctl --list-boots", "impermanence-provision --list-blanks", "cat /run/server-impermanence/blank.json")
+			}
+		}
 		if th.RollbackSlow > 0 && r.Duration > time.Duration(th.RollbackSlow).Seconds() {
 			add(Warning, "ImpermanenceRollbackSlow",
 				fmt.Sprintf("The boot rollback took %s, more than [alerts].rollback_slow (%s).",
@@ -126,7 +133,7 @@ func Assess(f Facts) Report {
 	}
 
 	for _, sv := range f.Subvolumes {
-		if sv.Snapshot && th.SnapshotStaleIntervals > 0 && sv.ScheduleInterval > 0 {
+		if sv.Snapshot && !sv.SnapshotsUnknown && th.SnapshotStaleIntervals > 0 && sv.ScheduleInterval > 0 {
 			allowed := time.Duration(th.SnapshotStaleIntervals * float64(sv.ScheduleInterval))
 			switch {
 			case sv.Timeline.Count == 0:
@@ -164,7 +171,7 @@ func Assess(f Facts) Report {
 		for _, e := range fs.DeviceErrors {
 			add(Critical, "ImpermanenceDeviceErrors",
 				fmt.Sprintf("Device %s of the filesystem has %d %s errors.", e.Devid, e.Count, e.Type), "",
-				"btrfs device stats /", "smartctl -a <device>")
+				"btrfs device stats /", "btrfs filesystem show /")
 		}
 	}
 	for _, t := range slices.Sorted(keys(f.Scrub.Errors)) {
@@ -205,15 +212,18 @@ func Assess(f Facts) Report {
 				lag = fmt.Sprintf(" (its newest snapshot is %s old)", shortDuration(now.Sub(t.Newest)))
 			}
 			add(Warning, "ImpermanenceReplicationStale",
-				fmt.Sprintf("Target %s last received %s %s ago%s, more than %s allowed.",
-					t.Target, t.Subvolume, shortDuration(now.Sub(t.LastSuccess)), lag, shortDuration(time.Duration(t.MaxAge))), "",
+				fmt.Sprintf("The last send of %s to target %s was %s ago%s, more than %s allowed.",
+					t.Subvolume, t.Target, shortDuration(now.Sub(t.LastSuccess)), lag, shortDuration(time.Duration(t.MaxAge))), "",
 				"impermanence-send list --target "+t.Target, "systemctl start "+unit)
 		}
 	}
 
 	for _, u := range f.Unreadable {
-		add(Warning, "ImpermanenceCollectorFailing", "Could not read the "+u.Source+" source, so its part of this status is missing.", u.Error,
-			"journalctl -u server-impermanence-exporter.service")
+		cmd, ok := sourceCommands[u.Source]
+		if !ok {
+			cmd = "ls -l /run/server-impermanence /var/lib/server-impermanence" // a state record ("job <name>")
+		}
+		add(Warning, "ImpermanenceCollectorFailing", "Could not read the "+u.Source+" source, so its part of this status is missing.", firstLines(u.Error, 2), cmd)
 	}
 
 	slices.SortStableFunc(ps, func(a, b Problem) int {
@@ -223,6 +233,19 @@ func Assess(f Facts) Report {
 		ps = []Problem{}
 	}
 	return Report{Healthy: len(ps) == 0, Problems: ps, Facts: f}
+}
+
+// sourceCommands explain why a source of internal/metrics cannot be read.
+var sourceCommands = map[string]string{
+	"snapshots":  "findmnt /.snapshots",
+	"filesystem": "findmnt -t btrfs",
+	"archives":   "ls -l /run/server-impermanence/archives.json /var/lib/server-impermanence/archives.json",
+	"systemd":    "systemctl is-system-running",
+	"scrub":      "ls -l /var/lib/server-impermanence/scrub-pass.json",
+	"overhead":   "ls -l /var/lib/server-impermanence/overhead.json",
+	"blanks":     "cat /run/server-impermanence/blank.json",
+	"config":     "server-impermanence-generator --check",
+	"jobs":       "ls -l /run/server-impermanence /var/lib/server-impermanence",
 }
 
 func rank(sev string) int {
@@ -240,6 +263,16 @@ func keys[V any](m map[string]V) func(func(string) bool) {
 			}
 		}
 	}
+}
+
+// firstLines keeps the first n lines of s, saying how many more there are
+// (a source's error has a line per unit or subvolume, often the same).
+func firstLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) <= n {
+		return s
+	}
+	return strings.Join(lines[:n], "\n") + fmt.Sprintf("\n(and %d more)", len(lines)-n)
 }
 
 // verb is a result as a verb phrase: "failed", "was refused".

@@ -62,6 +62,9 @@ type Rollback struct {
 type Reset struct {
 	Subvolume string `json:"subvolume"`
 	Blank     string `json:"blank,omitempty"`
+	// Fallback: the blank is the previous good one, the newly committed
+	// blank having failed its trial boots.
+	Fallback bool `json:"fallback,omitempty"`
 }
 
 // Span is a count and the time range of the names counted.
@@ -76,9 +79,12 @@ type Subvolume struct {
 	Name     string `json:"name"`
 	Snapshot bool   `json:"snapshot"`
 	// Timeline and Manual are its snapshots (when Snapshot).
-	Timeline     Span `json:"timeline"`
-	Manual       Span `json:"manual"`
-	Unrecognized int  `json:"unrecognized,omitempty"`
+	Timeline Span `json:"timeline"`
+	Manual   Span `json:"manual"`
+	// SnapshotsUnknown: its snapshots could not be counted (the snapshots
+	// source failed for it); Timeline and Manual are zero.
+	SnapshotsUnknown bool `json:"snapshots_unknown,omitempty"`
+	Unrecognized     int  `json:"unrecognized,omitempty"`
 	// Archives are its archived previous states (ephemeral with archive).
 	Archives *Span `json:"archives,omitempty"`
 	// Retention describes the snapshot retention, for people.

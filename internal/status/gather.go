@@ -75,6 +75,9 @@ func build(f *Facts, s samples, cfg *config.Config, cfgErr error, records map[st
 	}
 	if rec, ok := records["rollback"]; ok {
 		f.Rollback = rollbackOf(rec, s.has("rollback_this_boot", 1))
+		if f.Rollback.ThisBoot {
+			blankChoices(f.Rollback, s)
+		}
 	}
 	for _, job := range metrics.Jobs {
 		rec, ok := records[job]
@@ -94,6 +97,8 @@ func build(f *Facts, s samples, cfg *config.Config, cfgErr error, records map[st
 		}
 		out := Subvolume{Name: sv.Name, Snapshot: sv.Snapshot}
 		if sv.Snapshot {
+			_, counted := s.get("snapshots", "subvolume", sv.Name, "kind", "timeline")
+			out.SnapshotsUnknown = !counted
 			out.Timeline = s.span("snapshots", "snapshot", "subvolume", sv.Name, "kind", "timeline")
 			out.Manual = s.span("snapshots", "snapshot", "subvolume", sv.Name, "kind", "manual")
 			if v, ok := s.get("snapshot_unrecognized_entries", "subvolume", sv.Name); ok {
@@ -118,7 +123,10 @@ func build(f *Facts, s samples, cfg *config.Config, cfgErr error, records map[st
 		f.Subvolumes = append(f.Subvolumes, out)
 	}
 	for _, x := range s["archive_inventory_timestamp_seconds"] {
-		f.ArchivesTaken, f.ArchivesJob = timeOf(x.value), x.labels["job"]
+		f.ArchivesTaken, f.ArchivesJob = timeOf(x.value), x.labels["job_name"]
+		if f.ArchivesJob == "" {
+			f.ArchivesJob = x.labels["job"] // the label's name before honor_labels
+		}
 	}
 
 	if info := s["filesystem_info"]; len(info) > 0 {
@@ -198,6 +206,24 @@ func build(f *Facts, s samples, cfg *config.Config, cfgErr error, records map[st
 		th.RollbackSlow = seconds(v)
 	}
 	th.OverheadBudget, _ = s.get("overhead_budget_ratio")
+}
+
+// blankChoices takes the blank each subvolume was reset from at this boot
+// from the exporter's blank metrics (impermanence_blank_info, _fallback:
+// the blank status the rollback records) when it serves them: they name
+// a former blank or a fallback, which the plan's snapshot step names too
+// but cannot call a fallback.
+func blankChoices(r *Rollback, s samples) {
+	for _, x := range s["blank_info"] {
+		sv, blank := x.labels["subvolume"], x.labels["blank"]
+		i := slices.IndexFunc(r.Resets, func(rs Reset) bool { return rs.Subvolume == sv })
+		if i < 0 {
+			r.Resets = append(r.Resets, Reset{Subvolume: sv})
+			i = len(r.Resets) - 1
+		}
+		r.Resets[i].Blank = blank
+		r.Resets[i].Fallback = s.has("blank_fallback", 1, "subvolume", sv)
+	}
 }
 
 // rollbackDetails is what the status reads of the rollback's Details

@@ -104,6 +104,9 @@ func Render(w io.Writer, r Report, colour bool) error {
 			if rs.Blank != "" {
 				from = "blank " + rs.Blank
 			}
+			if rs.Fallback {
+				from = "the fallback " + from
+			}
 			line := fmt.Sprintf("%s reset from %s", rs.Subvolume, from)
 			for _, a := range rb.Archives {
 				if path.Base(path.Dir(a)) == rs.Subvolume {
@@ -129,8 +132,12 @@ func Render(w io.Writer, r Report, colour bool) error {
 			if sv.ScheduleInterval > 0 {
 				every = shortDuration(time.Duration(sv.ScheduleInterval))
 			}
-			rows = append(rows, []string{sv.Name, fmt.Sprint(sv.Timeline.Count), age(f.Now, sv.Timeline.Newest),
-				age(f.Now, sv.Timeline.Oldest), fmt.Sprint(sv.Manual.Count), every})
+			if sv.SnapshotsUnknown {
+				rows = append(rows, []string{sv.Name, "?", "?", "?", "?", every})
+			} else {
+				rows = append(rows, []string{sv.Name, fmt.Sprint(sv.Timeline.Count), age(f.Now, sv.Timeline.Newest),
+					age(f.Now, sv.Timeline.Oldest), fmt.Sprint(sv.Manual.Count), every})
+			}
 			if !slices.Contains(retention, sv.Retention) {
 				retention = append(retention, sv.Retention)
 			}
@@ -321,13 +328,29 @@ func age(now, t time.Time) string {
 }
 
 // table writes rows as columns two spaces apart, indented by two, the
-// right-aligned ones where right says.
+// right-aligned ones where right says; rows[0] is the header. When that is
+// wider than Width (a long subvolume name), each row is a paragraph
+// instead: its first cell, then "header value" for the others.
 func table(b *strings.Builder, rows [][]string, right []bool) {
 	widths := make([]int, len(rows[0]))
 	for _, r := range rows {
 		for i, c := range r {
 			widths[i] = max(widths[i], len([]rune(c)))
 		}
+	}
+	total := 2 + 2*(len(widths)-1)
+	for _, w := range widths {
+		total += w
+	}
+	if total > Width {
+		for _, r := range rows[1:] {
+			parts := make([]string, 0, len(r)-1)
+			for i, c := range r[1:] {
+				parts = append(parts, rows[0][i+1]+" "+c)
+			}
+			para(b, r[0]+": "+strings.Join(parts, ", "))
+		}
+		return
 	}
 	for _, r := range rows {
 		var line strings.Builder

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +155,24 @@ var cases = []struct {
 		f.Filesystem = nil
 		f.Unreadable = []SourceError{{Source: "filesystem", Error: "btrfs filesystem not found in sysfs (device /dev/disk/by-label/server)"}}
 	}, []string{"ImpermanenceCollectorFailing"}, ExitWarning},
+	// Snapshots that could not be counted are not stale: unknown.
+	{"snapshots-unreadable", func(f *Facts) {
+		for i := range f.Subvolumes {
+			if f.Subvolumes[i].Snapshot {
+				f.Subvolumes[i].SnapshotsUnknown, f.Subvolumes[i].Timeline, f.Subvolumes[i].Manual = true, Span{}, Span{}
+			}
+		}
+		f.Unreadable = []SourceError{{Source: "snapshots", Error: "snapshots: /.snapshots is not mounted"}}
+	}, []string{"ImpermanenceCollectorFailing"}, ExitWarning},
+	{"systemd-unreadable", func(f *Facts) {
+		f.Units = nil
+		f.Unreadable = []SourceError{{Source: "systemd", Error: "unit server-snapshots.service: connect to systemd: no bus\n" +
+			"unit server-snapshots-cleanup.service: connect to systemd: no bus\nunit btrfs-maintenance.service: connect to systemd: no bus"}}
+	}, []string{"ImpermanenceCollectorFailing"}, ExitWarning},
+	// A subvolume name too long for the tables: each row a paragraph.
+	{"long-names", func(f *Facts) {
+		f.Subvolumes[2].Name = "@var-lib-" + strings.Repeat("long-service-name-", 2) + "data"
+	}, nil, ExitHealthy},
 	{"several", func(f *Facts) {
 		f.Filesystem.Free = 3 << 30
 		jobOf(f, "snapshot").Result = "refused"
@@ -273,5 +293,80 @@ func TestWrap(t *testing.T) {
 	want := []string{"aaa bbb", "ccc", strings.Repeat("x", 12), "d"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("wrap (-want +got):\n%s", d)
+	}
+}
+
+// notEvaluated are the alert rules the status cannot evaluate, and why.
+var notEvaluated = map[string]string{
+	"ImpermanenceExporterDown":              "Prometheus's view of the exporter",
+	"ImpermanenceFilesystemSpaceExhaustion": "a prediction over six hours of history",
+}
+
+// ownTests are the alerts a test of their own raises, by the test.
+var ownTests = map[string]string{"ImpermanenceBlankFallback": "TestBlankFallback"}
+
+// TestEveryAlertHasACase: every shipped alert rule is raised by one of the
+// golden cases or its own test (or is listed in notEvaluated), so a new
+// rule gets its problem here too.
+func TestEveryAlertHasACase(t *testing.T) {
+	rules, err := os.ReadFile("../../exporter/alerts/impermanence.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raised := map[string]bool{}
+	for _, c := range cases {
+		for _, a := range c.alerts {
+			raised[a] = true
+		}
+	}
+	var rulesSeen []string
+	for _, m := range regexp.MustCompile(`(?m)^\s*- alert: (\w+)$`).FindAllSubmatch(rules, -1) {
+		name := string(m[1])
+		rulesSeen = append(rulesSeen, name)
+		_, skip := notEvaluated[name]
+		_, own := ownTests[name]
+		if !skip && !own && !raised[name] {
+			t.Errorf("alert %s: no golden case raises it (add one, or list it in notEvaluated with why)", name)
+		}
+	}
+	if len(rulesSeen) < 20 {
+		t.Fatalf("found %d alert rules, want at least 20: %v", len(rulesSeen), rulesSeen)
+	}
+	for a := range raised {
+		if !slices.Contains(rulesSeen, a) {
+			t.Errorf("the status raises %s, which is no shipped alert rule", a)
+		}
+	}
+}
+
+// TestBlankFallback: a reset from a fallback blank (the exporter's
+// impermanence_blank_fallback) is critical.
+func TestBlankFallback(t *testing.T) {
+	f := healthy()
+	f.Rollback.Resets[0] = Reset{Subvolume: "@root", Blank: "@root-blank.20261120T080000Z", Fallback: true}
+	r := Assess(f)
+	if len(r.Problems) != 1 || r.Problems[0].Alert != "ImpermanenceBlankFallback" || ExitCode(r) != ExitCritical {
+		t.Fatalf("problems %+v, exit %d", r.Problems, ExitCode(r))
+	}
+	var b bytes.Buffer
+	if err := Render(&b, r, false); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "blank-fallback.txt", b.Bytes())
+}
+
+// TestBlankChoices: the blank metrics name the blank of each reset.
+func TestBlankChoices(t *testing.T) {
+	s := samples{
+		"blank_info": {{labels: map[string]string{"subvolume": "@root", "blank": "@root-blank.20261120T080000Z"}, value: 1},
+			{labels: map[string]string{"subvolume": "@srv", "blank": "@srv-blank"}, value: 1}},
+		"blank_fallback": {{labels: map[string]string{"subvolume": "@root"}, value: 1}, {labels: map[string]string{"subvolume": "@srv"}, value: 0}},
+	}
+	r := &Rollback{Resets: []Reset{{Subvolume: "@root", Blank: "@root-blank"}, {Subvolume: "@tmp"}}}
+	blankChoices(r, s)
+	want := []Reset{{Subvolume: "@root", Blank: "@root-blank.20261120T080000Z", Fallback: true}, {Subvolume: "@tmp"},
+		{Subvolume: "@srv", Blank: "@srv-blank"}}
+	if d := cmp.Diff(want, r.Resets); d != "" {
+		t.Errorf("resets (-want +got):\n%s", d)
 	}
 }
