@@ -8,9 +8,11 @@
 # Usage (root): scripts/bench.sh
 #   PAIRS=10        pairs per row
 #   SNAPS=5000      snapshots listed
-#   PRUNE_SNAPS=1000 hourly snapshots of one subvolume pruned, and deleted
-#                   with --wait (5000: snapshots of one subvolume into one
-#                   directory are slow to make, 15 minutes on a loaded machine)
+#   PRUNE_SNAPS=1000 hourly snapshots of one subvolume pruned (5000:
+#                   snapshots of one subvolume into one directory are slow to
+#                   make, 15 minutes on a loaded machine)
+#   WAIT_SNAPS=5000 hourly snapshots over five subvolumes (most of them
+#                   deleted) for prune --wait
 #   ROLLBACK_FILES=2000 files per archive of the rollback row (Go benchmark)
 #   BENCH_JSON=bench/results.json
 # Everything runs in a private mount namespace (/run, /var/lib, /var/log are
@@ -21,9 +23,10 @@ cd "$(dirname "$0")/.."
 PAIRS=${PAIRS:-10}
 SNAPS=${SNAPS:-5000}
 PRUNE_SNAPS=${PRUNE_SNAPS:-1000}
+WAIT_SNAPS=${WAIT_SNAPS:-5000}
 ROLLBACK_FILES=${ROLLBACK_FILES:-2000}
 BENCH_JSON=${BENCH_JSON:-$PWD/bench/results.json}
-export PAIRS SNAPS PRUNE_SNAPS ROLLBACK_FILES BENCH_JSON
+export PAIRS SNAPS PRUNE_SNAPS WAIT_SNAPS ROLLBACK_FILES BENCH_JSON
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (loop device, mounts)" >&2; exit 1; }
 if [ "${1:-}" != --inner ]; then
 	make --no-print-directory build >/dev/null
@@ -149,26 +152,69 @@ mk_hourly() { # dir name-format
 	seq 0 $((PRUNE_SNAPS - 1)) | xargs -P 4 -n 100 bash -c '
 		for i; do btrfs -q subvolume snapshot -r "'"$top"'/@persist" "'"$1"'/$(date -u -d "@$(('"$pbase"' + i * 3600))" +"'"$2"'")"; done' bash
 }
-prune_row() { # row ours-args... ; the reference is btrbk, or "sync" for btrfs subvolume sync
-	local row=$1 t0 a b ru
+# prune --wait: WAIT_SNAPS hourly snapshots over the five listed subvolumes
+# (into five directories: snapshots into one directory wait for each other).
+mk_wait() { # name-format
+	seq 0 $((WAIT_SNAPS - 1)) | xargs -P 8 -n 100 bash -c '
+		svs=(@persist @var-log @var-lib-services @var-lib-caddy @nix)
+		for i; do s=${svs[$((i % 5))]}; btrfs -q subvolume snapshot -r "'"$top"'/$s" "'"$top"'/@snapshots/$s/$(date -u -d "@$(('"$wbase"' + i / 5 * 3600))" +"'"$1"'")"; done' bash
+}
+wbase=$(date -u -d "-$((WAIT_SNAPS / 5 + 2)) hours" +%s)
+prune_row() { # row ours-args... ; the reference is btrbk, or for prune-wait btrfs subvolume delete -c + sync
+	local row=$1 t0 a b ru ids ndel pid tp c c1 clast lag
 	shift
 	find "$top/@snapshots" -mindepth 2 -maxdepth 2 -name '2*' -exec btrfs -q subvolume delete {} + >/dev/null
 	btrfs subvolume sync "$top" >/dev/null
-	mk_hourly "$top/@snapshots/@persist" '%Y%m%dT%H%M%SZ'
+	if [ "$row" = prune-wait ]; then
+		mk_wait '%Y%m%dT%H%M%SZ'
+	else
+		mk_hourly "$top/@snapshots/@persist" '%Y%m%dT%H%M%SZ'
+	fi
+	if [ "$row" = prune-wait ]; then
+		# The ids it will delete, for btrfs subvolume sync started with it.
+		ids=$("$bin/impermanence-prune" "${cfg[@]}" --dry-run --json 2>/dev/null |
+			python3 -c 'import json,sys; print(" ".join(str(i["id"]) for i in json.load(sys.stdin)["plan"]["items"] if i.get("delete")))')
+		ndel=$(echo "$ids" | wc -w)
+	fi
 	drop
 	t0=$(now)
-	/usr/bin/time -f '%U %S %M' -o "$work/ru" "$bin/impermanence-prune" "${cfg[@]}" "$@" >/dev/null 2>&1 || true
-	a=$(($(now) - t0))
-	ru=$(tail -1 "$work/ru")
+	if [ "$row" = prune-wait ]; then
+		# btrfs subvolume sync of the same ids, started at the same moment,
+		# waits for them to be deleted and then cleaned: the lag is when
+		# ours returned after it. Ours' CPU after its last deletion (the
+		# commit and the wait) is sampled from /proc (in 10 ms ticks).
+		( btrfs subvolume sync "$top" $ids >/dev/null; now > "$work/sync.end" ) &
+		/usr/bin/time -f '%U %S %M' -o "$work/ru" "$bin/impermanence-prune" "${cfg[@]}" "$@" >/dev/null 2>"$work/perr" &
+		tp=$!
+		pid=""
+		while [ -z "$pid" ] && kill -0 "$tp" 2>/dev/null; do pid=$(pgrep -P "$tp" || true); done
+		c1="" clast=0
+		while [ -n "$pid" ] && c=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null); do
+			clast=$c
+			if [ -z "$c1" ] && [ "$(grep -c ' deleted: ' "$work/perr")" -ge "$ndel" ]; then c1=$c; fi
+			sleep 0.02
+		done
+		wait "$tp" || true
+		a=$(($(now) - t0))
+		wait
+		lag=$(( (t0 + a - $(cat "$work/sync.end")) / 1000000 ))
+		ru="$(tail -1 "$work/ru") $(( (clast - ${c1:-$clast}) * 10 )) $lag"
+	else
+		/usr/bin/time -f '%U %S %M' -o "$work/ru" "$bin/impermanence-prune" "${cfg[@]}" "$@" >/dev/null 2>&1 || true
+		a=$(($(now) - t0))
+		ru="$(tail -1 "$work/ru") - -"
+	fi
 	kept=$(find "$top/@snapshots/@persist" -mindepth 1 -maxdepth 1 ! -name '.*' | wc -l)
 	if [ "$row" = prune-wait ]; then
-		# The reference: the same deletions by btrfs-progs, then its sync.
-		mk_hourly "$top/@snapshots/@persist" '%Y%m%dT%H%M%SZ.ref'
+		# The reference: as many deletions by btrfs-progs, committed, then
+		# its sync (CPU and peak memory of both commands).
+		mk_wait '%Y%m%dT%H%M%SZ.ref'
 		drop
 		t0=$(now)
-		btrfs -q subvolume delete "$top"/@snapshots/@persist/*.ref >/dev/null
-		btrfs subvolume sync "$top" >/dev/null
+		/usr/bin/time -f '%U %S %M' -o "$work/ru1" btrfs -q subvolume delete -c $(ls -d "$top"/@snapshots/*/*.ref | head -n "$ndel") >/dev/null
+		/usr/bin/time -f '%U %S %M' -o "$work/ru2" btrfs subvolume sync "$top" >/dev/null
 		b=$(($(now) - t0))
+		ru="$ru $(tail -1 "$work/ru1" | awk -v x="$(tail -1 "$work/ru2")" '{split(x, y, " "); print $1 + $2 + y[1] + y[2], ($3 > y[3] ? $3 : y[3])}') $ndel"
 	else
 		rm -rf "$top/btrbk"; mkdir "$top/btrbk"
 		mk_hourly "$top/btrbk" '@persist.%Y%m%dT%H%M%S+0000'
@@ -177,6 +223,7 @@ prune_row() { # row ours-args... ; the reference is btrbk, or "sync" for btrfs s
 		t0=$(now)
 		btrbk -c "$work/btrbk.conf" prune >/dev/null 2>&1 || true
 		b=$(($(now) - t0))
+		ru="$ru - - -"
 	fi
 	echo "$row $a $b $ru $kept" >> "$samples"
 }
@@ -189,7 +236,7 @@ rb=$(BENCH_FILES=$ROLLBACK_FILES go test -run '^$' -bench BenchmarkRollbackVsRec
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # The table and the JSON.
-awk -v pairs="$PAIRS" -v snaps="$SNAPS" -v psnaps="$PRUNE_SNAPS" -v rb="$rb" -v files="$ROLLBACK_FILES" -v json="$BENCH_JSON" \
+awk -v pairs="$PAIRS" -v snaps="$SNAPS" -v psnaps="$PRUNE_SNAPS" -v wsnaps="$WAIT_SNAPS" -v rb="$rb" -v files="$ROLLBACK_FILES" -v json="$BENCH_JSON" \
 	-v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" -v ncpu="$(nproc)" \
 	-v kernel="$(uname -r)" -v load0="$load0" -v load1="$load1" -v progs="$(btrfs --version | head -1)" '
 function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j] < a[j-1]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
@@ -200,10 +247,13 @@ BEGIN {
 	what["list-cold"] = "list " snaps " snapshots into a pipe, cold cache|impermanence-snapshot list|btrfs subvolume list -s"
 	what["generator"] = "generator, default layout (20 runs)|server-impermanence-generator|systemd-fstab-generator, same number of mounts"
 	what["prune"] = "prune " psnaps " hourly snapshots|impermanence-prune|btrbk prune (24h 7d 4w 12m)"
-	what["prune-wait"] = "delete " psnaps " and wait for the space|impermanence-prune --wait|btrfs subvolume delete + btrfs subvolume sync"
+	what["prune-wait"] = "delete most of " wsnaps " and wait for the space|impermanence-prune --wait|btrfs subvolume delete -c + btrfs subvolume sync"
 	order = "snapshot list-warm list-cold generator prune prune-wait"
 }
-{ r = $1; n[r]++; A[r, n[r]] = $2; B[r, n[r]] = $3; R[r, n[r]] = $2 / $3; if (NF > 3) extra[r] = sprintf("CPU %.2f s, peak %.1f MB, %d kept", $4 + $5, $6 / 1024, $7) }
+{ r = $1; n[r]++; A[r, n[r]] = $2; B[r, n[r]] = $3; R[r, n[r]] = $2 / $3
+	# prune rows: user sys peak-KB wait-CPU-ms lag-ms [ref-CPU-s ref-peak-KB deletions] kept
+	if (r == "prune") extra[r] = sprintf("CPU %.2f s, peak %.1f MB, %d kept", $4 + $5, $6 / 1024, $NF)
+	if (r == "prune-wait") extra[r] = sprintf("%d deletions: CPU %.2f s (%d ms after the last deletion), peak %.1f MB; reference CPU %.2f s, peak %.1f MB; returned %d ms %s btrfs subvolume sync of the same ids", $11, $4 + $5, $7, $6 / 1024, $9, $10 / 1024, ($8 < 0 ? -$8 : $8), ($8 < 0 ? "before" : "after")) }
 END {
 	printf "%-48s %12s %12s %8s %s\n", "row (whole processes)", "ours ms", "ref ms", "ratio", "range / notes"
 	printf "{\n  \"machine\": {\"cpu\": \"%s\", \"cores\": %d, \"kernel\": \"%s\", \"btrfs_progs\": \"%s\", \"load_before\": \"%s\", \"load_after\": \"%s\"},\n  \"pairs\": %d,\n  \"rows\": [\n", cpu, ncpu, kernel, progs, load0, load1, pairs > json

@@ -1,7 +1,6 @@
 package btrfs
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -197,73 +196,112 @@ const DefaultPoll = 100 * time.Millisecond
 const firstPoll = 5 * time.Millisecond
 
 // WaitDeleted commits, so that the cleaner starts at once, then waits until
-// the deleted subvolumes ids are gone from the root tree, i.e. their space
-// is freed. It fails for an id that is not deleted.
+// the deleted subvolumes ids are gone from the root tree (WaitCleaned).
+func (fs *FS) WaitDeleted(ctx context.Context, ids []uint64, poll time.Duration) error {
+	if err := fs.Commit(); err != nil {
+		return err
+	}
+	return fs.WaitCleaned(ctx, ids, poll)
+}
+
+// WaitCleaned waits until the deleted subvolumes ids are gone from the root
+// tree, i.e. their space is freed; their deletion must be committed (Commit:
+// a commit also wakes the cleaner). It fails for an id that is not deleted.
 //
-// The cleaner frees deleted subvolumes one at a time, in the order they were
-// deleted (ids in that order cost the fewest checks; any order is correct).
-// So after one check of every id, each check looks up the first id still
-// pending alone (a tree search for its root item, on memory reused for every
-// check), and the next ones only once it is gone; the interval between
-// checks doubles from 5 ms up to poll while nothing is freed. For n
-// deletions that is at most 2n searches plus one per interval, instead of
-// a full search per pending id every interval.
+// One walk of the root tree over the ids' range first finds those already
+// gone and refuses an id that is not deleted (it still has its backref).
+// Then each check is one tree search, on memory reused for every check, from
+// the lowest id still pending: the first item it finds is that subvolume's
+// root item while it waits for the cleaner, else an item of a later
+// subvolume, and every pending id below it is gone, however many the
+// cleaner freed meanwhile. The interval between checks doubles from 5 ms up
+// to poll while nothing is freed. For n deletions that is one check per
+// interval (and one more per batch of live subvolumes between them),
+// instead of a search per pending id every interval; the kernel's order of
+// freeing does not matter.
 //
 // Not BTRFS_IOC_SUBVOL_SYNC_WAIT (Linux 6.13): the kernel looks at the
 // subvolume once a second while it waits, so it returns up to a second
 // after the space is back.
-func (fs *FS) WaitDeleted(ctx context.Context, ids []uint64, poll time.Duration) error {
+func (fs *FS) WaitCleaned(ctx context.Context, ids []uint64, poll time.Duration) error {
 	if poll <= 0 {
 		poll = DefaultPoll
 	}
-	if err := fs.Commit(); err != nil {
-		return err
+	if len(ids) == 0 {
+		return nil
 	}
-	mem := newSearchMem(4 << 10) // a root item and its backref
 	pending := slices.Clone(ids)
-	var err error
-	pending = slices.DeleteFunc(pending, func(id uint64) bool {
-		gone, e := fs.cleaned(mem, id)
-		err = cmp.Or(err, e)
-		return gone
-	})
+	slices.Sort(pending)
+	pending = slices.Compact(pending)
+	// The walk: the ids present, and none with a backref.
+	present := make([]uint64, 0, len(pending))
+	err := fs.search(rootTreeID, key{pending[0], rootItemKey, 0}, key{pending[len(pending)-1], rootBackrefKey, math.MaxUint64},
+		func(k key, _ []byte) error {
+			if _, ok := slices.BinarySearch(pending, k.ObjectID); !ok {
+				return nil // a live subvolume between them
+			}
+			switch k.Type {
+			case rootItemKey:
+				present = append(present, k.ObjectID)
+			case rootBackrefKey:
+				return fmt.Errorf("subvolume %d is not deleted", k.ObjectID)
+			}
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("wait for deleted subvolumes: %w", err)
+	}
+	pending = present
+	mem := newSearchMem(4 << 10) // a few root items
 	wait := firstPoll
-	for err == nil && len(pending) > 0 {
+	for len(pending) > 0 {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("wait for %d deleted subvolumes (the first %d): %w", len(pending), pending[0], ctx.Err())
 		case <-time.After(min(wait, poll)):
 		}
 		n := len(pending)
-		for len(pending) > 0 {
-			gone, e := fs.cleaned(mem, pending[0])
-			if err = e; err != nil || !gone {
-				break
-			}
-			pending = pending[1:]
+		if pending, err = fs.pendingFrom(mem, pending); err != nil {
+			return fmt.Errorf("wait for deleted subvolumes: %w", err)
 		}
 		if len(pending) == n {
 			wait *= 2
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("wait for deleted subvolumes: %w", err)
-	}
 	return nil
 }
 
-// cleaned reports whether subvolume id no longer has a ROOT_ITEM, in one
-// tree search on mem (its root item and its backref, at most a few hundred
-// bytes, fit in one batch). A ROOT_BACKREF means the subvolume still exists.
-func (fs *FS) cleaned(mem []uint64, id uint64) (bool, error) {
-	gone := true
-	_, _, err := fs.searchBatch(mem, rootTreeID, 0, key{id, rootItemKey, 0}, key{id, rootBackrefKey, math.MaxUint64},
-		func(k key, _ []byte) error {
-			gone = false
-			if k.Type == rootBackrefKey {
-				return fmt.Errorf("subvolume %d is not deleted", id)
+// errPresent stops pendingFrom's search at a pending subvolume still there.
+var errPresent = errors.New("present")
+
+// pendingFrom returns the tail of pending (sorted ids) from the first id
+// whose root item is still in the root tree: every id below the first item
+// a search from pending[0] finds is gone. Usually one search; another after
+// each batch of items of live subvolumes only.
+func (fs *FS) pendingFrom(mem []uint64, pending []uint64) ([]uint64, error) {
+	lo, hi := key{pending[0], rootItemKey, 0}, key{pending[len(pending)-1], rootBackrefKey, math.MaxUint64}
+	for len(pending) > 0 {
+		last, n, err := fs.searchBatch(mem, rootTreeID, 0, lo, hi, func(k key, _ []byte) error {
+			for len(pending) > 0 && pending[0] < k.ObjectID {
+				pending = pending[1:] // gone
+			}
+			if len(pending) > 0 && pending[0] == k.ObjectID {
+				if k.Type == rootBackrefKey {
+					return fmt.Errorf("subvolume %d is not deleted", k.ObjectID)
+				}
+				return errPresent
 			}
 			return nil
 		})
-	return gone, err
+		switch {
+		case errors.Is(err, errPresent):
+			return pending, nil
+		case err != nil:
+			return pending, err
+		case n == 0 || last == hi: // nothing more up to the highest: all gone
+			return nil, nil
+		}
+		lo, _ = last.next()
+	}
+	return pending, nil
 }

@@ -158,8 +158,10 @@ func Prune(ctx context.Context, s *job.Session, o Options) (Report, error) {
 	if stopped == nil {
 		roErr = readOnlyArchives(s)
 	}
+	wait := fsys.WaitCleaned // the commit woke the cleaner
 	if err := fsys.Commit(); err != nil {
 		rep.Failures = append(rep.Failures, Failure{Path: "(commit)", Error: err.Error()})
+		wait = fsys.WaitDeleted // commits again first
 	}
 	if o.Wait > 0 && rep.Deleted > 0 && stopped == nil {
 		var ids []uint64
@@ -169,7 +171,7 @@ func Prune(ctx context.Context, s *job.Session, o Options) (Report, error) {
 			}
 		}
 		wctx, cancel := context.WithTimeout(ctx, o.Wait)
-		if err := fsys.WaitDeleted(wctx, ids, 0); err != nil {
+		if err := wait(wctx, ids, 0); err != nil {
 			log.Warn("the cleaner has not freed every deleted subvolume yet", "error", err)
 		}
 		cancel()

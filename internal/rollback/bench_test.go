@@ -21,7 +21,10 @@ import (
 // files each (unshared), 15 of them older than 30 days (by name and by
 // mtime, as the recipe looks at mtime), one expired one with a nested
 // subvolume, and a lived-in root. It returns the ids that pruning deletes.
-func benchFixture(b *testing.B, files int, now time.Time) (*btrfstest.FS, *btrfs.FS) {
+// The archives are read-only when readOnly, as the helper leaves them (the
+// recipe's mv leaves them writable; the helper makes a writable one
+// read-only, a commit each, as the repair of an interrupted run).
+func benchFixture(b *testing.B, files int, now time.Time, readOnly bool) (*btrfstest.FS, *btrfs.FS) {
 	b.Helper()
 	tfs := layout(b, btrfstest.Size(8<<30))
 	fsys := openFS(b, tfs)
@@ -58,6 +61,11 @@ func benchFixture(b *testing.B, files int, now time.Time) (*btrfstest.FS, *btrfs
 		}
 		if err := os.Chtimes(filepath.Join(tfs.Mount, p), t, t); err != nil {
 			b.Fatal(err)
+		}
+		if readOnly {
+			if err := fsys.SetReadOnly(p, true); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	if err := fsys.Commit(); err != nil {
@@ -99,7 +107,7 @@ func BenchmarkRollbackVsRecipe(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		// The helper.
-		tfs, fsys := benchFixture(b, files, now)
+		tfs, fsys := benchFixture(b, files, now, true)
 		before := subvols(b, fsys)
 		h := host(b, "")
 		b.StartTimer()
@@ -123,7 +131,7 @@ func BenchmarkRollbackVsRecipe(b *testing.B) {
 		helperSpace += time.Since(start)
 
 		// The recipe.
-		tfs, fsys = benchFixture(b, files, now)
+		tfs, fsys = benchFixture(b, files, now, false)
 		before = subvols(b, fsys)
 		b.StartTimer()
 		start = time.Now()
