@@ -97,7 +97,7 @@ var tomlTypes = []struct{ name, value string }{
 }
 
 var kindTOML = map[string]string{"string": "a string", "count": "an integer", "bool": "a boolean",
-	"usage": "an array", "duration": "a string", "paths": "an array", "sysctl": "a table"}
+	"usage": "an array", "duration": "a string", "paths": "an array", "sysctl": "a table", "strings": "an array"}
 
 // configCases derives the cases from the schema table: every key with
 // every wrong type, every count and duration at its boundaries, every

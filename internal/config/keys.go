@@ -15,8 +15,9 @@ type Key struct {
 	Table string
 	Name  string
 	// Kind is "string", "count", "bool", "usage" (an array of
-	// percentages), "duration" (a systemd time span), "paths" or "sysctl"
-	// (a table of kernel parameters; Max bounds their number).
+	// percentages), "duration" (a systemd time span), "paths", "strings"
+	// (an array of strings) or "sysctl" (a table of kernel parameters;
+	// Max bounds their number).
 	Kind string
 	// Max is the documented maximum of a count, a usage percentage or a
 	// duration (in nanoseconds); 0 for the other kinds. The minimum is 0.
@@ -42,7 +43,7 @@ func appendKeys[T any](out []Key, table string, rows []field[T]) []Key {
 }
 
 var kindNames = map[fieldKind]string{fString: "string", fCount: "count", fBool: "bool",
-	fUsage: "usage", fDuration: "duration", fPaths: "paths", fSysctl: "sysctl"}
+	fUsage: "usage", fDuration: "duration", fPaths: "paths", fSysctl: "sysctl", fStrings: "strings"}
 
 // Value returns the value a top-level key of the schema holds in c: a
 // string, int, bool, []int, time.Duration or []PersistPath.
@@ -87,6 +88,8 @@ func deref(p any) any {
 	case *[]int:
 		return *v
 	case *[]PersistPath:
+		return *v
+	case *[]string:
 		return *v
 	case *[]Sysctl:
 		return *v

@@ -191,6 +191,7 @@ var commentedInDefault = map[string]bool{
 	"policy": true, "schedule": true, "retention.hourly": true, "retention.daily": true,
 	"retention.weekly": true, "retention.monthly": true, "retention.yearly": true,
 	"retention.keep_min": true, "retention.space_budget": true, "retention.min_age": true,
+	"pre_snapshot": true, "post_snapshot": true, "hook_user": true, "hook_timeout": true, "hook_failure": true,
 }
 
 // docDefault renders a default as the docs write it; "" for a required key.
@@ -200,7 +201,7 @@ func docDefault(kind fieldKind, def any) string {
 	}
 	switch v := def.(type) {
 	case nil:
-		if kind == fPaths {
+		if kind == fPaths || kind == fStrings {
 			return "`[]`"
 		}
 		return ""
@@ -244,6 +245,8 @@ func docType(kind fieldKind, max int64) string {
 		return "array of path strings or `{ " + strings.Join(names, ", ") + " }`"
 	case fSysctl:
 		return "integer or array of integers"
+	case fStrings:
+		return "array of strings"
 	}
 	panic(fmt.Sprintf("kind %d", kind))
 }

@@ -41,6 +41,7 @@ func (v *validator) run() {
 	v.persist()
 	v.targets()
 	v.policies()
+	v.hooks()
 }
 
 // tPos is the position of a target field, or of its name when the field

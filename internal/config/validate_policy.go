@@ -62,3 +62,24 @@ func (v *validator) policyPos(name, field string) Pos {
 func keepsNothing(r Retention) bool {
 	return r.Hourly <= 0 && r.Daily <= 0 && r.Weekly <= 0 && r.Monthly <= 0 && r.Yearly <= 0 && r.KeepMin <= 0 && r.MinAge <= 0
 }
+
+// hooks checks the snapshot hooks of a subvolume: an absolute program,
+// hooks only where there are snapshots, a timeout that ends a hang.
+func (v *validator) hooks() {
+	for _, s := range v.c.Subvolumes {
+		for _, k := range []string{"pre_snapshot", "post_snapshot"} {
+			argv, _ := s.Value(k)
+			if a := argv.([]string); len(a) > 0 && !v.bad[subvolKey(s.Name, k)] {
+				if msg := checkAbsPath(a[0]); msg != "" {
+					v.e.add(v.svPos(s.Name, k), "%s: the program must be an absolute path (hooks run without a search path): %s", k, msg)
+				}
+			}
+		}
+		if s.Hooked() && !s.Snapshot {
+			v.e.add(v.svPos(s.Name, "snapshot"), "subvolume %q has snapshot hooks but snapshot = false: they would never run", s.Name)
+		}
+		if s.Hooked() && s.HookTimeout <= 0 && !v.bad[subvolKey(s.Name, "hook_timeout")] {
+			v.e.add(v.svPos(s.Name, "hook_timeout"), "hook_timeout must be above 0 (a hook that hangs would hold the snapshot job)")
+		}
+	}
+}
