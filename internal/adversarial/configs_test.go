@@ -65,7 +65,8 @@ func (c configCase) document() (text string, line, col int, keyPath string) {
 		// The @data entry: the key first, then what the entry still needs.
 		lines = lines[:5]
 		lines = append(lines, k.Name+" = "+c.value)
-		line, col, keyPath = 6, 1, "subvolume[1]."+k.Name
+		// A dotted key (retention.daily) is placed at its last part.
+		line, col, keyPath = 6, strings.LastIndex(k.Name, ".")+2, "subvolume[1]."+k.Name
 		for _, l := range []string{`name = "@data"`, `mountpoint = "/srv"`} {
 			if !strings.HasPrefix(l, k.Name+" ") {
 				lines = append(lines, l)

@@ -23,8 +23,12 @@ func (v *validator) policies() {
 		}
 	}
 	sort.Strings(defined)
+	for _, name := range v.m.policies {
+		v.emptySchedule(policyKey(name, "schedule"), v.policyPos(name, "schedule"))
+	}
 	for _, s := range v.c.Subvolumes {
 		key := func(k string) string { return subvolKey(s.Name, k) }
+		v.emptySchedule(key("schedule"), v.svPos(s.Name, "schedule"))
 		if s.Policy != "" && !v.bad[key("policy")] {
 			if _, ok := v.c.Policy(s.Policy); !ok {
 				known := "no [policy.NAME] table is declared"
@@ -81,5 +85,13 @@ func (v *validator) hooks() {
 		if s.Hooked() && s.HookTimeout <= 0 && !v.bad[subvolKey(s.Name, "hook_timeout")] {
 			v.e.add(v.svPos(s.Name, "hook_timeout"), "hook_timeout must be above 0 (a hook that hangs would hold the snapshot job)")
 		}
+	}
+}
+
+// emptySchedule refuses a schedule written as "": leaving the key out is
+// how a policy or a subvolume follows [snapshots]'s.
+func (v *validator) emptySchedule(key string, p Pos) {
+	if a, ok := v.m.values[key]; ok && a.val == "" {
+		v.e.add(p, `schedule = "": leave the key out to follow [snapshots]'s schedule`)
 	}
 }
