@@ -53,12 +53,15 @@ const (
 	HookTimeout  = "timeout"
 	HookSignal   = "signal" // killed by a signal it was not sent by the timeout
 	HookError    = "error"  // could not be started
+	// HookDryRun: --dry-run, not run.
+	HookDryRun = "dry-run"
 )
 
 // HookResult is what one hook did.
 type HookResult struct {
 	Phase   string  `json:"phase"`
 	Argv    string  `json:"argv"`
+	User    string  `json:"user"`
 	Result  string  `json:"result"`
 	Status  int     `json:"exit_status,omitempty"`
 	Seconds float64 `json:"seconds"`
@@ -151,7 +154,7 @@ var systemdStatus = regexp.MustCompile(`(?m)^Main processes terminated with: cod
 
 // Run runs h through systemd-run --wait.
 func (r SystemdRun) Run(ctx context.Context, h Hook) HookResult {
-	res := HookResult{Phase: h.Phase, Argv: strings.Join(h.Argv, " "), Unit: HookUnit(h)}
+	res := HookResult{Phase: h.Phase, Argv: strings.Join(h.Argv, " "), User: h.User, Unit: HookUnit(h)}
 	// systemd stops the hook at its timeout; this one only ends a
 	// systemd-run that does not return.
 	ctx, cancel := context.WithTimeout(ctx, h.Timeout+hookKill+10*time.Second)
@@ -199,7 +202,7 @@ type Direct struct{}
 
 // Run runs h.
 func (Direct) Run(ctx context.Context, h Hook) HookResult {
-	res := HookResult{Phase: h.Phase, Argv: strings.Join(h.Argv, " ")}
+	res := HookResult{Phase: h.Phase, Argv: strings.Join(h.Argv, " "), User: h.User}
 	cmd := exec.Command(h.Argv[0], h.Argv[1:]...)
 	u, err := lookupUser(h.User)
 	if err != nil {

@@ -276,6 +276,24 @@ func TestSnapshotHooks(t *testing.T) {
 			if err != nil || rec.Result != wantResult || rec.Counters["pre_hook_failed"] != 1 || rec.Counters["post_hook_failed"] != 0 {
 				t.Errorf("record %+v, %v; want %s with pre_hook_failed 1", rec, err, wantResult)
 			}
+			// --dry-run says which hooks would run, as whom, and runs none.
+			os.Remove(filepath.Join(marks, "pre-log"))
+			l.Reset()
+			if code := snapshot.Run(context.Background(), []string{"--config", cfg, "--mount", l.FS.Mount, "--dry-run"}, l.Env); code != 0 {
+				t.Errorf("--dry-run: exit %d\n%s", code, l.Err)
+			}
+			for _, want := range []string{
+				"would run pre_snapshot hook of @var-lib-services as root: " + strings.Trim(strings.ReplaceAll(strings.ReplaceAll(tc.pre, `", "`, " "), `"`, ""), "[]") + "\n",
+				"would run post_snapshot hook of @var-lib-services as root: /bin/sh -c echo \"$IMPERMANENCE_SNAPSHOT_PATH\" > " + marks + "/post-services\n",
+				"would run pre_snapshot hook of @var-log as root: /bin/sh -c touch " + marks + "/pre-log\n",
+			} {
+				if !strings.Contains(l.Out.String(), want) {
+					t.Errorf("--dry-run output lacks %q:\n%s", want, l.Out)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(marks, "pre-log")); err == nil {
+				t.Error("--dry-run ran a hook")
+			}
 			// The text output says it, in one line.
 			var text strings.Builder
 			rep.Print(&text) // the same report as text, no second run

@@ -258,12 +258,21 @@ func Take(ctx context.Context, s *job.Session, o Options) (Report, error) {
 		}
 		p := path.Join(dir, sv, name)
 		r := Result{Subvolume: sv, Path: p, Label: o.Label, Expires: expires}
+		conf, _ := cfg.Subvolume(sv)
 		if o.DryRun {
 			r.OK = true
+			for _, h := range []struct {
+				phase string
+				argv  []string
+			}{{PhasePre, conf.PreSnapshot}, {PhasePost, conf.PostSnapshot}} {
+				if len(h.argv) > 0 {
+					r.Hooks = append(r.Hooks, HookResult{Phase: h.phase, Argv: strings.Join(h.argv, " "), Result: HookDryRun,
+						User: conf.HookUser})
+				}
+			}
 			rep.Snapshots = append(rep.Snapshots, r)
 			continue
 		}
-		conf, _ := cfg.Subvolume(sv)
 		hook := func(phase string, argv []string) HookResult {
 			// A post-hook runs even when the run is being stopped: the
 			// pre-hook may have paused the application.
@@ -492,7 +501,10 @@ func (r Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "FAILED %s: %s\n", s.Path, s.Error)
 		}
 		for _, h := range s.Hooks {
-			if !h.OK() {
+			switch {
+			case h.Result == HookDryRun:
+				fmt.Fprintf(w, "would run %s_snapshot hook of %s as %s: %s\n", h.Phase, s.Subvolume, h.User, h.Argv)
+			case !h.OK():
 				fmt.Fprintf(w, "hook failed for %s: %s\n", s.Subvolume, h)
 			}
 		}
