@@ -10,8 +10,9 @@ case "${1:-}" in
 "")
 	# debhelper, lintian: the Debian package test (internal/installtest);
 	# man-db: man --warnings on the rendered man pages (internal/manpage);
-	# strace: the syscall-count tests (internal/syscount).
-	packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian man-db strace) ;;
+	# strace: the syscall-count tests (internal/syscount); postgresql: the
+	# snapshot hook test with a real database (internal/snapshot).
+	packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian man-db strace postgresql) ;;
 bench)
 	# btrbk: the reference of the prune row (the other rows use btrfs-progs
 	# and systemd-fstab-generator from the list above).

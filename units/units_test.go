@@ -19,6 +19,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/exporter"
 	"github.com/server-impermanence/server-impermanence/internal/maintain"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
+	"github.com/server-impermanence/server-impermanence/internal/plan"
 	"github.com/server-impermanence/server-impermanence/internal/textfile"
 	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
@@ -373,5 +374,27 @@ func TestScrubBudgetFitsItsUnit(t *testing.T) {
 	}
 	if m := unit("btrfs-maintenance.service"); !slices.Contains(strings.Fields(m["ExecStart"]), "--skip-scrub") {
 		t.Errorf("btrfs-maintenance.service: ExecStart=%s scrubs within its 300 s", m["ExecStart"])
+	}
+}
+
+// TestSnapshotsStartTimeout: the generator adds the hooks' timeouts to
+// server-snapshots.service's own TimeoutStartSec=, which it knows as
+// plan.SnapshotsStartTimeout; and the timer's service snapshots only what
+// is due.
+func TestSnapshotsStartTimeout(t *testing.T) {
+	data, err := os.ReadFile("server-snapshots.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^TimeoutStartSec=(.*)$`).FindSubmatch(data)
+	if m == nil {
+		t.Fatal("server-snapshots.service has no TimeoutStartSec=")
+	}
+	d, err := timespan.Parse(string(m[1]))
+	if err != nil || d != plan.SnapshotsStartTimeout {
+		t.Errorf("server-snapshots.service: TimeoutStartSec=%s (%v), plan.SnapshotsStartTimeout %s", m[1], err, plan.SnapshotsStartTimeout)
+	}
+	if !regexp.MustCompile(`(?m)^ExecStart=/usr/sbin/impermanence-snapshot --due `).Match(data) {
+		t.Error("server-snapshots.service does not run impermanence-snapshot --due")
 	}
 }

@@ -221,3 +221,19 @@ func checkPolicyName(n string) string {
 	}
 	return ""
 }
+
+// checkHookArg checks one word of a hook's argv: no NUL (no argv can hold
+// one) and no newline (the journal and the unit's command line).
+func checkHookArg(a string) string {
+	if strings.ContainsAny(a, "\x00\n") {
+		return fmt.Sprintf("hook argument %q holds a NUL or a newline", a)
+	}
+	return ""
+}
+
+func checkHookFailure(f string) string {
+	if slices.Contains(HookFailures, f) {
+		return ""
+	}
+	return fmt.Sprintf("%q is not a hook_failure (one of %s)", f, strings.Join(HookFailures, ", "))
+}

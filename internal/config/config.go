@@ -141,7 +141,30 @@ type Subvolume struct {
 	// PolicyFrom says where Schedule and Retention come from: PolicyDefault,
 	// PolicyOwn or the name of the policy ("policy.db").
 	PolicyFrom string `json:",omitempty"`
+	// PreSnapshot and PostSnapshot are the argv of the commands run before
+	// and after the subvolume's snapshot (nil: none), as HookUser, each
+	// stopped after HookTimeout. HookFailure says what a failed pre-hook
+	// does: HookFailureSkip or HookFailureSnapshot.
+	PreSnapshot  []string      `json:",omitempty"`
+	PostSnapshot []string      `json:",omitempty"`
+	HookUser     string        `json:",omitempty"`
+	HookTimeout  time.Duration `json:",omitempty"`
+	HookFailure  string        `json:",omitempty"`
 }
+
+// What a failed or timed-out pre_snapshot hook does ([[subvolume]].hook_failure).
+const (
+	// HookFailureSkip skips the subvolume's snapshot (the run fails).
+	HookFailureSkip = "skip"
+	// HookFailureSnapshot takes the snapshot anyway, crash-consistent.
+	HookFailureSnapshot = "snapshot"
+)
+
+// HookFailures lists the valid hook_failure values.
+var HookFailures = []string{HookFailureSkip, HookFailureSnapshot}
+
+// Hooked reports whether the subvolume has a pre or post snapshot hook.
+func (s Subvolume) Hooked() bool { return len(s.PreSnapshot) > 0 || len(s.PostSnapshot) > 0 }
 
 // Where a subvolume's effective policy comes from (Subvolume.PolicyFrom;
 // a named policy is "policy.NAME").

@@ -21,6 +21,8 @@ const (
 	MaxOverheadBudget = 10_000
 	// MaxMinAge bounds [snapshots.retention].min_age: 100 years ("100y").
 	MaxMinAge = 100 * 8766 * time.Hour // systemd's year is 365.25 days
+	// MaxHookTimeout bounds [[subvolume]].hook_timeout: one hour.
+	MaxHookTimeout = time.Hour
 	// MaxAlertSpan bounds the time spans of [alerts]: one year ("1y").
 	MaxAlertSpan = 8766 * time.Hour
 	// MaxNotifyTimeout bounds [notify].timeout, inside the notify unit's

@@ -205,6 +205,18 @@ var subvolumeSchema = append([]field[Subvolume]{
 		to: func(s *Subvolume) any { return &s.Policy }},
 	{key: "schedule", kind: fString, def: "", check: checkSchedule, emptyOK: true,
 		to: func(s *Subvolume) any { return &s.Schedule }},
+	// Application-consistent snapshots: commands run around the snapshot
+	// of this subvolume, as hook_user, each within hook_timeout.
+	{key: "pre_snapshot", kind: fStrings, check: checkHookArg,
+		to: func(s *Subvolume) any { return &s.PreSnapshot }},
+	{key: "post_snapshot", kind: fStrings, check: checkHookArg,
+		to: func(s *Subvolume) any { return &s.PostSnapshot }},
+	{key: "hook_user", kind: fString, def: "root", check: checkUser,
+		to: func(s *Subvolume) any { return &s.HookUser }},
+	{key: "hook_timeout", kind: fDuration, def: "30s", max: int64(MaxHookTimeout),
+		to: func(s *Subvolume) any { return &s.HookTimeout }},
+	{key: "hook_failure", kind: fString, def: HookFailureSkip, check: checkHookFailure,
+		to: func(s *Subvolume) any { return &s.HookFailure }},
 }, retentionRows(func(s *Subvolume) *Retention { return &s.Retention })...)
 
 // policyTable is the top-level key of the [policy.NAME] tables.

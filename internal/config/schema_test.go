@@ -191,6 +191,7 @@ var commentedInDefault = map[string]bool{
 	"policy": true, "schedule": true, "retention.hourly": true, "retention.daily": true,
 	"retention.weekly": true, "retention.monthly": true, "retention.yearly": true,
 	"retention.keep_min": true, "retention.space_budget": true, "retention.min_age": true,
+	"pre_snapshot": true, "post_snapshot": true, "hook_user": true, "hook_timeout": true, "hook_failure": true,
 }
 
 // docDefault renders a default as the docs write it; "" for a required key.

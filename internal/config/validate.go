@@ -42,6 +42,7 @@ func (v *validator) run() {
 	v.targets()
 	v.notify()
 	v.policies()
+	v.hooks()
 }
 
 // notify checks that [notify].command names its program by an absolute

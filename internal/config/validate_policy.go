@@ -23,8 +23,12 @@ func (v *validator) policies() {
 		}
 	}
 	sort.Strings(defined)
+	for _, name := range v.m.policies {
+		v.emptySchedule(policyKey(name, "schedule"), v.policyPos(name, "schedule"))
+	}
 	for _, s := range v.c.Subvolumes {
 		key := func(k string) string { return subvolKey(s.Name, k) }
+		v.emptySchedule(key("schedule"), v.svPos(s.Name, "schedule"))
 		if s.Policy != "" && !v.bad[key("policy")] {
 			if _, ok := v.c.Policy(s.Policy); !ok {
 				known := "no [policy.NAME] table is declared"
@@ -61,4 +65,33 @@ func (v *validator) policyPos(name, field string) Pos {
 // every timeline snapshot.
 func keepsNothing(r Retention) bool {
 	return r.Hourly <= 0 && r.Daily <= 0 && r.Weekly <= 0 && r.Monthly <= 0 && r.Yearly <= 0 && r.KeepMin <= 0 && r.MinAge <= 0
+}
+
+// hooks checks the snapshot hooks of a subvolume: an absolute program,
+// hooks only where there are snapshots, a timeout that ends a hang.
+func (v *validator) hooks() {
+	for _, s := range v.c.Subvolumes {
+		for _, k := range []string{"pre_snapshot", "post_snapshot"} {
+			argv, _ := s.Value(k)
+			if a := argv.([]string); len(a) > 0 && !v.bad[subvolKey(s.Name, k)] {
+				if msg := checkAbsPath(a[0]); msg != "" {
+					v.e.add(v.svPos(s.Name, k), "%s: the program must be an absolute path (hooks run without a search path): %s", k, msg)
+				}
+			}
+		}
+		if s.Hooked() && !s.Snapshot {
+			v.e.add(v.svPos(s.Name, "snapshot"), "subvolume %q has snapshot hooks but snapshot = false: they would never run", s.Name)
+		}
+		if s.Hooked() && s.HookTimeout <= 0 && !v.bad[subvolKey(s.Name, "hook_timeout")] {
+			v.e.add(v.svPos(s.Name, "hook_timeout"), "hook_timeout must be above 0 (a hook that hangs would hold the snapshot job)")
+		}
+	}
+}
+
+// emptySchedule refuses a schedule written as "": leaving the key out is
+// how a policy or a subvolume follows [snapshots]'s.
+func (v *validator) emptySchedule(key string, p Pos) {
+	if a, ok := v.m.values[key]; ok && a.val == "" {
+		v.e.add(p, `schedule = "": leave the key out to follow [snapshots]'s schedule`)
+	}
 }

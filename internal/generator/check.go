@@ -12,6 +12,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/plan"
 	"github.com/server-impermanence/server-impermanence/internal/sysctl"
+	"github.com/server-impermanence/server-impermanence/internal/timespan"
 	"github.com/server-impermanence/server-impermanence/internal/unitname"
 )
 
@@ -135,14 +136,14 @@ func printLayout(w io.Writer, cfg *config.Config, cmdline plan.Cmdline, root roo
 	}
 	fmt.Fprintf(w, "\nSnapshot policies (%s elapses at every distinct schedule; each run snapshots the subvolumes whose schedule elapsed since their newest timeline snapshot):\n", plan.SnapshotsTimer)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "  SUBVOLUME\tSCHEDULE\tRETENTION\tFROM")
+	fmt.Fprintln(tw, "  SUBVOLUME\tSCHEDULE\tRETENTION\tFROM\tHOOKS")
 	named := map[string]bool{}
 	for _, s := range cfg.Subvolumes {
 		named[s.Policy] = true
 		if !s.Snapshot {
 			continue
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Name, s.Schedule, s.Retention, s.PolicySource())
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", s.Name, s.Schedule, s.Retention, s.PolicySource(), hooks(s))
 	}
 	tw.Flush()
 	for _, p := range cfg.Policies {
@@ -229,4 +230,24 @@ func rootflagsMatch(flags, root string, m config.Mode) bool {
 		}
 	}
 	return true
+}
+
+// hooks describes a subvolume's snapshot hooks for --check: which, as
+// whom, the timeout and what a failed pre-hook does; "-" for none.
+func hooks(s config.Subvolume) string {
+	var which []string
+	if len(s.PreSnapshot) > 0 {
+		which = append(which, "pre")
+	}
+	if len(s.PostSnapshot) > 0 {
+		which = append(which, "post")
+	}
+	if len(which) == 0 {
+		return "-"
+	}
+	out := fmt.Sprintf("%s as %s, %s each", strings.Join(which, "+"), s.HookUser, timespan.Format(s.HookTimeout))
+	if len(s.PreSnapshot) > 0 {
+		out += ", on failure " + s.HookFailure
+	}
+	return out
 }

@@ -19,6 +19,8 @@ func TestCheckGolden(t *testing.T) {
 		// Policies per subvolume: a named policy, a subvolume's own, an
 		// unused policy (a warning), the timer's three schedules.
 		{"check-policies.golden", readFile(t, "testdata/cases/policies/config.toml")},
+		// Hooks: the table says which, as whom, for how long.
+		{"check-hooks.golden", readFile(t, "testdata/cases/hooks/config.toml")},
 	} {
 		t.Run(tc.golden, func(t *testing.T) { checkGolden(t, tc.golden, tc.config) })
 	}

@@ -2,7 +2,9 @@ package plan
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/unitfile"
@@ -28,6 +30,7 @@ func (b *builder) host() {
 	// One timer for every schedule: it elapses at each distinct one and
 	// impermanence-snapshot --due takes what is due (snapshot.Due).
 	b.timer(SnapshotsTimer, b.cfg.Schedules()...)
+	b.snapshotHooks()
 	b.timer(CleanupTimer, b.cfg.Cleanup.Schedule)
 	b.timer(MaintenanceTimer, b.cfg.Maintenance.Schedule)
 	if b.cfg.Maintenance.Scrub {
@@ -72,6 +75,37 @@ func (b *builder) timer(name string, schedules ...string) {
 	}
 	b.unit(Normal, name+".d/"+DropInName, u)
 	b.static(Normal, "timers.target", "wants", name)
+}
+
+// SnapshotsStartTimeout is server-snapshots.service's own TimeoutStartSec=
+// (units/), for the snapshots alone.
+const SnapshotsStartTimeout = 30 * time.Second
+
+// hookSlack is what each hook may take beyond its timeout: systemd's stop
+// (TimeoutStopSec=5s) and systemd-run's return.
+const hookSlack = 15 * time.Second
+
+// snapshotHooks raises server-snapshots.service's start timeout by what
+// the snapshot hooks may take (each hook_timeout and its slack), so a
+// slow hook is stopped by its own timeout, never the job by systemd's.
+func (b *builder) snapshotHooks() {
+	total := SnapshotsStartTimeout
+	for _, s := range b.cfg.Subvolumes {
+		if !s.Snapshot {
+			continue
+		}
+		for _, argv := range [][]string{s.PreSnapshot, s.PostSnapshot} {
+			if len(argv) > 0 {
+				total += s.HookTimeout + hookSlack
+			}
+		}
+	}
+	if total == SnapshotsStartTimeout {
+		return
+	}
+	u := b.dropIn()
+	u.Add("Service", "TimeoutStartSec", strconv.FormatInt(int64(total/time.Second), 10)+"s")
+	b.unit(Normal, SnapshotsService+".d/"+DropInName, u)
 }
 
 // sendTimer schedules and enables the replication timer instance of a

@@ -25,7 +25,26 @@ type Verdict struct {
 // without a timeline snapshot is due; so is one whose newest is in the
 // future (a clock that was wrong would otherwise stop its snapshots until
 // the clock reaches that time). Schedules without a zone are read in loc.
+//
+// When every subvolume in subvols follows one schedule, all are due: the
+// timer then elapses at that schedule only, so each run is its elapse, and
+// a run started by hand (systemctl start server-snapshots.service) takes
+// every snapshot, as it did before schedules per subvolume.
 func Due(cfg *config.Config, subvols []string, entries []Entry, now time.Time, loc *time.Location) []Verdict {
+	schedules := map[string]bool{}
+	for _, name := range subvols {
+		sv, _ := cfg.Subvolume(name)
+		schedules[sv.Schedule] = true
+	}
+	if len(schedules) == 1 {
+		out := make([]Verdict, 0, len(subvols))
+		for _, name := range subvols {
+			sv, _ := cfg.Subvolume(name)
+			out = append(out, Verdict{Subvolume: name, Due: true,
+				Reason: fmt.Sprintf("every snapshotted subvolume follows schedule %q: each run of the timer is its elapse", sv.Schedule)})
+		}
+		return out
+	}
 	newest := map[string]time.Time{}
 	for _, e := range entries {
 		if e.Kind == KindTimeline && e.Time.After(newest[e.Subvolume]) {

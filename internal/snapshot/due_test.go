@@ -52,6 +52,16 @@ func TestDue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One schedule for all: every run takes every snapshot, however
+	// recent the newest (a run started by hand, the timer's every elapse).
+	recent := time.Date(2026, 12, 7, 10, 0, 1, 0, time.UTC)
+	one := snapshot.Due(config.Default(), []string{"@persist", "@var-log"},
+		[]snapshot.Entry{{Subvolume: "@persist", Kind: snapshot.KindTimeline, Time: recent}}, recent.Add(time.Minute), time.UTC)
+	for _, v := range one {
+		if want := `every snapshotted subvolume follows schedule "hourly": each run of the timer is its elapse`; !v.Due || v.Reason != want {
+			t.Errorf("Due(%s), one schedule = %+v, want due: %s", v.Subvolume, v, want)
+		}
+	}
 	at := func(s string) time.Time {
 		tm, err := time.Parse(time.RFC3339, s)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -53,8 +54,9 @@ Options:
 `
 
 const exitHelp = `
-Exit status: 0 every snapshot was taken, 1 at least one failed (the others
-were still taken), 2 usage error.
+Exit status: 0 every snapshot was taken (or not due), 1 at least one failed or
+was skipped by its failed pre_snapshot hook, or a post_snapshot hook failed (the
+others were still taken), 2 usage error.
 `
 
 // Result is one snapshot taken or failed.
@@ -66,6 +68,10 @@ type Result struct {
 	OK        bool      `json:"ok"`
 	Error     string    `json:"error,omitempty"`
 	Seconds   float64   `json:"seconds"`
+	// Hooks are the pre_snapshot and post_snapshot hooks that ran, in
+	// order; Skipped says the failed pre-hook skipped the snapshot.
+	Hooks   []HookResult `json:"hooks,omitempty"`
+	Skipped bool         `json:"skipped,omitempty"`
 }
 
 // Skip is a subvolume a run did not snapshot, and why.
@@ -152,7 +158,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		code = job.ExitFailure
 	}
-	job.Print(env.Stdout, f.JSON, rep, rep.print)
+	job.Print(env.Stdout, f.JSON, rep, rep.Print)
 	return code
 }
 
@@ -167,6 +173,9 @@ type Options struct {
 	// (nil: time.Local).
 	Due      bool
 	Location *time.Location
+	// Hooks runs the pre_snapshot and post_snapshot hooks (nil: Runner
+	// for the host).
+	Hooks HookRunner
 }
 
 // Take snapshots the subvolumes of s's configuration. The error says how
@@ -239,7 +248,11 @@ func Take(ctx context.Context, s *job.Session, o Options) (Report, error) {
 	if o.Lifetime > 0 {
 		expires = ts.Add(o.Lifetime)
 	}
-	failed := 0
+	failed, created, hookFailed := 0, 0, map[string]int64{}
+	runner := o.Hooks
+	if runner == nil {
+		runner = Runner(s.Env.Path("/run/systemd/system"))
+	}
 	var stopped error
 	for _, sv := range targets {
 		if stopped = job.Stopped(ctx); stopped != nil {
@@ -247,14 +260,68 @@ func Take(ctx context.Context, s *job.Session, o Options) (Report, error) {
 		}
 		p := path.Join(dir, sv, name)
 		r := Result{Subvolume: sv, Path: p, Label: o.Label, Expires: expires}
+		conf, _ := cfg.Subvolume(sv)
 		if o.DryRun {
 			r.OK = true
+			for _, h := range []struct {
+				phase string
+				argv  []string
+			}{{PhasePre, conf.PreSnapshot}, {PhasePost, conf.PostSnapshot}} {
+				if len(h.argv) > 0 {
+					r.Hooks = append(r.Hooks, HookResult{Phase: h.phase, Argv: strings.Join(h.argv, " "), Result: HookDryRun,
+						User: conf.HookUser})
+				}
+			}
+			rep.Snapshots = append(rep.Snapshots, r)
+			continue
+		}
+		hook := func(phase string, argv []string) HookResult {
+			// A post-hook runs even when the run is being stopped: the
+			// pre-hook may have paused the application.
+			hctx := ctx
+			if phase == PhasePost {
+				hctx = context.WithoutCancel(ctx)
+			}
+			h := Hook{Phase: phase, Subvolume: sv, Snapshot: name, Path: p, Argv: argv, User: conf.HookUser, Timeout: conf.HookTimeout}
+			hr := runner.Run(hctx, h)
+			r.Hooks = append(r.Hooks, hr)
+			if hr.OK() {
+				log.Info(phase+"_snapshot hook of "+sv+" succeeded", "subvolume", sv, "argv", hr.Argv, "duration", time.Duration(hr.Seconds*float64(time.Second)))
+			} else {
+				hookFailed[phase+"_hook_failed"]++
+				log.Error(hr.String(), journal.MessageID(msgid.SnapshotFailed), "subvolume", sv, "hook", phase, "result", hr.Result)
+				s.AuditEvent(audit.Event{Action: "snapshot-hook", Subvolume: sv, Path: p, Duration: hr.Seconds, Result: audit.ResultFailure, Error: hr.String()})
+			}
+			return hr
+		}
+		var pre *HookResult
+		if len(conf.PreSnapshot) > 0 {
+			hr := hook(PhasePre, conf.PreSnapshot)
+			pre = &hr
+		}
+		if pre != nil && !pre.OK() && conf.HookFailure != config.HookFailureSnapshot {
+			r.Skipped = true
+			r.Error = "pre_snapshot hook " + pre.Result + `: snapshot skipped (hook_failure = "skip")`
+			failed++
+			if len(conf.PostSnapshot) > 0 {
+				hook(PhasePost, conf.PostSnapshot)
+			}
+			log.Error("snapshot of "+sv+" skipped: "+r.Error, journal.MessageID(msgid.SnapshotFailed), "subvolume", sv, "path", p)
+			s.AuditEvent(audit.Event{Action: "snapshot", Subvolume: sv, Path: p, Result: audit.ResultFailure, Error: r.Error})
 			rep.Snapshots = append(rep.Snapshots, r)
 			continue
 		}
 		t0 := time.Now()
 		err := take(fsys, sv, p, Meta{Label: o.Label, Expires: expires, Created: ts})
 		r.Seconds = time.Since(t0).Seconds()
+		if err == nil {
+			created++
+		}
+		if len(conf.PostSnapshot) > 0 {
+			// A failed post-hook fails the run (the application may be
+			// left as the pre-hook put it); the snapshot stays.
+			hook(PhasePost, conf.PostSnapshot)
+		}
 		ev := audit.Event{Action: "snapshot", Subvolume: sv, Path: p, Duration: r.Seconds, Result: audit.ResultSuccess}
 		if err != nil {
 			failed++
@@ -273,9 +340,9 @@ func Take(ctx context.Context, s *job.Session, o Options) (Report, error) {
 	if o.DryRun {
 		return rep, nil
 	}
-	created := len(rep.Snapshots) - failed
 	rec := state.Record{Result: state.ResultSuccess,
-		Counters: map[string]int64{"created": int64(created), "failed": int64(failed), "not_due": int64(len(rep.Skipped))}}
+		Counters: map[string]int64{"created": int64(created), "failed": int64(failed), "not_due": int64(len(rep.Skipped)),
+			"pre_hook_failed": hookFailed["pre_hook_failed"], "post_hook_failed": hookFailed["post_hook_failed"]}}
 	rec.Details, _ = json.Marshal(rep)
 	switch {
 	case stopped != nil:
@@ -283,6 +350,9 @@ func Take(ctx context.Context, s *job.Session, o Options) (Report, error) {
 		rec.Result, rec.Error = state.ResultFailure, err.Error()
 	case failed > 0:
 		err = fmt.Errorf("%d of %d snapshots failed", failed, len(targets))
+		rec.Result, rec.Error = state.ResultFailure, err.Error()
+	case hookFailed["post_hook_failed"] > 0:
+		err = fmt.Errorf("%d post_snapshot hooks failed (the snapshots were taken)", hookFailed["post_hook_failed"])
 		rec.Result, rec.Error = state.ResultFailure, err.Error()
 	}
 	s.Record(rec)
@@ -416,16 +486,29 @@ func checkMode(abs string) string {
 	return ""
 }
 
-func (r Report) print(w io.Writer) {
+// Print writes the report as text: each snapshot created, skipped or
+// failed, each failed hook, each subvolume not due, the warnings.
+func (r Report) Print(w io.Writer) {
 	verb := "created"
 	if r.DryRun {
 		verb = "would create"
 	}
 	for _, s := range r.Snapshots {
-		if s.OK {
+		switch {
+		case s.OK:
 			fmt.Fprintf(w, "%s %s\n", verb, s.Path)
-		} else {
+		case s.Skipped:
+			fmt.Fprintf(w, "SKIPPED %s: %s\n", s.Path, s.Error)
+		default:
 			fmt.Fprintf(w, "FAILED %s: %s\n", s.Path, s.Error)
+		}
+		for _, h := range s.Hooks {
+			switch {
+			case h.Result == HookDryRun:
+				fmt.Fprintf(w, "would run %s_snapshot hook of %s as %s: %s\n", h.Phase, s.Subvolume, h.User, h.Argv)
+			case !h.OK():
+				fmt.Fprintf(w, "hook failed for %s: %s\n", s.Subvolume, h)
+			}
 		}
 	}
 	for _, s := range r.Skipped {
