@@ -425,6 +425,35 @@ func TestCycleSnapshotsExporter(t *testing.T) {
 	})
 }
 
+// Scenario 12: upgrades and the history of blanks (scenarios/blanks.sh):
+// a committed upgrade that boots, is marked good and stays; a committed
+// broken upgrade (its default target never reaches multi-user.target)
+// that gets two trial boots, then the fallback to the good blank with
+// /persist untouched and the fallback metric set; then one boot of the
+// image's own blank, named on the kernel command line from what the host
+// reads on the disk.
+func TestBlankFallback(t *testing.T) {
+	onSuites(t, false, 330, func(t *testing.T, img image) {
+		start := time.Now()
+		m := newMachine(t, img, "blanks.sh")
+		for b := 1; b <= 5; b++ {
+			m.boot(bootOpts{})
+		}
+		var oldest string
+		m.readImage(func(top string) {
+			former, _ := filepath.Glob(filepath.Join(top, "@root-blank.*"))
+			sort.Strings(former)
+			hostEq(t, 5, "s12.former-blanks", fmt.Sprint(len(former)), "2")
+			if len(former) > 0 {
+				oldest = filepath.Base(former[0])
+			}
+			hostEq(t, 5, "s12.trial-kept", globCount(filepath.Join(top, "old_roots/.blank-trial.json")), "1")
+		})
+		m.boot(bootOpts{append: cmdline.BlankKey + "=" + oldest})
+		m.finish("12 blank fallback", start, map[int]int{1: 2, 2: 6, 3: 5, 4: 5, 5: 8, 6: 4})
+	})
+}
+
 // Scenarios 7 and 8: performance modes across reboots, then a failing
 // snapshot job.
 func TestModesAndFailureAlerting(t *testing.T) {

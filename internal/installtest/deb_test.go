@@ -43,10 +43,14 @@ func run(t *testing.T, name string, args ...string) string {
 
 var catalogIDRE = regexp.MustCompile(`(?m)^-- ([0-9a-f]{32})$`)
 
+// aptConf is the apt hooks' conffile.
+const aptConf = "/etc/apt/apt.conf.d/80server-impermanence"
+
 // TestDebianPackage builds the package with scripts/build-deb.sh (which fails
 // on a lintian error), installs it with apt, checks the files, that nothing
 // was enabled or configured and that the catalog is in journald's database,
-// then removes and purges it.
+// then removes and purges it (apt runs the installed hooks then, which are
+// silent without a configuration).
 func TestDebianPackage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and installs the Debian package")
@@ -88,6 +92,9 @@ func TestDebianPackage(t *testing.T) {
 		"/usr/share/man/man8/impermanence-rollback.8.gz",
 		"/usr/share/doc/server-impermanence/examples/config.toml",
 		"/usr/share/doc/server-impermanence/copyright",
+		"/usr/lib/server-impermanence/apt-pre-invoke",
+		"/usr/lib/server-impermanence/apt-post-invoke",
+		aptConf,
 	} {
 		if !strings.Contains(listed, f+"\n") {
 			t.Errorf("dpkg -L %s does not list %s", pkg, f)
@@ -116,8 +123,11 @@ func TestDebianPackage(t *testing.T) {
 			t.Errorf("after install %s exists: the package must not configure or enable anything", p)
 		}
 	}
-	if strings.Contains(listed, "/etc/") {
-		t.Errorf("the package ships files in /etc:\n%s", listed)
+	// The one file in /etc is the apt hooks' conffile.
+	for _, l := range strings.Split(listed, "\n") {
+		if strings.HasPrefix(l, "/etc/") && l != aptConf && !strings.HasPrefix(aptConf, l+"/") {
+			t.Errorf("the package ships %s in /etc", l)
+		}
 	}
 	// The generator without a configuration writes nothing.
 	gen := t.TempDir()
@@ -139,7 +149,11 @@ func TestDebianPackage(t *testing.T) {
 		t.Errorf("journalctl --list-catalog %s after install: %q, want the entry", id, out)
 	}
 
-	run(t, "apt-get", "remove", "-y", "-qq", pkg)
+	// The apt hooks are installed, and silent without a configuration:
+	// this apt run invokes them.
+	if out := run(t, "apt-get", "remove", "-y", "-qq", pkg); strings.Contains(out, "server-impermanence:") {
+		t.Errorf("apt-get remove with the hooks installed and no configuration printed:\n%s", out)
+	}
 	for _, p := range []string{"/usr/sbin/impermanence-rollback", "/usr" + generatorLink} {
 		if _, err := os.Lstat(p); err == nil {
 			t.Errorf("after remove %s still exists", p)
@@ -149,7 +163,7 @@ func TestDebianPackage(t *testing.T) {
 	if out, _ := exec.Command("dpkg-query", "-W", "-f=${Status}", pkg).CombinedOutput(); strings.Contains(string(out), "installed") || strings.Contains(string(out), "config-files") {
 		t.Errorf("after purge dpkg-query says %q", out)
 	}
-	for _, p := range []string{"/var/lib/server-impermanence", "/usr/lib/server-impermanence", "/usr/share/doc/server-impermanence"} {
+	for _, p := range []string{"/var/lib/server-impermanence", "/usr/lib/server-impermanence", "/usr/share/doc/server-impermanence", aptConf} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("after purge %s still exists", p)
 		}

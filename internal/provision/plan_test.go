@@ -3,10 +3,13 @@ package provision
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 )
 
 // complete is what a fully provisioned default layout looks like.
@@ -299,6 +302,51 @@ func TestPlanReplaceBlank(t *testing.T) {
 				if s := a.String(); !strings.Contains(s, "replace blank @root-blank") || !strings.Contains(s, leftover) {
 					t.Errorf("Action.String() = %q", s)
 				}
+			}
+		})
+	}
+}
+
+// TestPlanRepairsInterruptedCommit: the leftover of the root's blank is the
+// old blank exchanged out when it was made before the blank (a lower id),
+// retired into the history under the blank's creation time (the next free
+// second when that is taken); a newer one is a new blank never exchanged
+// in, removed.
+func TestPlanRepairsInterruptedCommit(t *testing.T) {
+	cfg := config.Default()
+	made := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	obs := func(leftoverID uint64, taken ...string) Observed {
+		o := complete(cfg)
+		o["@root-blank"] = Entry{Kind: Subvolume, ReadOnly: true, Sub: btrfs.Subvolume{ID: 20, Path: "@root-blank", OTime: made}}
+		o["@root-blank"+TempSuffix] = Entry{Kind: Subvolume, ReadOnly: true, Sub: btrfs.Subvolume{ID: leftoverID, Path: "@root-blank" + TempSuffix}}
+		for _, p := range taken {
+			o[p] = Entry{Kind: Subvolume, ReadOnly: true, Sub: btrfs.Subvolume{ID: 5, Path: p}}
+		}
+		return o
+	}
+	at := names.BlankHistory("@root-blank", made)
+	next := names.BlankHistory("@root-blank", made.Add(time.Second))
+	for _, tc := range []struct {
+		name string
+		obs  Observed
+		want []string
+	}{
+		{"exchanged out", obs(10), []string{"retire-blank @root-blank" + TempSuffix + " → " + at}},
+		{"exchanged out, the name taken", obs(10, at), []string{"retire-blank @root-blank" + TempSuffix + " → " + next}},
+		{"never exchanged in", obs(30), []string{"remove-leftover @root-blank" + TempSuffix}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Plan(cfg, tc.obs, Options{})
+			var got []string
+			for _, a := range r.Actions {
+				s := string(a.Op) + " " + a.Path
+				if a.To != "" {
+					s += " → " + a.To
+				}
+				got = append(got, s)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("Plan actions (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -46,11 +46,14 @@ func (r *runner) chooseBlanks(fsys *btrfs.FS, cfg *config.Config, obs Observed, 
 	return from
 }
 
-// logChoice says in the journal (and, unless a dry run, in audit events
-// that run writes once the audit log is open)
+// logChoice says in the journal and in audit events (that run writes once
+// the audit log is open), unless this is a dry run,
 // why a subvolume resets from the blank it does, when that is not simply
 // its configured blank.
 func (r *runner) logChoice(c blanks.Choice, requested, dryRun bool) {
+	if dryRun {
+		return // the plan it prints says it; the journal's MESSAGE_IDs are for boots
+	}
 	log := r.s.Log.With("subvolume", c.Subvolume, "blank", c.Blank, "from", c.From, "source", string(c.Source))
 	for _, w := range c.Warnings {
 		id := msgid.BlankFallback
@@ -71,7 +74,7 @@ func (r *runner) logChoice(c blanks.Choice, requested, dryRun bool) {
 		log.Warn(c.Reason, journal.MessageID(msgid.BlankFallback))
 		action = "blank-fallback"
 	}
-	if action != "" && !dryRun {
+	if action != "" {
 		r.blankEvents = append(r.blankEvents, audit.Event{Action: action, Subvolume: c.Subvolume, Path: c.From,
 			Result: audit.ResultSuccess, BootID: r.res.BootID})
 	}
