@@ -21,6 +21,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/jobtest"
 	"github.com/server-impermanence/server-impermanence/internal/prune"
+	"github.com/server-impermanence/server-impermanence/internal/restore"
 	"github.com/server-impermanence/server-impermanence/internal/streamstore"
 	"github.com/server-impermanence/server-impermanence/internal/targetstate"
 )
@@ -314,4 +315,62 @@ func TestStreamSIGKILL(t *testing.T) {
 		t.Errorf("verify after the kills:\n%s", got)
 	}
 	t.Logf("%d of %d kills left debris; %d killed runs had already stored their stream", debris, kills, named)
+}
+
+// impermanence-restore --from-target: a snapshot the source no longer
+// holds is fetched from the encrypted stream target (its chain verified,
+// replayed) and swapped in; a damaged chain is refused before anything
+// changes.
+func TestStreamRestoreFromTarget(t *testing.T) {
+	id, keyFile := newIdentity(t)
+	r := newStreamRig(t, "{ keep_min = 100 }", fmt.Sprintf("recipients = [%q]\n", id.Recipient().String()))
+	var snaps []string
+	for i := range 3 {
+		snaps = append(snaps, r.snapshot(t, map[string][]byte{fmt.Sprintf("f%d", i): random(128<<10, uint64(50+i)), "etc/conf": []byte(fmt.Sprint("v", i))}))
+		r.send(t, 0)
+	}
+	want := tree(t, filepath.Join(r.src.FS.Mount, "@snapshots/@persist", snaps[2]))
+	for _, s := range snaps {
+		if out, err := exec.Command("btrfs", "subvolume", "delete", filepath.Join(r.src.FS.Mount, "@snapshots/@persist", s)).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	os.WriteFile(filepath.Join(r.src.FS.Mount, "@persist/etc/conf"), []byte("broken"), 0o644)
+	restoreArgs := func(extra ...string) []string {
+		return append([]string{"--config", r.config, "--mount", r.src.FS.Mount, "--from-target", "vault", "--from", snaps[2]}, append(extra, "@persist")...)
+	}
+	r.src.Reset()
+	if code := restore.Run(context.Background(), restoreArgs(), r.src.Env); code != 1 || !strings.Contains(r.src.Err.String(), "are encrypted: give --identity FILE") {
+		t.Errorf("without an identity: exit %d\n%s", code, r.src.Err)
+	}
+	// Damaged: refused, nothing fetched, nothing changed.
+	victim := filepath.Join(r.root, "@persist", snaps[0]+".full.btrfs.age")
+	good, _ := os.ReadFile(victim)
+	bad := slices.Clone(good)
+	bad[len(bad)-1] ^= 0x80
+	os.WriteFile(victim, bad, 0o600)
+	r.src.Reset()
+	if code := restore.Run(context.Background(), restoreArgs("--identity", keyFile), r.src.Env); code != 1 || !strings.Contains(r.src.Err.String(), "nothing applied") {
+		t.Errorf("a damaged chain: exit %d\n%s%s", code, r.src.Out, r.src.Err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(r.src.FS.Mount, "@persist/etc/conf")); string(got) != "broken" {
+		t.Errorf("a refused restore changed @persist: %q", got)
+	}
+	if got := dirNames(t, filepath.Join(r.src.FS.Mount, "@snapshots/@persist")); len(got) != 0 {
+		t.Errorf("a refused fetch left %v", got)
+	}
+	os.WriteFile(victim, good, 0o600)
+	r.src.Reset()
+	if code := restore.Run(context.Background(), restoreArgs("--identity", keyFile), r.src.Env); code != 0 {
+		t.Fatalf("restore --from-target: exit %d\n%s%s", code, r.src.Out, r.src.Err)
+	}
+	if !strings.HasPrefix(r.src.Out.String(), "fetch @snapshots/@persist/"+snaps[2]+" from vault ("+snaps[0]+".full.btrfs.age, "+snaps[1]+".inc.btrfs.age, "+snaps[2]+".inc.btrfs.age)\n") {
+		t.Errorf("output:\n%s", r.src.Out)
+	}
+	if got := tree(t, filepath.Join(r.src.FS.Mount, "@persist")); !mapsEqual(got, want) {
+		t.Errorf("@persist after the restore differs from the snapshot: %d files, want %d", len(got), len(want))
+	}
+	if _, err := os.Stat(filepath.Join(r.src.FS.Mount, ".from-target-vault")); !os.IsNotExist(err) {
+		t.Errorf("the scratch subvolume is left: %v", err)
+	}
 }
