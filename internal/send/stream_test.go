@@ -374,3 +374,39 @@ func TestStreamRestoreFromTarget(t *testing.T) {
 		t.Errorf("the scratch subvolume is left: %v", err)
 	}
 }
+
+// A full target (ENOSPC) fails the send cleanly: nothing in the manifest,
+// no partial file left, the source untouched; once there is space the
+// next run completes.
+func TestStreamTargetFull(t *testing.T) {
+	r := newStreamRig(t, "{ keep_min = 100 }", "")
+	dir := filepath.Dir(r.root)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m,mode=0755", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	os.Mkdir(r.root, 0o755)
+	s := r.snapshot(t, map[string][]byte{"big": random(40<<20, 5)})
+	out := r.send(t, 1)
+	if !strings.Contains(out, "vault: FAILED @persist/"+s+": ") || !strings.Contains(out, "no space left on device") {
+		t.Errorf("send to a full target:\n%s", out)
+	}
+	if m := r.manifest(t); len(m.Streams) != 0 {
+		t.Errorf("the manifest names %+v after ENOSPC", m.Streams)
+	}
+	if got := dirNames(t, filepath.Join(r.root, ".incoming/@persist")); len(got) != 0 {
+		t.Errorf("a failed write left %v", got)
+	}
+	if got := dirNames(t, filepath.Join(r.src.FS.Mount, "@snapshots/@persist")); !slices.Equal(got, []string{s}) {
+		t.Errorf("the source holds %v", got)
+	}
+	if out, err := exec.Command("mount", "-o", "remount,size=128m", dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount: %v: %s", err, out)
+	}
+	if out := r.send(t, 0); !strings.HasPrefix(out, "vault: sent @persist/"+s+" (full: ") {
+		t.Errorf("send after space was freed:\n%s", out)
+	}
+	if got := r.run(t, 0, "verify"); !strings.HasPrefix(got, "vault: ok @persist/"+s+".full.btrfs (") {
+		t.Errorf("verify:\n%s", got)
+	}
+}
