@@ -361,6 +361,14 @@ func TestStreamRestoreFromTarget(t *testing.T) {
 	}
 	os.WriteFile(victim, good, 0o600)
 	r.src.Reset()
+	if code := restore.Run(context.Background(), restoreArgs("--identity", keyFile, "--dry-run"), r.src.Env); code != 0 ||
+		r.src.Out.String() != "would fetch @snapshots/@persist/"+snaps[2]+" from vault ("+snaps[0]+".full.btrfs.age, "+snaps[1]+".inc.btrfs.age, "+snaps[2]+".inc.btrfs.age)\n" {
+		t.Errorf("dry run: exit %d\n%s%s", code, r.src.Out, r.src.Err)
+	}
+	if got := dirNames(t, filepath.Join(r.src.FS.Mount, "@snapshots/@persist")); len(got) != 0 {
+		t.Errorf("the dry run fetched %v", got)
+	}
+	r.src.Reset()
 	if code := restore.Run(context.Background(), restoreArgs("--identity", keyFile), r.src.Env); code != 0 {
 		t.Fatalf("restore --from-target: exit %d\n%s%s", code, r.src.Out, r.src.Err)
 	}
