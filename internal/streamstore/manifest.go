@@ -116,6 +116,9 @@ func ParseFileName(file string) (name string, k Kind, encrypted bool, ok bool) {
 func (m Manifest) check() error {
 	seen := map[string]bool{}
 	for _, s := range m.Streams {
+		if _, _, ok := names.ParseSnapshot(s.Name); !ok {
+			return fmt.Errorf("entry %q is not a snapshot name", s.Name)
+		}
 		if s.File != FileName(s.Name, s.Kind, s.Encrypted) {
 			return fmt.Errorf("entry %q names file %q, want %q", s.Name, s.File, FileName(s.Name, s.Kind, s.Encrypted))
 		}

@@ -179,6 +179,7 @@ func TestReadRefusesForeignManifests(t *testing.T) {
 		{`{"version": 2, "subvolume": "@persist"}`, "version 2, this version reads 1"},
 		{`{"version": 1, "subvolume": "@home"}`, `is the manifest of "@home", not of "@persist"`},
 		{`{"version": 1, "subvolume": "@persist", "streams": [{"name": "20261206T100000Z", "file": "../x", "kind": "full"}]}`, `names file "../x"`},
+		{`{"version": 1, "subvolume": "@persist", "streams": [{"name": "../../etc/x", "file": "../../etc/x.full.btrfs", "kind": "full"}]}`, `entry "../../etc/x" is not a snapshot name`},
 	} {
 		os.WriteFile(s.ManifestPath("@persist"), []byte(tt.body), 0o644)
 		if _, err := s.Read("@persist"); err == nil || !strings.Contains(err.Error(), tt.want) {
