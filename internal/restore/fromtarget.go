@@ -14,6 +14,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/streamstore"
+	"github.com/server-impermanence/server-impermanence/internal/targetstate"
 )
 
 // Fetched is a snapshot brought back from a stream target into the
@@ -68,6 +69,17 @@ func fetchFromTarget(ctx context.Context, s *job.Session, o Options) (*Fetched, 
 	chain, err := streamstore.Chain(m, o.From)
 	if err != nil {
 		return f, refuse("%v", err)
+	}
+	// Where this server still has the record of what it stored, the
+	// manifest must agree with it.
+	if rec, err := targetstate.Read(s.Env.StateDir(), t.Name); err == nil {
+		var bad []error
+		for _, d := range (streamstore.Manifest{Subvolume: o.Subvolume, Streams: chain}).Tampered(rec.Subvolumes[o.Subvolume].StreamSHA256) {
+			bad = append(bad, d)
+		}
+		if err := errors.Join(bad...); err != nil {
+			return f, refuse("%v", err)
+		}
 	}
 	encrypted := false
 	for _, x := range chain {

@@ -3,6 +3,8 @@ package send
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -416,5 +418,47 @@ func TestStreamTargetFull(t *testing.T) {
 	}
 	if got := r.run(t, 0, "verify"); !strings.HasPrefix(got, "vault: ok @persist/"+s+".full.btrfs (") {
 		t.Errorf("verify:\n%s", got)
+	}
+}
+
+// Storage that rewrites a stream and its manifest entry to match (anyone
+// with the public key can make a valid age file) is caught by the
+// checksums this server recorded: verify names the file, the next send of
+// the subvolume refuses the chain, restore --from-target refuses it.
+func TestStreamManifestTampered(t *testing.T) {
+	id, keyFile := newIdentity(t)
+	r := newStreamRig(t, "{ keep_min = 100 }", fmt.Sprintf("recipients = [%q]\n", id.Recipient().String()))
+	a := r.snapshot(t, map[string][]byte{"a": []byte("a")})
+	r.send(t, 0)
+	b := r.snapshot(t, map[string][]byte{"b": []byte("b")})
+	r.send(t, 0)
+	m := r.manifest(t)
+	forged := []byte("age-encryption.org/v1\nforged\n")
+	p := filepath.Join(r.root, "@persist", m.Streams[1].File)
+	os.WriteFile(p, forged, 0o600)
+	sum := sha256.Sum256(forged)
+	m.Streams[1].Size, m.Streams[1].SHA256 = int64(len(forged)), hex.EncodeToString(sum[:])
+	mb, _ := json.Marshal(m)
+	os.WriteFile(filepath.Join(r.root, "@persist", "manifest.json"), mb, 0o644)
+
+	got := r.run(t, 1, "verify")
+	if !strings.Contains(got, "vault: DAMAGED @persist/"+b+".inc.btrfs.age: the manifest says SHA-256 "+m.Streams[1].SHA256+", this server stored ") ||
+		!strings.Contains(got, "vault: ok @persist/"+a+".full.btrfs.age") {
+		t.Errorf("verify of a forged stream:\n%s", got)
+	}
+	c := r.snapshot(t, map[string][]byte{"c": []byte("c")})
+	if out := r.send(t, 1); strings.Contains(out, "sent @persist/"+c) || !strings.Contains(out, "were changed") {
+		t.Errorf("send onto a forged chain:\n%s", out)
+	}
+	if rec, _ := targetstate.Read(r.src.Env.StateDir(), "vault"); rec.Subvolumes["@persist"].StreamSHA256[b] == m.Streams[1].SHA256 {
+		t.Error("the record took the forged checksum")
+	}
+	if out, err := exec.Command("btrfs", "subvolume", "delete", filepath.Join(r.src.FS.Mount, "@snapshots/@persist", b)).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	r.src.Reset()
+	args := []string{"--config", r.config, "--mount", r.src.FS.Mount, "--from-target", "vault", "--identity", keyFile, "--from", b, "@persist"}
+	if code := restore.Run(context.Background(), args, r.src.Env); code != 1 || !strings.Contains(r.src.Err.String(), "were changed") {
+		t.Errorf("restore from a forged chain: exit %d\n%s", code, r.src.Err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/streamstore"
+	"github.com/server-impermanence/server-impermanence/internal/targetstate"
 )
 
 // Checked is one stored stream verified.
@@ -70,6 +72,7 @@ func runVerify(ctx context.Context, args []string, env job.Env) int {
 			code = job.ExitFailure
 			continue
 		}
+		rec, _ := targetstate.Read(s.Env.StateDir(), t.Name)
 		for _, sv := range t.Subvolumes {
 			m, err := st.Read(sv)
 			if err != nil {
@@ -77,9 +80,17 @@ func runVerify(ctx context.Context, args []string, env job.Env) int {
 				code = job.ExitFailure
 				continue
 			}
+			tampered := map[string]string{}
+			for _, d := range m.Tampered(trustedSums(rec.Subvolumes[sv])) {
+				tampered[d.File] = d.Problem
+			}
 			for _, x := range m.Streams {
 				c := Checked{Target: t.Name, Subvolume: sv, File: x.File, Bytes: x.Size}
-				if d := st.Verify(sv, x); d != nil {
+				d := st.Verify(sv, x)
+				if d == nil && tampered[x.File] != "" {
+					d = &streamstore.Damage{Subvolume: sv, File: x.File, Problem: tampered[x.File]}
+				}
+				if d != nil {
 					c.Problem = d.Problem
 					code = job.ExitFailure
 					s.Log.Error(fmt.Sprintf("stream %s/%s on %s is damaged: %s", sv, x.File, t.Name, d.Problem), "target", t.Name, "subvolume", sv, "file", x.File)
@@ -100,7 +111,8 @@ func runVerify(ctx context.Context, args []string, env job.Env) int {
 
 const verifyHelp = `
 verify: recomputes the SHA-256 of every stream a stream target stores and
-compares it and the size with the target's manifest. Exit status: 0 every
+compares it and the size with the target's manifest, and the manifest with
+the checksums this server recorded when it wrote the streams. Exit status: 0 every
 stream matches, 1 a stream is damaged or missing (named in the output) or a
 target could not be read, 2 usage error.
 `

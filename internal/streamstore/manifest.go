@@ -180,3 +180,18 @@ func (m Manifest) Newest() (Stream, bool) {
 	}
 	return best, found
 }
+
+// Tampered returns the streams whose SHA-256 in the manifest differs from
+// the one trusted gives for their snapshot (what the writing server
+// recorded when it stored them): the manifest was changed since, and the
+// file with it. Snapshots trusted does not name are not judged.
+func (m Manifest) Tampered(trusted map[string]string) []Damage {
+	var out []Damage
+	for _, s := range m.Streams {
+		if want, ok := trusted[s.Name]; ok && want != "" && want != s.SHA256 {
+			out = append(out, Damage{Subvolume: m.Subvolume, File: s.File,
+				Problem: fmt.Sprintf("the manifest says SHA-256 %s, this server stored %s: the target's manifest and stream were changed", s.SHA256, want)})
+		}
+	}
+	return out
+}
