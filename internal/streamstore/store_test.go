@@ -187,3 +187,24 @@ func TestReadRefusesForeignManifests(t *testing.T) {
 		}
 	}
 }
+
+// The hard-link fallback of renameNoReplace never replaces either.
+func TestLinkNoReplace(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	os.WriteFile(a, []byte("new"), 0o600)
+	os.WriteFile(b, []byte("old"), 0o600)
+	if err := linkNoReplace(a, b); err == nil || !strings.Contains(err.Error(), "file exists") {
+		t.Errorf("linkNoReplace over an existing file: %v", err)
+	}
+	if got, _ := os.ReadFile(b); string(got) != "old" {
+		t.Errorf("replaced: %q", got)
+	}
+	os.Remove(b)
+	if err := linkNoReplace(a, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := dirNames(t, dir); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("after the move: %v", got)
+	}
+}
