@@ -174,6 +174,11 @@ func TestStreamEncryptedChain(t *testing.T) {
 	if !strings.Contains(got, "vault: DAMAGED @persist/"+want[2]+": SHA-256 ") || strings.Count(got, "vault: ok ") != 3 {
 		t.Errorf("verify after a flipped byte:\n%s", got)
 	}
+	var v Verification
+	if err := json.Unmarshal([]byte(r.run(t, 1, "verify", "--json", "--target", "vault")), &v); err != nil || len(v.Checked) != 4 || v.damaged() != 1 ||
+		v.Checked[2].File != want[2] || !strings.HasPrefix(v.Checked[2].Problem, "SHA-256 ") {
+		t.Errorf("verify --json: %+v, %v", v, err)
+	}
 	dest, err = r.replay(t, keyFile, snaps[3])
 	if err == nil || !strings.Contains(err.Error(), "nothing applied") || !strings.Contains(err.Error(), want[2]) {
 		t.Errorf("replay of a damaged chain: %v", err)
