@@ -175,8 +175,8 @@ func TestStreamEncryptedChain(t *testing.T) {
 		t.Errorf("verify after a flipped byte:\n%s", got)
 	}
 	var v Verification
-	if err := json.Unmarshal([]byte(r.run(t, 1, "verify", "--json", "--target", "vault")), &v); err != nil || len(v.Checked) != 4 || v.damaged() != 1 ||
-		v.Checked[2].File != want[2] || !strings.HasPrefix(v.Checked[2].Problem, "SHA-256 ") {
+	if err := json.Unmarshal([]byte(r.run(t, 1, "verify", "--json", "--target", "vault")), &v); err != nil || len(v.Streams) != 4 || damagedStreams(v.Streams) != 1 ||
+		v.Streams[2].File != want[2] || !strings.HasPrefix(v.Streams[2].Problem, "SHA-256 ") {
 		t.Errorf("verify --json: %+v, %v", v, err)
 	}
 	dest, err = r.replay(t, keyFile, snaps[3])
