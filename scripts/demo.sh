@@ -180,6 +180,9 @@ for _ in $(seq 50); do curl -fsS -o /dev/null http://127.0.0.1:$port/metrics 2>/
 curl -fsS http://127.0.0.1:$port/metrics > "$work/metrics.txt"
 kill "$pid"; wait "$pid" || true
 grep -E "^impermanence_(snapshots|archives|archive_inventory_timestamp_seconds|config_valid|filesystem_size_bytes|job_last_result\{.*\} 1|collector_success|scrub_pass_progress_ratio)" "$work/metrics.txt"
+say "impermanence-status: is this server healthy? (from the same sources; the demo has no systemd)"
+rc=0; "$bin/impermanence-status" --config "$cfg" --no-systemd || rc=$?
+echo "impermanence-status: exit status $rc"
 umount /.snapshots
 say "the textfile for node_exporter, as the job units' ExecStopPost= writes it"
 "$bin/impermanence-exporter" --config "$cfg" --textfile

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/exporter"
 	"github.com/server-impermanence/server-impermanence/internal/maintain"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
@@ -131,6 +132,30 @@ func TestUnitContract(t *testing.T) {
 				t.Errorf("%s: no OnFailure=server-impermanence-failure@%%n.service", u)
 			}
 		}
+	}
+}
+
+// TestFailureHandlingNeverLoops: the failure handler and the notification
+// it pulls in have no OnFailure= (a failing notification is logged, never
+// handled again), and the notification's own timeout fits in its unit's.
+func TestFailureHandlingNeverLoops(t *testing.T) {
+	for _, u := range []string{"server-impermanence-failure@.service", "server-impermanence-notify@.service"} {
+		data, err := os.ReadFile(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if regexp.MustCompile(`(?m)^On(Failure|Success)=`).Match(data) {
+			t.Errorf("%s has OnFailure= or OnSuccess=: a failure of the failure handling would loop", u)
+		}
+	}
+	data, _ := os.ReadFile("server-impermanence-notify@.service")
+	m := regexp.MustCompile(`(?m)^TimeoutStartSec=(.+)$`).FindSubmatch(data)
+	if m == nil {
+		t.Fatal("server-impermanence-notify@.service: no TimeoutStartSec=")
+	}
+	d, err := timespan.Parse(string(m[1]))
+	if err != nil || d <= config.MaxNotifyTimeout {
+		t.Errorf("server-impermanence-notify@.service: TimeoutStartSec=%s, want above [notify].timeout's maximum %s (%v)", m[1], config.MaxNotifyTimeout, err)
 	}
 }
 

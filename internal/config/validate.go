@@ -40,6 +40,20 @@ func (v *validator) run() {
 	v.snapshots()
 	v.persist()
 	v.targets()
+	v.notify()
+	v.policies()
+}
+
+// notify checks that [notify].command names its program by an absolute
+// path or a bare name looked up in PATH, never relative to a directory.
+func (v *validator) notify() {
+	cmd := v.c.Notify.Command
+	if len(cmd) == 0 || v.bad["notify.command"] {
+		return
+	}
+	if p := cmd[0]; !strings.HasPrefix(p, "/") && strings.Contains(p, "/") {
+		v.e.add(v.m.pos("notify.command"), "program %q: a relative path (give an absolute path or a name looked up in PATH)", p)
+	}
 }
 
 // tPos is the position of a target field, or of its name when the field
@@ -71,6 +85,12 @@ func (v *validator) keys() {
 		for i := range subvolumeSchema {
 			key := subvolKey(name, subvolumeSchema[i].key)
 			checkRow(v, &subvolumeSchema[i], key, v.svPos(name, subvolumeSchema[i].key))
+		}
+	}
+	for _, name := range v.m.policies {
+		for i := range policySchema {
+			key := policyKey(name, policySchema[i].key)
+			checkRow(v, &policySchema[i], key, v.policyPos(name, policySchema[i].key))
 		}
 	}
 	for _, name := range v.m.targets {
@@ -318,8 +338,7 @@ func (v *validator) snapshots() {
 			}
 		}
 	}
-	r := s.Retention
-	if r.Hourly <= 0 && r.Daily <= 0 && r.Weekly <= 0 && r.Monthly <= 0 && r.Yearly <= 0 && r.KeepMin <= 0 && r.MinAge <= 0 {
+	if keepsNothing(s.Retention) {
 		v.e.add(v.m.pos("snapshots.retention.keep_min"),
 			"retention keeps nothing: every snapshot would be deleted by the next cleanup; set keep_min or a bucket (hourly, daily, ...) above 0")
 	}

@@ -132,12 +132,24 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		"@root/scratch.txt: gone\n",
 		"archived: old_roots/@root/",
-		`impermanence_job_last_result{job="rollback",result="success"} 1` + "\n",
-		`impermanence_job_last_result{job="scrub",result="success"} 1` + "\n",
+		`impermanence_job_last_result{job_name="rollback",result="success"} 1` + "\n",
+		`impermanence_job_last_result{job_name="scrub",result="success"} 1` + "\n",
 		// Every collector works without a top-level mount; the archives
 		// come from the rollback's inventory.
 		`impermanence_archives{subvolume="@root"} 1` + "\n",
-		`impermanence_archive_inventory_timestamp_seconds{job="rollback"} `,
+		`impermanence_archive_inventory_timestamp_seconds{job_name="rollback"} `,
+		// impermanence-status after the real runs: the rollback's resets
+		// and archive, every job, and the one problem the demo has (its
+		// rollback ran with --default, the configuration names the loop
+		// device: the initrd copy is stale), exit 1 for a warning.
+		"\nserver-impermanence: 1 problem needs attention (",
+		"\nWARNING   The initrd carries an older configuration than /etc",
+		"\n  success at this boot, ",
+		"\n  @root reset from blank @root-blank",
+		"\n  @var-tmp reset from an empty subvolume\n",
+		"\n  device errors: none\n  scrub: last complete pass ",
+		"\n  /demo/demo.toml: valid; initrd copy: stale\n",
+		"\n  units: not read from systemd\nimpermanence-status: exit status 1\n",
 		// What the jobs wrote is in the demo's own directories.
 		"\nrun/server-impermanence/rollback.json\n",
 		"\nvar/lib/server-impermanence/snapshot.json\n",
@@ -155,7 +167,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, c := range []string{"archives", "build", "config", "filesystem", "jobs", "overhead", "scrub", "snapshots"} {
+	for _, c := range []string{"archives", "blanks", "build", "config", "filesystem", "jobs", "overhead", "scrub", "snapshots"} {
 		want = append(want, `impermanence_collector_success{collector="`+c+`"} 1`)
 	}
 	if diff := cmp.Diff(want, collectors); diff != "" {

@@ -23,8 +23,9 @@ func in(pkgs ...string) []string {
 var (
 	// hostJobs are the commands that run on the booted host.
 	hostJobs = in("internal/snapshot", "internal/prune", "internal/maintain", "internal/restore",
-		"internal/provision", "internal/diff", "internal/tune", "internal/send")
-	// metricsStack is what the exporter links and nothing else may.
+		"internal/provision", "internal/diff", "internal/tune", "internal/send", "internal/receive")
+	// metricsStack is what the exporter links and nothing else may but
+	// impermanence-status, which reads through the exporter's collectors.
 	metricsStack = append(in("internal/exporter", "internal/metrics", "internal/systemdbus"),
 		"github.com/prometheus/client_golang", "github.com/prometheus/client_model", "github.com/prometheus/common",
 		"google.golang.org/protobuf", "github.com/godbus/dbus",
@@ -66,6 +67,10 @@ var rules = []rule{
 	// The initrd helper; internal/job, the shared command shell, is allowed.
 	{pkg: mod + "/helpers/rollback", allowed: rollbackAllowed, denied: rollbackDenied},
 	{pkg: mod + "/internal/rollback", allowed: rollbackAllowed, denied: rollbackDenied},
+	// The blank history and choice: the rollback links it, so what the
+	// rollback may link, and no command.
+	{pkg: mod + "/internal/blanks", allowed: rollbackAllowed,
+		denied: slices.Concat(hostJobs, metricsStack, in("internal/job", "internal/rollback"))},
 	// The shared shell links no command and nothing of the metrics stack.
 	{pkg: mod + "/internal/job", denied: slices.Concat(hostJobs, metricsStack, in("internal/rollback"))},
 	// The host jobs: no rollback, no metrics stack (the units refresh the
@@ -82,7 +87,17 @@ var rules = []rule{
 	// not the rest of the metrics stack.
 	{pkg: mod + "/helpers/send", denied: ageJob},
 	{pkg: mod + "/helpers/restore", denied: ageJob},
+	// The far end of an SSH target links no other command either.
+	{pkg: mod + "/helpers/receive", denied: slices.Concat(metricsStack, in("internal/rollback", "internal/send", "internal/snapshot", "internal/prune"))},
 	{pkg: mod + "/exporter", denied: slices.Concat(hostJobs, in("internal/rollback"))},
+	// impermanence-notify: D-Bus (internal/systemdbus) to read the failed
+	// unit, nothing of the metrics or a job.
+	{pkg: mod + "/helpers/notify", denied: slices.Concat(hostJobs, in("internal/rollback", "internal/exporter", "internal/metrics"),
+		[]string{"github.com/prometheus", "google.golang.org/protobuf"})},
+	// impermanence-status reads and mounts nothing: no job, no rollback,
+	// no HTTP server of the exporter (exporter-toolkit).
+	{pkg: mod + "/helpers/status", denied: slices.Concat(hostJobs, in("internal/rollback", "internal/exporter"),
+		[]string{"github.com/prometheus/exporter-toolkit"})},
 }
 
 // under reports whether the import path p is prefix or below it.

@@ -56,6 +56,10 @@ type Options struct {
 	Logger  *slog.Logger
 	// Timeout bounds the D-Bus calls of one scrape.
 	Timeout time.Duration
+	// OnError, when set, receives every error of a source in every
+	// collection (impermanence-status reports them; the log has only the
+	// changes).
+	OnError func(collector string, err error)
 }
 
 // source is one independent part of the metrics.
@@ -103,6 +107,7 @@ func New(opts Options) *Collector {
 		jobsSource{},
 		snapshotsSource{},
 		archivesSource{},
+		blanksSource{},
 		filesystemSource{},
 		scrubSource{},
 		overheadSource{},
@@ -143,6 +148,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			ok = 0
 		}
 		c.logChange(src.name(), err)
+		if err != nil && c.opts.OnError != nil {
+			c.opts.OnError(src.name(), err)
+		}
 		ch <- prometheus.MustNewConstMetric(successDesc, prometheus.GaugeValue, ok, src.name())
 		ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, time.Since(start).Seconds(), src.name())
 	}

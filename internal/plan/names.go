@@ -16,9 +16,11 @@ const (
 	TuneService        = "server-impermanence-tune.service"
 	PersistService     = "server-impermanence-persist.service"
 	FailureService     = "server-impermanence-failure@.service"
+	NotifyService      = "server-impermanence-notify@.service"
 	ConfigErrorService = "server-impermanence-config-error.service"
 	SendService        = "server-impermanence-send@.service"
 	SendTimer          = "server-impermanence-send@.timer"
+	BlankGoodService   = "server-impermanence-blank-good.service"
 )
 
 // SendInstance returns the instance of the template SendService or

@@ -74,20 +74,17 @@ func runList(ctx context.Context, args []string, env job.Env) int {
 			code = max(code, out.addStream(s, t, bySV))
 			continue
 		}
-		root, ok := t.Local()
-		if !ok {
-			out.addError(t.Name, "SSH targets are not supported by this version")
-			code = job.ExitFailure
-			continue
+		l, err := targetOf(t)
+		if err == nil {
+			err = l.check(ctx, s.FS.FSID())
 		}
-		l := local{root: root}
-		if err := l.check(s.FS.FSID()); err != nil {
+		if err != nil {
 			out.addError(t.Name, err.Error())
 			code = job.ExitFailure
 			continue
 		}
 		for _, sv := range t.Subvolumes {
-			held, err := l.list(sv)
+			held, err := l.list(ctx, sv)
 			if err != nil {
 				out.addError(t.Name, err.Error())
 				code = job.ExitFailure
