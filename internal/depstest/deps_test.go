@@ -45,6 +45,10 @@ var (
 	rollbackDenied = slices.Concat(hostJobs, metricsStack)
 )
 
+// ageJob is what a job that links age (internal/streamstore) must not link.
+var ageJob = slices.Concat(slices.DeleteFunc(slices.Clone(metricsStack), func(p string) bool { return p == "golang.org/x/crypto" }),
+	[]string{"golang.org/x/crypto/ssh", "golang.org/x/crypto/bcrypt", "golang.org/x/crypto/acme"}, in("internal/rollback"))
+
 // rule is one row: the dependencies of pkg (go list -deps, without the
 // standard library) must each be under an allowed prefix (any, when allowed
 // is nil) and under no denied one.
@@ -74,15 +78,15 @@ var rules = []rule{
 	{pkg: mod + "/helpers/snapshot", denied: slices.Concat(metricsStack, in("internal/rollback"))},
 	{pkg: mod + "/helpers/prune", denied: slices.Concat(metricsStack, in("internal/rollback"))},
 	{pkg: mod + "/helpers/maintain", denied: slices.Concat(metricsStack, in("internal/rollback"))},
-	{pkg: mod + "/helpers/restore", denied: slices.Concat(metricsStack, in("internal/rollback"))},
+
 	{pkg: mod + "/helpers/provision", denied: slices.Concat(metricsStack, in("internal/rollback"))},
 	{pkg: mod + "/helpers/diff", denied: slices.Concat(metricsStack, in("internal/rollback"))},
 	{pkg: mod + "/helpers/tune", denied: slices.Concat(metricsStack, in("internal/rollback"))},
-	// send encrypts stream targets with age, which uses x/crypto's
-	// ChaCha20-Poly1305, X25519, HKDF and scrypt: those, not the rest of
-	// the metrics stack.
-	{pkg: mod + "/helpers/send", denied: slices.Concat(slices.DeleteFunc(slices.Clone(metricsStack), func(p string) bool { return p == "golang.org/x/crypto" }),
-		[]string{"golang.org/x/crypto/ssh", "golang.org/x/crypto/bcrypt", "golang.org/x/crypto/acme"}, in("internal/rollback"))},
+	// send encrypts stream targets with age and restore decrypts them; age
+	// uses x/crypto's ChaCha20-Poly1305, X25519, HKDF and scrypt: those,
+	// not the rest of the metrics stack.
+	{pkg: mod + "/helpers/send", denied: ageJob},
+	{pkg: mod + "/helpers/restore", denied: ageJob},
 	// The far end of an SSH target links no other command either.
 	{pkg: mod + "/helpers/receive", denied: slices.Concat(metricsStack, in("internal/rollback", "internal/send", "internal/snapshot", "internal/prune"))},
 	{pkg: mod + "/exporter", denied: slices.Concat(hostJobs, in("internal/rollback"))},

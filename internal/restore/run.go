@@ -27,6 +27,7 @@ const (
 
 const usage = `Usage: impermanence-restore [options] --from SNAPSHOT SUBVOLUME
        impermanence-restore [options] --from SNAPSHOT --path PATH [--path PATH...]
+       impermanence-restore [options] --from-target NAME [--identity FILE] --from SNAPSHOT SUBVOLUME
        impermanence-restore [options] --cancel SUBVOLUME
        impermanence-restore [options] --apply-requests
 
@@ -39,6 +40,9 @@ the current state is first kept as the read-only manual snapshot
 --next-boot stages the swap for the next boot instead. --path restores
 single paths by reflink copy into the live subvolume, never overwriting
 without --force (the replaced path is kept as PATH.pre-restore-<time>).
+--from-target first brings SNAPSHOT back from a stream target: every stream
+of its chain is checked against the target's manifest before any is
+applied, then each is decrypted (--identity) and received, in order.
 
 Options:
 `
@@ -57,6 +61,7 @@ type Result struct {
 	Cancelled string                 `json:"cancelled,omitempty"`
 	Paths     []PathRestore          `json:"paths,omitempty"`
 	Performed []restorereq.Performed `json:"performed,omitempty"`
+	Fetched   *Fetched               `json:"fetched,omitempty"`
 	Mounts    []string               `json:"mounts,omitempty"`
 	Units     []Use                  `json:"units,omitempty"`
 	Warnings  []string               `json:"warnings,omitempty"`
@@ -78,6 +83,8 @@ type Options struct {
 	Cancel        bool
 	ApplyRequests bool
 	UnitDirs      []string
+	// FromTarget and Identity: fetch From from a stream target first.
+	FromTarget, Identity string
 }
 
 // Run is the whole program; main only calls it.
@@ -90,6 +97,8 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	var o Options
 	var paths pathList
 	fl.StringVar(&o.From, "from", "", "the `SNAPSHOT` to restore from")
+	fl.StringVar(&o.FromTarget, "from-target", "", "fetch the snapshot from the stream target `NAME` first (its chain verified, replayed into the snapshots directory)")
+	fl.StringVar(&o.Identity, "identity", "", "with --from-target: the age identity `FILE` that decrypts the target's streams")
 	fl.Var(&paths, "path", "restore this live `PATH` only (repeatable), by reflink copy out of the snapshot")
 	fl.BoolVar(&o.NextBoot, "next-boot", false, "stage the restore of a mounted subvolume for the next boot")
 	fl.BoolVar(&o.Force, "force", false, "with --path: replace existing paths (the current one is kept as PATH.pre-restore-<time>)")
@@ -143,6 +152,10 @@ func (o *Options) check(args []string) error {
 	switch {
 	case modes > 1:
 		return errors.New("--path, --cancel and --apply-requests exclude each other")
+	case o.FromTarget != "" && modes > 0:
+		return errors.New("--from-target restores a whole subvolume: not with --path, --cancel or --apply-requests")
+	case o.Identity != "" && o.FromTarget == "":
+		return errors.New("--identity applies only with --from-target")
 	case o.ApplyRequests:
 		if len(args) > 0 || o.From != "" {
 			return errors.New("--apply-requests takes no SUBVOLUME and no --from")
@@ -200,7 +213,16 @@ func Do(ctx context.Context, s *job.Session, o Options) (Result, error) {
 		s.AuditEvent(audit.Event{Action: "restore-cancel", Subvolume: o.Subvolume, Path: restorereq.RequestPath(s.Config), Result: audit.ResultSuccess})
 		return res, restorereq.WriteRequests(s.FS.Mountpoint(), s.Config, reqs)
 	}
-	return restoreSubvolume(ctx, s, o, now)
+	if o.FromTarget != "" {
+		f, err := fetchFromTarget(ctx, s, o)
+		res.Fetched = f
+		if err != nil || o.DryRun && !f.Local {
+			return res, err
+		}
+	}
+	r, err := restoreSubvolume(ctx, s, o, now)
+	r.Fetched = res.Fetched
+	return r, err
 }
 
 func restoreSubvolume(ctx context.Context, s *job.Session, o Options, now time.Time) (Result, error) {
@@ -380,6 +402,14 @@ func (r Result) Print(w io.Writer) {
 			return "would " + s
 		}
 		return s
+	}
+	if f := r.Fetched; f != nil {
+		switch {
+		case f.Local:
+			fmt.Fprintf(w, "%s is in the snapshots directory: nothing fetched from %s\n", f.Snapshot, f.Target)
+		default:
+			fmt.Fprintf(w, "%s %s from %s (%s)\n", would("fetch"), f.Snapshot, f.Target, strings.Join(f.Streams, ", "))
+		}
 	}
 	if r.Recovered != nil {
 		fmt.Fprintf(w, "repaired an interrupted restore: %s; %s\n", r.Recovered.Found, r.Recovered.Action)

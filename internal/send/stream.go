@@ -1,6 +1,7 @@
 package send
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -138,6 +139,17 @@ func runStream(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 			errs = append(errs, err)
 			continue
 		}
+		trusted := trustedSums(prev.Subvolumes[sv])
+		if bad := m.Tampered(trusted); len(bad) > 0 {
+			for _, d := range bad {
+				errs = append(errs, d)
+			}
+			if p, ok := prev.Subvolumes[sv]; ok {
+				rec.Subvolumes[sv] = p
+			}
+			continue // nothing sent onto a chain that cannot be trusted
+		}
+		written := map[string]string{}
 		plan := streamstore.Build(sv, src.bySV[sv], m, policy, every, s.Now)
 		tr.Warnings = append(tr.Warnings, plan.Warnings...)
 		for _, w := range plan.Warnings {
@@ -170,6 +182,7 @@ func runStream(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 				errs = append(errs, fmt.Errorf("send %s/%s: %w", sv, x.Name, err))
 			} else {
 				r.OK = true
+				written[x.Name] = w.Stream.SHA256
 				log.Info(fmt.Sprintf("sent %s/%s to %s: %s, %d bytes stored in %.1f s (%s)", sv, x.Name, t.Name, x.Why, w.Stream.Size, r.Seconds, rate(w.StreamBytes, r.Seconds)),
 					"subvolume", sv, "snapshot", x.Name, "parent", x.Parent, "bytes", w.Stream.Size, "file", file)
 			}
@@ -208,7 +221,7 @@ func runStream(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 			errs = append(errs, err)
 			continue
 		}
-		rec.Subvolumes[sv] = streamRecord(m, src.bySV[sv], prev.Subvolumes[sv].LastSuccess, okAll, s.Env.Now())
+		rec.Subvolumes[sv] = streamRecord(m, src.bySV[sv], trusted, written, prev.Subvolumes[sv].LastSuccess, okAll, s.Env.Now())
 	}
 	if !dryRun {
 		rec.Time = s.Env.Now()
@@ -223,13 +236,16 @@ func runStream(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 }
 
 // streamRecord is the record of what a stream target holds of one
-// subvolume: every stored snapshot with its source UUID, and as the parent
-// the newest stored one when the source holds it (the next incremental
-// starts from it, so prune keeps it).
-func streamRecord(m streamstore.Manifest, src []replicate.Source, last time.Time, ok bool, now time.Time) targetstate.Subvolume {
-	out := targetstate.Subvolume{Snapshots: []targetstate.Snapshot{}, LastSuccess: last}
+// subvolume: every stored snapshot with its source UUID and the checksum
+// of its stream (as written by this run, else as recorded before, else,
+// for a stream this server has no record of, the manifest's), and as the
+// parent the newest stored one when the source holds it (the next
+// incremental starts from it, so prune keeps it).
+func streamRecord(m streamstore.Manifest, src []replicate.Source, trusted, written map[string]string, last time.Time, ok bool, now time.Time) targetstate.Subvolume {
+	out := targetstate.Subvolume{Snapshots: []targetstate.Snapshot{}, LastSuccess: last, StreamSHA256: map[string]string{}}
 	for _, x := range m.Streams {
 		out.Snapshots = append(out.Snapshots, targetstate.Snapshot{Name: x.Name, ReceivedUUID: x.UUID})
+		out.StreamSHA256[x.Name] = cmp.Or(written[x.Name], trusted[x.Name], x.SHA256)
 	}
 	if n, found := m.Newest(); found {
 		for _, s := range src {
@@ -327,4 +343,16 @@ func (l *Listing) addStream(s *job.Session, t config.Target, bySV map[string][]r
 		l.Rows = append(l.Rows, rs...)
 	}
 	return code
+}
+
+// trustedSums are the stream checksums a target's record holds, by
+// snapshot name.
+func trustedSums(sv targetstate.Subvolume) map[string]string {
+	out := map[string]string{}
+	for name, sum := range sv.StreamSHA256 {
+		if sum != "" {
+			out[name] = sum
+		}
+	}
+	return out
 }

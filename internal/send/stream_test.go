@@ -3,6 +3,8 @@ package send
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -21,6 +23,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/jobtest"
 	"github.com/server-impermanence/server-impermanence/internal/prune"
+	"github.com/server-impermanence/server-impermanence/internal/restore"
 	"github.com/server-impermanence/server-impermanence/internal/streamstore"
 	"github.com/server-impermanence/server-impermanence/internal/targetstate"
 )
@@ -171,6 +174,11 @@ func TestStreamEncryptedChain(t *testing.T) {
 	if !strings.Contains(got, "vault: DAMAGED @persist/"+want[2]+": SHA-256 ") || strings.Count(got, "vault: ok ") != 3 {
 		t.Errorf("verify after a flipped byte:\n%s", got)
 	}
+	var v Verification
+	if err := json.Unmarshal([]byte(r.run(t, 1, "verify", "--json", "--target", "vault")), &v); err != nil || len(v.Streams) != 4 || damagedStreams(v.Streams) != 1 ||
+		v.Streams[2].File != want[2] || !strings.HasPrefix(v.Streams[2].Problem, "SHA-256 ") {
+		t.Errorf("verify --json: %+v, %v", v, err)
+	}
 	dest, err = r.replay(t, keyFile, snaps[3])
 	if err == nil || !strings.Contains(err.Error(), "nothing applied") || !strings.Contains(err.Error(), want[2]) {
 		t.Errorf("replay of a damaged chain: %v", err)
@@ -314,4 +322,148 @@ func TestStreamSIGKILL(t *testing.T) {
 		t.Errorf("verify after the kills:\n%s", got)
 	}
 	t.Logf("%d of %d kills left debris; %d killed runs had already stored their stream", debris, kills, named)
+}
+
+// impermanence-restore --from-target: a snapshot the source no longer
+// holds is fetched from the encrypted stream target (its chain verified,
+// replayed) and swapped in; a damaged chain is refused before anything
+// changes.
+func TestStreamRestoreFromTarget(t *testing.T) {
+	id, keyFile := newIdentity(t)
+	r := newStreamRig(t, "{ keep_min = 100 }", fmt.Sprintf("recipients = [%q]\n", id.Recipient().String()))
+	var snaps []string
+	for i := range 3 {
+		snaps = append(snaps, r.snapshot(t, map[string][]byte{fmt.Sprintf("f%d", i): random(128<<10, uint64(50+i)), "etc/conf": []byte(fmt.Sprint("v", i))}))
+		r.send(t, 0)
+	}
+	want := tree(t, filepath.Join(r.src.FS.Mount, "@snapshots/@persist", snaps[2]))
+	for _, s := range snaps {
+		if out, err := exec.Command("btrfs", "subvolume", "delete", filepath.Join(r.src.FS.Mount, "@snapshots/@persist", s)).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+	}
+	os.WriteFile(filepath.Join(r.src.FS.Mount, "@persist/etc/conf"), []byte("broken"), 0o644)
+	restoreArgs := func(extra ...string) []string {
+		return append([]string{"--config", r.config, "--mount", r.src.FS.Mount, "--from-target", "vault", "--from", snaps[2]}, append(extra, "@persist")...)
+	}
+	r.src.Reset()
+	if code := restore.Run(context.Background(), restoreArgs(), r.src.Env); code != 1 || !strings.Contains(r.src.Err.String(), "are encrypted: give --identity FILE") {
+		t.Errorf("without an identity: exit %d\n%s", code, r.src.Err)
+	}
+	// Damaged: refused, nothing fetched, nothing changed.
+	victim := filepath.Join(r.root, "@persist", snaps[0]+".full.btrfs.age")
+	good, _ := os.ReadFile(victim)
+	bad := slices.Clone(good)
+	bad[len(bad)-1] ^= 0x80
+	os.WriteFile(victim, bad, 0o600)
+	r.src.Reset()
+	if code := restore.Run(context.Background(), restoreArgs("--identity", keyFile), r.src.Env); code != 1 || !strings.Contains(r.src.Err.String(), "nothing applied") {
+		t.Errorf("a damaged chain: exit %d\n%s%s", code, r.src.Out, r.src.Err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(r.src.FS.Mount, "@persist/etc/conf")); string(got) != "broken" {
+		t.Errorf("a refused restore changed @persist: %q", got)
+	}
+	if got := dirNames(t, filepath.Join(r.src.FS.Mount, "@snapshots/@persist")); len(got) != 0 {
+		t.Errorf("a refused fetch left %v", got)
+	}
+	os.WriteFile(victim, good, 0o600)
+	r.src.Reset()
+	if code := restore.Run(context.Background(), restoreArgs("--identity", keyFile, "--dry-run"), r.src.Env); code != 0 ||
+		r.src.Out.String() != "would fetch @snapshots/@persist/"+snaps[2]+" from vault ("+snaps[0]+".full.btrfs.age, "+snaps[1]+".inc.btrfs.age, "+snaps[2]+".inc.btrfs.age)\n" {
+		t.Errorf("dry run: exit %d\n%s%s", code, r.src.Out, r.src.Err)
+	}
+	if got := dirNames(t, filepath.Join(r.src.FS.Mount, "@snapshots/@persist")); len(got) != 0 {
+		t.Errorf("the dry run fetched %v", got)
+	}
+	r.src.Reset()
+	if code := restore.Run(context.Background(), restoreArgs("--identity", keyFile), r.src.Env); code != 0 {
+		t.Fatalf("restore --from-target: exit %d\n%s%s", code, r.src.Out, r.src.Err)
+	}
+	if !strings.HasPrefix(r.src.Out.String(), "fetch @snapshots/@persist/"+snaps[2]+" from vault ("+snaps[0]+".full.btrfs.age, "+snaps[1]+".inc.btrfs.age, "+snaps[2]+".inc.btrfs.age)\n") {
+		t.Errorf("output:\n%s", r.src.Out)
+	}
+	if got := tree(t, filepath.Join(r.src.FS.Mount, "@persist")); !mapsEqual(got, want) {
+		t.Errorf("@persist after the restore differs from the snapshot: %d files, want %d", len(got), len(want))
+	}
+	if _, err := os.Stat(filepath.Join(r.src.FS.Mount, ".from-target-vault")); !os.IsNotExist(err) {
+		t.Errorf("the scratch subvolume is left: %v", err)
+	}
+}
+
+// A full target (ENOSPC) fails the send cleanly: nothing in the manifest,
+// no partial file left, the source untouched; once there is space the
+// next run completes.
+func TestStreamTargetFull(t *testing.T) {
+	r := newStreamRig(t, "{ keep_min = 100 }", "")
+	dir := filepath.Dir(r.root)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m,mode=0755", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	os.Mkdir(r.root, 0o755)
+	s := r.snapshot(t, map[string][]byte{"big": random(40<<20, 5)})
+	out := r.send(t, 1)
+	if !strings.Contains(out, "vault: FAILED @persist/"+s+": ") || !strings.Contains(out, "no space left on device") {
+		t.Errorf("send to a full target:\n%s", out)
+	}
+	if m := r.manifest(t); len(m.Streams) != 0 {
+		t.Errorf("the manifest names %+v after ENOSPC", m.Streams)
+	}
+	if got := dirNames(t, filepath.Join(r.root, ".incoming/@persist")); len(got) != 0 {
+		t.Errorf("a failed write left %v", got)
+	}
+	if got := dirNames(t, filepath.Join(r.src.FS.Mount, "@snapshots/@persist")); !slices.Equal(got, []string{s}) {
+		t.Errorf("the source holds %v", got)
+	}
+	if out, err := exec.Command("mount", "-o", "remount,size=128m", dir).CombinedOutput(); err != nil {
+		t.Fatalf("remount: %v: %s", err, out)
+	}
+	if out := r.send(t, 0); !strings.HasPrefix(out, "vault: sent @persist/"+s+" (full: ") {
+		t.Errorf("send after space was freed:\n%s", out)
+	}
+	if got := r.run(t, 0, "verify"); !strings.HasPrefix(got, "vault: ok @persist/"+s+".full.btrfs (") {
+		t.Errorf("verify:\n%s", got)
+	}
+}
+
+// Storage that rewrites a stream and its manifest entry to match (anyone
+// with the public key can make a valid age file) is caught by the
+// checksums this server recorded: verify names the file, the next send of
+// the subvolume refuses the chain, restore --from-target refuses it.
+func TestStreamManifestTampered(t *testing.T) {
+	id, keyFile := newIdentity(t)
+	r := newStreamRig(t, "{ keep_min = 100 }", fmt.Sprintf("recipients = [%q]\n", id.Recipient().String()))
+	a := r.snapshot(t, map[string][]byte{"a": []byte("a")})
+	r.send(t, 0)
+	b := r.snapshot(t, map[string][]byte{"b": []byte("b")})
+	r.send(t, 0)
+	m := r.manifest(t)
+	forged := []byte("age-encryption.org/v1\nforged\n")
+	p := filepath.Join(r.root, "@persist", m.Streams[1].File)
+	os.WriteFile(p, forged, 0o600)
+	sum := sha256.Sum256(forged)
+	m.Streams[1].Size, m.Streams[1].SHA256 = int64(len(forged)), hex.EncodeToString(sum[:])
+	mb, _ := json.Marshal(m)
+	os.WriteFile(filepath.Join(r.root, "@persist", "manifest.json"), mb, 0o644)
+
+	got := r.run(t, 1, "verify")
+	if !strings.Contains(got, "vault: DAMAGED @persist/"+b+".inc.btrfs.age: the manifest says SHA-256 "+m.Streams[1].SHA256+", this server stored ") ||
+		!strings.Contains(got, "vault: ok @persist/"+a+".full.btrfs.age") {
+		t.Errorf("verify of a forged stream:\n%s", got)
+	}
+	c := r.snapshot(t, map[string][]byte{"c": []byte("c")})
+	if out := r.send(t, 1); strings.Contains(out, "sent @persist/"+c) || !strings.Contains(out, "were changed") {
+		t.Errorf("send onto a forged chain:\n%s", out)
+	}
+	if rec, _ := targetstate.Read(r.src.Env.StateDir(), "vault"); rec.Subvolumes["@persist"].StreamSHA256[b] == m.Streams[1].SHA256 {
+		t.Error("the record took the forged checksum")
+	}
+	if out, err := exec.Command("btrfs", "subvolume", "delete", filepath.Join(r.src.FS.Mount, "@snapshots/@persist", b)).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	r.src.Reset()
+	args := []string{"--config", r.config, "--mount", r.src.FS.Mount, "--from-target", "vault", "--identity", keyFile, "--from", b, "@persist"}
+	if code := restore.Run(context.Background(), args, r.src.Env); code != 1 || !strings.Contains(r.src.Err.String(), "were changed") {
+		t.Errorf("restore from a forged chain: exit %d\n%s", code, r.src.Err)
+	}
 }

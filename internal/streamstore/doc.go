@@ -13,7 +13,8 @@
 // The manifest names every stored stream with its kind, its parent (the
 // stream before it in the chain), the source snapshot's UUID, and the size
 // and SHA-256 of the bytes stored (after encryption). A stream is written
-// into .incoming, fsynced, renamed into place (RENAME_NOREPLACE) and only
+// into .incoming, fsynced, renamed into place (RENAME_NOREPLACE, or a hard
+// link where the filesystem lacks the flag: never over a file) and only
 // then added to the manifest, which is replaced atomically and durably; a
 // deletion removes the manifest entry first and the file after. So a run
 // killed at any point leaves nothing the manifest names that is partial:

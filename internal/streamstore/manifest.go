@@ -116,6 +116,9 @@ func ParseFileName(file string) (name string, k Kind, encrypted bool, ok bool) {
 func (m Manifest) check() error {
 	seen := map[string]bool{}
 	for _, s := range m.Streams {
+		if _, _, ok := names.ParseSnapshot(s.Name); !ok {
+			return fmt.Errorf("entry %q is not a snapshot name", s.Name)
+		}
 		if s.File != FileName(s.Name, s.Kind, s.Encrypted) {
 			return fmt.Errorf("entry %q names file %q, want %q", s.Name, s.File, FileName(s.Name, s.Kind, s.Encrypted))
 		}
@@ -176,4 +179,19 @@ func (m Manifest) Newest() (Stream, bool) {
 		}
 	}
 	return best, found
+}
+
+// Tampered returns the streams whose SHA-256 in the manifest differs from
+// the one trusted gives for their snapshot (what the writing server
+// recorded when it stored them): the manifest was changed since, and the
+// file with it. Snapshots trusted does not name are not judged.
+func (m Manifest) Tampered(trusted map[string]string) []Damage {
+	var out []Damage
+	for _, s := range m.Streams {
+		if want, ok := trusted[s.Name]; ok && want != "" && want != s.SHA256 {
+			out = append(out, Damage{Subvolume: m.Subvolume, File: s.File,
+				Problem: fmt.Sprintf("the manifest says SHA-256 %s, this server stored %s: the target's manifest and stream were changed", s.SHA256, want)})
+		}
+	}
+	return out
 }

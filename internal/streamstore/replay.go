@@ -101,9 +101,10 @@ func (s Store) apply(ctx context.Context, sv string, st Stream, identities []age
 		}
 	}
 	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "btrfs", "receive", dest)
-	// btrfs receive may stop reading at the stream's end command: what
-	// follows is read (and hashed) below, after it exits.
+	// Chrooted into dest (-C): no path of a stream reaches outside it;
+	// -e stops at the end command, and what follows is read (and hashed)
+	// below, after it exits, so a stream with bytes appended fails.
+	cmd := exec.CommandContext(ctx, "btrfs", "receive", "-e", "-C", dest)
 	pr, pw := io.Pipe()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, io.Discard, &stderr
 	cmd.WaitDelay = 5 * time.Second

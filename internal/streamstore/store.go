@@ -219,7 +219,7 @@ func (s Store) Write(sv string, m Meta, r io.Reader, recipients []age.Recipient,
 		return Written{}, fmt.Errorf("create %s: %w", dir, err)
 	}
 	dst := filepath.Join(dir, file)
-	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE); err != nil {
+	if err := renameNoReplace(tmp, dst); err != nil {
 		return Written{}, fmt.Errorf("move %s to %s: %w", tmp, dst, err)
 	}
 	placed = true
@@ -358,4 +358,24 @@ func readDir(dir string) ([]os.DirEntry, error) {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
 	return entries, nil
+}
+
+// renameNoReplace moves old to new, never over an existing file:
+// renameat2 RENAME_NOREPLACE, or where the filesystem does not support the
+// flag (NFS, CIFS) a hard link, which fails on an existing name just the
+// same, and the removal of old (a crash in between leaves old in
+// .incoming, which Clean removes).
+func renameNoReplace(old, new string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, old, unix.AT_FDCWD, new, unix.RENAME_NOREPLACE)
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOSYS) {
+		return err
+	}
+	return linkNoReplace(old, new)
+}
+
+func linkNoReplace(old, new string) error {
+	if err := unix.Link(old, new); err != nil {
+		return err
+	}
+	return os.Remove(old)
 }

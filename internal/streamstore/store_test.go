@@ -179,10 +179,32 @@ func TestReadRefusesForeignManifests(t *testing.T) {
 		{`{"version": 2, "subvolume": "@persist"}`, "version 2, this version reads 1"},
 		{`{"version": 1, "subvolume": "@home"}`, `is the manifest of "@home", not of "@persist"`},
 		{`{"version": 1, "subvolume": "@persist", "streams": [{"name": "20261206T100000Z", "file": "../x", "kind": "full"}]}`, `names file "../x"`},
+		{`{"version": 1, "subvolume": "@persist", "streams": [{"name": "../../etc/x", "file": "../../etc/x.full.btrfs", "kind": "full"}]}`, `entry "../../etc/x" is not a snapshot name`},
 	} {
 		os.WriteFile(s.ManifestPath("@persist"), []byte(tt.body), 0o644)
 		if _, err := s.Read("@persist"); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Read(%s) = %v, want %q", tt.body, err, tt.want)
 		}
+	}
+}
+
+// The hard-link fallback of renameNoReplace never replaces either.
+func TestLinkNoReplace(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	os.WriteFile(a, []byte("new"), 0o600)
+	os.WriteFile(b, []byte("old"), 0o600)
+	if err := linkNoReplace(a, b); err == nil || !strings.Contains(err.Error(), "file exists") {
+		t.Errorf("linkNoReplace over an existing file: %v", err)
+	}
+	if got, _ := os.ReadFile(b); string(got) != "old" {
+		t.Errorf("replaced: %q", got)
+	}
+	os.Remove(b)
+	if err := linkNoReplace(a, b); err != nil {
+		t.Fatal(err)
+	}
+	if got := dirNames(t, dir); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("after the move: %v", got)
 	}
 }

@@ -42,6 +42,10 @@ type Subvolume struct {
 	// LastSuccess is when the last send of this subvolume completed
 	// (or found nothing to send); zero for never.
 	LastSuccess time.Time `json:"last_success,omitzero"`
+	// StreamSHA256 is, on a stream target, the checksum of each stored
+	// stream as this server wrote it, by snapshot name: the target's
+	// manifest is checked against it.
+	StreamSHA256 map[string]string `json:"stream_sha256,omitempty"`
 }
 
 // Record is one target's record.

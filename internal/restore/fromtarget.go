@@ -1,0 +1,137 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"filippo.io/age"
+
+	"github.com/server-impermanence/server-impermanence/internal/audit"
+	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/streamstore"
+	"github.com/server-impermanence/server-impermanence/internal/targetstate"
+)
+
+// Fetched is a snapshot brought back from a stream target into the
+// snapshots directory before the restore.
+type Fetched struct {
+	Target string `json:"target"`
+	// Snapshot is where it is now, below the top level.
+	Snapshot string `json:"snapshot"`
+	// Streams are the files replayed, in order.
+	Streams []string `json:"streams"`
+	// Local: the snapshots directory already held it; nothing fetched.
+	Local bool `json:"local,omitempty"`
+}
+
+// fromTargetPrefix names the subvolume below the top level a chain is
+// replayed into (and removed from once the snapshot is in place):
+// <prefix><target>. A killed run leaves it; the next run of the same
+// target deletes it first.
+const fromTargetPrefix = ".from-target-"
+
+// fetchFromTarget brings the snapshot o.From of o.Subvolume back from the
+// stream target o.FromTarget: the whole chain is verified against the
+// manifest, replayed (decrypted with o.Identity) into a scratch subvolume,
+// and the snapshot is then snapshotted read-only into
+// <snapshots dir>/<subvolume>/<name>, where the swap takes it from.
+func fetchFromTarget(ctx context.Context, s *job.Session, o Options) (*Fetched, error) {
+	cfg, fsys := s.Config, s.FS
+	t, ok := cfg.Target(o.FromTarget)
+	switch {
+	case !ok:
+		return nil, refuse("--from-target %s: no such [[target]] in the configuration", o.FromTarget)
+	case t.Format != config.FormatStream:
+		return nil, refuse("--from-target %s: a btrfs target; bring the snapshot back with btrfs send | btrfs receive (docs/replication.md), then restore --from it", t.Name)
+	case strings.Contains(o.From, "/"):
+		return nil, refuse("--from-target takes a snapshot name, not a path: %s", o.From)
+	}
+	root, ok := t.Local()
+	if !ok {
+		return nil, refuse("--from-target %s: stream targets over SSH are not supported by this version", t.Name)
+	}
+	dst := path.Join(cfg.Snapshots.Dir, o.Subvolume, o.From)
+	f := &Fetched{Target: t.Name, Snapshot: dst}
+	if _, err := fsys.Info(dst); err == nil {
+		f.Local = true
+		return f, nil
+	}
+	st := streamstore.Store{Root: root}
+	m, err := st.Read(o.Subvolume)
+	if err != nil {
+		return f, err
+	}
+	chain, err := streamstore.Chain(m, o.From)
+	if err != nil {
+		return f, refuse("%v", err)
+	}
+	// Where this server still has the record of what it stored, the
+	// manifest must agree with it.
+	if rec, err := targetstate.Read(s.Env.StateDir(), t.Name); err == nil {
+		var bad []error
+		for _, d := range (streamstore.Manifest{Subvolume: o.Subvolume, Streams: chain}).Tampered(rec.Subvolumes[o.Subvolume].StreamSHA256) {
+			bad = append(bad, d)
+		}
+		if err := errors.Join(bad...); err != nil {
+			return f, refuse("%v", err)
+		}
+	}
+	encrypted := false
+	for _, x := range chain {
+		f.Streams = append(f.Streams, x.File)
+		encrypted = encrypted || x.Encrypted
+	}
+	var ids []age.Identity
+	switch {
+	case encrypted && o.Identity == "":
+		return f, refuse("the streams of %s/%s on %s are encrypted: give --identity FILE (the age identity of one of its recipients)", o.Subvolume, o.From, t.Name)
+	case o.Identity != "":
+		if ids, err = streamstore.LoadIdentities(o.Identity); err != nil {
+			return f, refuse("%v", err)
+		}
+	}
+	if o.DryRun {
+		var damage []error
+		for _, x := range chain {
+			if d := st.Verify(o.Subvolume, x); d != nil {
+				damage = append(damage, d)
+			}
+		}
+		return f, errors.Join(damage...)
+	}
+	scratch := fromTargetPrefix + t.Name
+	if _, err := fsys.Info(scratch); err == nil {
+		if _, err := fsys.DeleteRecursive(scratch); err != nil {
+			return f, fmt.Errorf("remove what an interrupted fetch left: %w", err)
+		}
+	}
+	if err := fsys.CreateSubvolume(scratch); err != nil {
+		return f, err
+	}
+	defer func() {
+		if _, err := fsys.DeleteRecursive(scratch); err != nil {
+			s.Log.Warn("remove the scratch subvolume "+scratch+": "+err.Error(), "path", scratch)
+		}
+	}()
+	log := s.Log.With("target", t.Name, "subvolume", o.Subvolume)
+	_, err = st.Replay(ctx, o.Subvolume, o.From, ids, filepath.Join(fsys.Mountpoint(), scratch), func(r streamstore.Replayed) {
+		log.Info(fmt.Sprintf("replayed %s from %s: %d bytes in %.1f s", r.Stream.File, t.Name, r.Stream.Size, r.Seconds), "file", r.Stream.File)
+	})
+	ev := audit.Event{Action: "restore-fetch", Subvolume: o.Subvolume, Path: path.Join(root, o.Subvolume, o.From), Result: audit.ResultSuccess}
+	if err == nil {
+		err = fsys.Snapshot(path.Join(scratch, o.From), dst, true)
+	}
+	if err == nil {
+		err = fsys.Commit()
+	}
+	if err != nil {
+		ev.Result, ev.Error = audit.ResultFailure, err.Error()
+	}
+	s.AuditEvent(ev)
+	return f, err
+}
