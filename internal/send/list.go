@@ -78,6 +78,7 @@ func runList(ctx context.Context, args []string, env job.Env) int {
 			code = job.ExitFailure
 			continue
 		}
+		defer l.close() // at the end of the listing: one per target
 		for _, sv := range t.Subvolumes {
 			held, err := l.list(ctx, sv)
 			if err != nil {

@@ -220,6 +220,7 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 	if err := l.check(ctx, s.FS.FSID()); err != nil {
 		return fail(err)
 	}
+	defer l.close()
 	if !dryRun {
 		lk, err := lock.Acquire(ctx, s.Env.LockDir(), "send-"+t.Name, jobName, timeout, log)
 		if err != nil {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,10 +31,15 @@ type sshTarget struct {
 	identity string
 	compress bool
 	rate     int64 // bytes per second on the connection, 0 unlimited
+	// control is the directory of the run's connection-sharing socket:
+	// the first request authenticates, the others of the run use its
+	// connection (ControlMaster=auto), which ends 10 s after its last use
+	// however the run ends.
+	control string
 }
 
-func newSSH(t config.Target, loc config.SSH) sshTarget {
-	return sshTarget{name: t.Name, loc: loc, identity: t.IdentityFile,
+func newSSH(t config.Target, loc config.SSH) *sshTarget {
+	return &sshTarget{name: t.Name, loc: loc, identity: t.IdentityFile,
 		compress: t.Compress == config.CompressZstd, rate: t.RateBytes()}
 }
 
@@ -41,11 +48,20 @@ func newSSH(t config.Target, loc config.SSH) sshTarget {
 // fails on an unknown one), a dead connection noticed within a minute.
 var sshArgs = []string{"-T", "-x", "-a", "-e", "none",
 	"-o", "BatchMode=yes", "-o", "ConnectTimeout=30", "-o", "ServerAliveInterval=15",
-	"-o", "ServerAliveCountMax=4", "-o", "ClearAllForwardings=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none"}
+	"-o", "ServerAliveCountMax=4", "-o", "ClearAllForwardings=yes"}
+
+func (s *sshTarget) controlArgs() []string {
+	return []string{"-o", "ControlMaster=auto", "-o", "ControlPath=" + filepath.Join(s.control, "c"), "-o", "ControlPersist=10"}
+}
 
 // command returns the ssh command that makes request req.
-func (s sshTarget) command(ctx context.Context, req receiveproto.Request) *exec.Cmd {
+func (s *sshTarget) command(ctx context.Context, req receiveproto.Request) *exec.Cmd {
 	args := append([]string{}, sshArgs...)
+	if s.control != "" {
+		args = append(args, s.controlArgs()...)
+	} else {
+		args = append(args, "-o", "ControlMaster=no", "-o", "ControlPath=none")
+	}
 	if s.loc.Port != 0 {
 		args = append(args, "-p", strconv.Itoa(s.loc.Port))
 	}
@@ -59,7 +75,30 @@ func (s sshTarget) command(ctx context.Context, req receiveproto.Request) *exec.
 	return cmd
 }
 
-func (s sshTarget) host() string {
+// check prepares the run's shared connection.
+func (s *sshTarget) check(context.Context, btrfs.UUID) error {
+	dir, err := os.MkdirTemp("", "impermanence-send-ssh-")
+	if err != nil {
+		return fmt.Errorf("target %s: directory of the shared connection: %w", s.name, err)
+	}
+	s.control = dir
+	return nil
+}
+
+// close ends the shared connection and removes its directory.
+func (s *sshTarget) close() {
+	if s.control == "" {
+		return
+	}
+	args := append(append([]string{}, s.controlArgs()...), "-O", "exit", "-l", s.loc.User, "--", s.loc.Host)
+	cmd := exec.Command("ssh", args...)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	cmd.Run()
+	os.RemoveAll(s.control)
+	s.control = ""
+}
+
+func (s *sshTarget) host() string {
 	h := s.loc.User + "@" + s.loc.Host
 	if s.loc.Port != 0 {
 		h += ":" + strconv.Itoa(s.loc.Port)
@@ -67,20 +106,19 @@ func (s sshTarget) host() string {
 	return h
 }
 
-func (s sshTarget) check(context.Context, btrfs.UUID) error { return nil }
-func (s sshTarget) clean() ([]string, error)                { return nil, nil }
-func (s sshTarget) repair(string) ([]string, error)         { return nil, nil }
-func (s sshTarget) appendOnly() bool                        { return true }
-func (s sshTarget) where(sv, name string) string {
+func (s *sshTarget) clean() ([]string, error)        { return nil, nil }
+func (s *sshTarget) repair(string) ([]string, error) { return nil, nil }
+func (s *sshTarget) appendOnly() bool                { return true }
+func (s *sshTarget) where(sv, name string) string {
 	return "ssh://" + s.host() + s.loc.Path + "/" + sv + "/" + name
 }
 
 var errAppendOnly = errors.New("an SSH target is append-only: its retention runs on the backup host")
 
-func (s sshTarget) delete(string, string) error { return errAppendOnly }
+func (s *sshTarget) delete(string, string) error { return errAppendOnly }
 
 // sshErr names the host and what the remote side said.
-func (s sshTarget) sshErr(op string, err error, stderr *bytes.Buffer) error {
+func (s *sshTarget) sshErr(op string, err error, stderr *bytes.Buffer) error {
 	msg := strings.TrimSpace(stderr.String())
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() == 255 {
@@ -92,7 +130,7 @@ func (s sshTarget) sshErr(op string, err error, stderr *bytes.Buffer) error {
 	return fmt.Errorf("%s on %s: %w", op, s.host(), err)
 }
 
-func (s sshTarget) list(ctx context.Context, sv string) ([]replicate.Held, error) {
+func (s *sshTarget) list(ctx context.Context, sv string) ([]replicate.Held, error) {
 	if err := receiveproto.CheckSubvolume(sv); err != nil {
 		return nil, fmt.Errorf("target %s: %w: cannot be named over SSH", s.name, err)
 	}
@@ -111,7 +149,7 @@ func (s sshTarget) list(ctx context.Context, sv string) ([]replicate.Held, error
 
 // receive streams t to the host: the send ioctl, zstd where configured,
 // the rate limit, ssh. It returns the bytes of the send stream.
-func (s sshTarget) receive(ctx context.Context, t transfer) (int64, error) {
+func (s *sshTarget) receive(ctx context.Context, t transfer) (int64, error) {
 	req := receiveproto.Request{Verb: receiveproto.Receive, Subvolume: t.sv, Name: t.name, UUID: t.uuid.String()}
 	if s.compress {
 		req.Compress = receiveproto.Zstd

@@ -30,6 +30,8 @@ type target interface {
 	delete(sv, name string) error
 	// where names a snapshot on the target, for messages and the audit log.
 	where(sv, name string) string
+	// close ends what check opened.
+	close()
 }
 
 // targetOf returns the target of t's URL.
