@@ -122,7 +122,10 @@ func (s *sshTarget) sshErr(op string, err error, stderr *bytes.Buffer) error {
 	msg := strings.TrimSpace(stderr.String())
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() == 255 {
-		return fmt.Errorf("%s on %s: ssh failed (connection or authentication): %s", op, s.host(), msg)
+		if msg == "" {
+			msg = "no message"
+		}
+		return fmt.Errorf("%s on %s: ssh exited 255 (the connection failed or was refused, or the receiver ended without an exit status): %s", op, s.host(), msg)
 	}
 	if msg != "" {
 		return fmt.Errorf("%s on %s: %w: %s", op, s.host(), err, msg)

@@ -219,6 +219,16 @@ func (h *backupHost) receiverPIDs() []int {
 	return out
 }
 
+// waitReceiver waits up to limit for a receiver serving a receive request.
+func (h *backupHost) waitReceiver(limit time.Duration) []int {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if pids := h.receiverPIDs(); len(pids) > 0 {
+			return pids
+		}
+	}
+	return nil
+}
+
 // SIGKILL of the sender, then of the receiver, at random points: nothing
 // partial is ever visible on the target, the next run completes, and the
 // chain stays incremental.
@@ -234,7 +244,7 @@ func TestSSHSIGKILL(t *testing.T) {
 	var seed uint64 = 1000
 	next := func() string {
 		seed++
-		return r.snapshot(t, map[string][]byte{fmt.Sprintf("big%d", seed): random(8<<20, seed)})
+		return r.snapshot(t, map[string][]byte{fmt.Sprintf("big%d", seed): random(4<<20, seed)})
 	}
 	after := func(side string, i int) {
 		t.Helper()
@@ -248,7 +258,7 @@ func TestSSHSIGKILL(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	var delays []int
+	var delays []string
 	for i := range kills {
 		s := next()
 		cmd := exec.Command(os.Args[0], "-test.run=^TestSendChild$")
@@ -259,9 +269,18 @@ func TestSSHSIGKILL(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		d := rng.IntN(400)
-		delays = append(delays, d)
-		time.Sleep(time.Duration(d) * time.Millisecond)
+		// Every other kill at a random time from the start (the listing,
+		// the connection), the others at a random time after the stream
+		// began, whatever the speed of the machine.
+		d := time.Duration(rng.IntN(300)) * time.Millisecond
+		if i%2 == 1 {
+			r.host.waitReceiver(5 * time.Second)
+			d = time.Duration(rng.IntN(40)) * time.Millisecond
+			delays = append(delays, fmt.Sprintf("stream+%v", d))
+		} else {
+			delays = append(delays, d.String())
+		}
+		time.Sleep(d)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		after("sender", i)
@@ -275,18 +294,13 @@ func TestSSHSIGKILL(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			deadline := time.Now().Add(5 * time.Second)
-			for time.Now().Before(deadline) {
-				if pids := r.host.receiverPIDs(); len(pids) > 0 {
-					time.Sleep(d)
-					for _, pid := range pids {
-						if syscall.Kill(pid, syscall.SIGKILL) == nil {
-							killed++
-						}
+			if pids := r.host.waitReceiver(5 * time.Second); len(pids) > 0 {
+				time.Sleep(d)
+				for _, pid := range pids {
+					if syscall.Kill(pid, syscall.SIGKILL) == nil {
+						killed++
 					}
-					return
 				}
-				time.Sleep(time.Millisecond)
 			}
 		}()
 		r.src.Reset()
@@ -299,7 +313,7 @@ func TestSSHSIGKILL(t *testing.T) {
 		r.checkSame(t, s)
 	}
 	r.checkSame(t, base)
-	t.Logf("sender kills at %v ms: %.1f s; %d receivers killed in %d runs; total %.1f s", delays, senderTime.Seconds(), killed, kills, time.Since(start).Seconds())
+	t.Logf("sender kills at %v: %.1f s; %d receivers killed in %d runs; total %.1f s", delays, senderTime.Seconds(), killed, kills, time.Since(start).Seconds())
 	if killed < kills/2 {
 		t.Errorf("only %d of %d receiver kills hit a running receiver", killed, kills)
 	}
