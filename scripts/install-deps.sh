@@ -10,8 +10,11 @@ case "${1:-}" in
 "")
 	# debhelper, lintian: the Debian package test (internal/installtest);
 	# man-db: man --warnings on the rendered man pages (internal/manpage);
-	# strace: the syscall-count tests (internal/syscount).
-	packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian man-db strace) ;;
+	# strace: the syscall-count tests (internal/syscount);
+	# openssh-server, openssh-client, iproute2, zstd: the SSH target tests
+	# (internal/send starts sshd in a network namespace of its own).
+	packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian man-db strace
+		openssh-server openssh-client iproute2 zstd) ;;
 bench)
 	# btrbk: the reference of the prune row (the other rows use btrfs-progs
 	# and systemd-fstab-generator from the list above).

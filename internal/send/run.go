@@ -33,12 +33,14 @@ const (
 
 const usage = `Usage: impermanence-send [options] [--target NAME]
        impermanence-send list [options] [--target NAME]
+       impermanence-send verify [options] [--target NAME]
 
 Sends to every [[target]] (or the one named) the snapshots it lacks,
 oldest first, each incrementally from the newest snapshot both sides hold
 (matched by received UUID), in full only when there is none; then runs the
 target's retention, which never deletes that common snapshot. "list" shows
-what each side holds.
+what each side holds; "verify" checks the chain (the next send can be
+incremental, nothing the last send left is gone) and exits 1 when it broke.
 
 Options:
 `
@@ -90,6 +92,9 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	env = env.WithDefaults()
 	if len(args) > 0 && args[0] == "list" {
 		return runList(ctx, args[1:], env)
+	}
+	if len(args) > 0 && args[0] == "verify" {
+		return runVerify(ctx, args[1:], env)
 	}
 	fl := flag.NewFlagSet(program, flag.ContinueOnError)
 	fl.SetOutput(env.Stderr)

@@ -25,7 +25,8 @@ func TestSSHThroughput(t *testing.T) {
 		t.Run(compress, func(t *testing.T) {
 			r := newSSHRig(t, fmt.Sprintf("compress = %q\n", compress))
 			// Half random (incompressible), half text-like.
-			text := bytes.Repeat([]byte("2026-12-07T01:00:00Z web1 nginx[811]: GET /index.html 200 1532\n"), size/2/64)
+			line := []byte("2026-12-07T01:00:00Z web1 nginx[811]: GET /index.html 200 1532\n")
+			text := bytes.Repeat(line, size/2/len(line)+1)
 			r.snapshot(t, map[string][]byte{"random": random(size/2, 77), "log": text[:size/2]})
 			var before, after, selfBefore, self syscall.Rusage
 			syscall.Getrusage(syscall.RUSAGE_CHILDREN, &before)
