@@ -337,6 +337,9 @@ func (s *server) receive(ctx context.Context, req receiveproto.Request) int {
 		return s.fail(req, dst, 0, 0, err)
 	}
 	n, err := s.dir.Receive(ctx, stream, targetdir.Want{Subvolume: req.Subvolume, Name: req.Name, UUID: uuid, Parents: parents})
+	// A decompressor still writing (the receive failed early) gets EPIPE
+	// instead of blocking on a pipe no one reads.
+	stream.Close()
 	if werr := wait(); werr != nil && err == nil {
 		err = werr
 	}
@@ -362,10 +365,11 @@ func (s *server) fail(req receiveproto.Request, dst string, n int64, secs float6
 }
 
 // decompress returns the stream of stdin, through zstd -d when the client
-// compressed it, and a function that waits for the decompressor.
-func (s *server) decompress(ctx context.Context, compress string) (io.Reader, func() error, error) {
+// compressed it, and a function that waits for the decompressor (after
+// the stream is closed).
+func (s *server) decompress(ctx context.Context, compress string) (io.ReadCloser, func() error, error) {
 	if compress == "" {
-		return s.env.Stdin, func() error { return nil }, nil
+		return io.NopCloser(s.env.Stdin), func() error { return nil }, nil
 	}
 	cmd := exec.CommandContext(ctx, "zstd", "-d", "-c", "-q")
 	cmd.Stdin = s.env.Stdin

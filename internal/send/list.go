@@ -69,7 +69,7 @@ func runList(ctx context.Context, args []string, env job.Env) int {
 	out := Listing{Rows: []Row{}}
 	code := job.ExitOK
 	for _, t := range targets {
-		l, err := targetOf(t)
+		l, err := targetOf(t, s.Env.RunDir())
 		if err == nil {
 			err = l.check(ctx, s.FS.FSID())
 		}

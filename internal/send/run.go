@@ -218,7 +218,7 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 	if t.Format != config.FormatBtrfs {
 		return fail(fmt.Errorf("target %s: format %q is not supported by this version (only %q)", t.Name, t.Format, config.FormatBtrfs))
 	}
-	l, err := targetOf(t)
+	l, err := targetOf(t, s.Env.RunDir())
 	if err != nil {
 		return fail(err)
 	}

@@ -3,6 +3,8 @@ package send
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +20,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/receiveproto"
 	"github.com/server-impermanence/server-impermanence/internal/replicate"
+	"github.com/server-impermanence/server-impermanence/internal/safefile"
 )
 
 // sshTarget is a backup host reached with ssh(1), whose key for this
@@ -31,16 +34,20 @@ type sshTarget struct {
 	identity string
 	compress bool
 	rate     int64 // bytes per second on the connection, 0 unlimited
-	// control is the directory of the run's connection-sharing socket:
-	// the first request authenticates, the others of the run use its
-	// connection (ControlMaster=auto), which ends 10 s after its last use
-	// however the run ends.
+	// runDir is the run directory (job.Env.RunDir).
+	runDir string
+	// control is the run's connection-sharing socket: the first request
+	// authenticates, the others of the run use its connection
+	// (ControlMaster=auto), which ends 10 s after its last use however
+	// the run ends. One per target (the target's lock keeps runs apart):
+	// a target's key decides which root the backup host serves, so two
+	// targets never share a connection.
 	control string
 }
 
-func newSSH(t config.Target, loc config.SSH) *sshTarget {
+func newSSH(t config.Target, loc config.SSH, runDir string) *sshTarget {
 	return &sshTarget{name: t.Name, loc: loc, identity: t.IdentityFile,
-		compress: t.Compress == config.CompressZstd, rate: t.RateBytes()}
+		compress: t.Compress == config.CompressZstd, rate: t.RateBytes(), runDir: runDir}
 }
 
 // sshArgs are the options of every connection: no terminal, no agent or
@@ -51,7 +58,7 @@ var sshArgs = []string{"-T", "-x", "-a", "-e", "none",
 	"-o", "ServerAliveCountMax=4", "-o", "ClearAllForwardings=yes"}
 
 func (s *sshTarget) controlArgs() []string {
-	return []string{"-o", "ControlMaster=auto", "-o", "ControlPath=" + filepath.Join(s.control, "c"), "-o", "ControlPersist=10"}
+	return []string{"-o", "ControlMaster=auto", "-o", "ControlPath=" + s.control, "-o", "ControlPersist=10"}
 }
 
 // command returns the ssh command that makes request req.
@@ -75,17 +82,37 @@ func (s *sshTarget) command(ctx context.Context, req receiveproto.Request) *exec
 	return cmd
 }
 
-// check prepares the run's shared connection.
+// controlDir holds the shared connections' sockets below the run
+// directory.
+const controlDir = "ssh"
+
+// socketName names a target's socket: its name, or "_" and a digest of a
+// name longer than 16 bytes (a socket path has at most 107 bytes, and ssh
+// adds 17 while it creates one); "_" is no character of a target name,
+// so the two forms never meet.
+func socketName(target string) string {
+	if len(target) <= 16 {
+		return target
+	}
+	sum := sha256.Sum256([]byte(target))
+	return "_" + hex.EncodeToString(sum[:])[:15]
+}
+
+// check prepares the run's shared connection: the socket a killed run
+// left is removed (its connection ends by itself).
 func (s *sshTarget) check(context.Context, btrfs.UUID) error {
-	dir, err := os.MkdirTemp("", "impermanence-send-ssh-")
-	if err != nil {
+	dir := filepath.Join(s.runDir, controlDir)
+	if err := safefile.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("target %s: directory of the shared connection: %w", s.name, err)
 	}
-	s.control = dir
+	s.control = filepath.Join(dir, socketName(s.name))
+	if err := os.Remove(s.control); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("target %s: remove the stale socket %s: %w", s.name, s.control, err)
+	}
 	return nil
 }
 
-// close ends the shared connection and removes its directory.
+// close ends the shared connection.
 func (s *sshTarget) close() {
 	if s.control == "" {
 		return
@@ -94,7 +121,7 @@ func (s *sshTarget) close() {
 	cmd := exec.Command("ssh", args...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	cmd.Run()
-	os.RemoveAll(s.control)
+	os.Remove(s.control)
 	s.control = ""
 }
 
@@ -165,6 +192,7 @@ func (s *sshTarget) receive(ctx context.Context, t transfer) (int64, error) {
 	count := &counter{r: pr}
 	var wire io.Reader = count
 	var zstd *exec.Cmd
+	var zout io.Closer
 	if s.compress {
 		zstd = exec.CommandContext(ctx, "zstd", "-c", "-q", "-T0")
 		zstd.Stdin = count
@@ -176,7 +204,7 @@ func (s *sshTarget) receive(ctx context.Context, t transfer) (int64, error) {
 		if err := zstd.Start(); err != nil {
 			return 0, fmt.Errorf("start zstd: %w", err)
 		}
-		wire = out
+		wire, zout = out, out
 	}
 	if s.rate > 0 {
 		wire = &rateReader{r: wire, rate: s.rate, now: time.Now, sleep: time.Sleep}
@@ -188,6 +216,9 @@ func (s *sshTarget) receive(ctx context.Context, t transfer) (int64, error) {
 	pr.Close() // a send still writing gets EPIPE
 	var zerr error
 	if zstd != nil {
+		// zstd still writing (ssh ended early) gets EPIPE rather than
+		// blocking on a pipe whose only reader left.
+		zout.Close()
 		if err := zstd.Wait(); err != nil && rerr == nil {
 			zerr = fmt.Errorf("zstd: %w", err)
 		}

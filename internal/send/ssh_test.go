@@ -333,9 +333,10 @@ func TestSSHSIGKILL(t *testing.T) {
 }
 
 // A full target: a clean failure, the source untouched, and the next run
-// after space is freed completes, incrementally.
+// after space is freed completes, incrementally. With zstd on the
+// connection: both sides' zstd must end when the other side failed.
 func TestSSHTargetFull(t *testing.T) {
-	r := newSSHRig(t, "", btrfstest.Size(256<<20))
+	r := newSSHRig(t, "compress = \"zstd\"\n", btrfstest.Size(256<<20))
 	s1 := r.snapshot(t, map[string][]byte{"small": random(1<<20, 5)})
 	r.send(t, 0)
 	// Fill the target to about 40 MiB free, then send 100 MiB.

@@ -122,7 +122,7 @@ func runVerify(ctx context.Context, args []string, env job.Env) int {
 		out.Errors[t], code = msg, job.ExitFailure
 	}
 	for _, t := range targets {
-		l, err := targetOf(t)
+		l, err := targetOf(t, s.Env.RunDir())
 		if err == nil {
 			err = l.check(ctx, s.FS.FSID())
 		}
