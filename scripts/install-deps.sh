@@ -11,8 +11,11 @@ case "${1:-}" in
 	# debhelper, lintian: the Debian package test (internal/installtest);
 	# man-db: man --warnings on the rendered man pages (internal/manpage);
 	# strace: the syscall-count tests (internal/syscount); postgresql: the
-	# snapshot hook test with a real database (internal/snapshot).
-	packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian man-db strace postgresql) ;;
+	# snapshot hook test with a real database (internal/snapshot);
+	# openssh-server, openssh-client, iproute2, zstd: the SSH target tests
+	# (internal/send starts sshd in a network namespace of its own).
+	packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian man-db strace postgresql
+		openssh-server openssh-client iproute2 zstd) ;;
 bench)
 	# btrbk: the reference of the prune row (the other rows use btrfs-progs
 	# and systemd-fstab-generator from the list above).

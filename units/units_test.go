@@ -398,3 +398,41 @@ func TestSnapshotsStartTimeout(t *testing.T) {
 		t.Error("server-snapshots.service does not run impermanence-snapshot --due")
 	}
 }
+
+// TestSendSSHExposure measures the send service of an SSH target as the
+// generator leaves it: the static unit with the generator's drop-in (the
+// golden of the targets case), which gives the network and takes away
+// what only a local btrfs receive needs. It must stay at or under 3.0.
+func TestSendSSHExposure(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("systemd-analyze not installed")
+	}
+	root := t.TempDir()
+	unitDir := filepath.Join(root, "etc/systemd/system")
+	dropIn := filepath.Join(unitDir, "server-impermanence-send@backup1.service.d")
+	if err := os.MkdirAll(dropIn, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	static, _ := os.ReadFile("server-impermanence-send@.service")
+	golden, err := os.ReadFile("../internal/generator/testdata/cases/targets/want/normal/server-impermanence-send@backup1.service.d/50-server-impermanence.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(unitDir, "server-impermanence-send@.service"), static, 0o644)
+	os.WriteFile(filepath.Join(dropIn, "50-server-impermanence.conf"), golden, 0o644)
+	out, _ := exec.Command("systemd-analyze", "security", "--offline=true", "--root="+root, "--no-pager", "server-impermanence-send@backup1.service").CombinedOutput()
+	m := exposure.FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("systemd-analyze security: no exposure in\n%s", out)
+	}
+	for _, want := range []string{"✗ PrivateNetwork=", "✓ CapabilityBoundingSet=~CAP_MKNOD"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the drop-in is not applied: no %q in\n%s", want, out)
+		}
+	}
+	v, _ := strconv.ParseFloat(string(m[1]), 64)
+	t.Logf("send@ of an SSH target: exposure %.1f", v)
+	if v > 3.0 {
+		t.Errorf("send@ of an SSH target: exposure %.1f, want ≤ 3.0", v)
+	}
+}

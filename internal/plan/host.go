@@ -118,6 +118,23 @@ func (b *builder) sendTimer(t config.Target) {
 	u.Add("Timer", "OnCalendar", unitfile.Spec(t.Schedule))
 	b.unit(Normal, timer+".d/"+DropInName, u)
 	b.files = append(b.files, File{Dir: Normal, Path: "timers.target.wants/" + timer, Link: StaticUnitDir + "/" + SendTimer})
+	if _, ok := t.SSH(); ok {
+		b.sendNetwork(t)
+	}
+}
+
+// sendNetwork gives the send service of an SSH target the network the
+// static unit denies every target (a local one needs none): ssh(1)
+// connects to the backup host (AF_NETLINK: the resolver's interface
+// query). It takes away what only btrfs receive on a local target needs:
+// the backup host receives.
+func (b *builder) sendNetwork(t config.Target) {
+	u := b.dropIn()
+	u.Add("Service", "CapabilityBoundingSet", "~CAP_CHOWN CAP_FSETID CAP_MKNOD CAP_SETFCAP CAP_LINUX_IMMUTABLE")
+	u.Add("Service", "PrivateNetwork", "no")
+	u.Add("Service", "RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6 AF_NETLINK")
+	u.Add("Service", "IPAddressDeny", "")
+	b.unit(Normal, SendInstance(SendService, t.Name)+".d/"+DropInName, u)
 }
 
 // tune applies the mode: its sysctl file (the static unit's ExecStart=, the

@@ -199,6 +199,12 @@ func (s *server) serve(ctx context.Context, raw string) int {
 	}
 	switch req.Verb {
 	case receiveproto.List:
+		// A snapshot a crash left writable during its move is listed as
+		// not received; repair it first where no transfer holds the root.
+		if unlock, err := s.tryLock(); err == nil {
+			s.repair(req.Subvolume)
+			unlock()
+		}
 		held, err := s.dir.List(req.Subvolume)
 		if err == nil {
 			err = receiveproto.WriteList(s.env.Stdout, held)
@@ -237,9 +243,36 @@ func (s *server) noSymlink(sv string) error {
 // errBusy: another transfer holds the root's lock.
 var errBusy = errors.New("another transfer to this root is in progress")
 
-// lock takes the root's transfer lock: an flock of its .incoming
-// directory, which goes with the process however it ends.
-func (s *server) lock() (func(), error) {
+// repairErr makes read-only again what a crash left writable in sv's
+// directory (targetdir.Repair) and logs each.
+func (s *server) repairErr(sv string) ([]string, error) {
+	fixed, err := s.dir.Repair(sv)
+	for _, n := range fixed {
+		s.log.Warn(fmt.Sprintf("made %s/%s read-only again: a crash left it writable while it was moved into place", sv, n))
+	}
+	return fixed, err
+}
+
+// repair is repairErr for list, which reports what it can.
+func (s *server) repair(sv string) []string {
+	fixed, err := s.repairErr(sv)
+	if err != nil {
+		s.log.Warn("repair before listing: " + err.Error())
+	}
+	return fixed
+}
+
+// tryLock takes the root's transfer lock if no one holds it.
+func (s *server) tryLock() (func(), error) { return s.lockWait(0) }
+
+// lock takes the root's transfer lock, waiting a little for a killed
+// predecessor's btrfs receive, which dies with it (PDEATHSIG).
+func (s *server) lock() (func(), error) { return s.lockWait(50) }
+
+// lockWait takes the root's transfer lock, an flock of its .incoming
+// directory, which goes with the process however it ends; it tries tries
+// more times 100 ms apart.
+func (s *server) lockWait(tries int) (func(), error) {
 	in := filepath.Join(s.root, targetdir.Incoming)
 	if err := os.Mkdir(in, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("create %s: %w", in, err)
@@ -248,14 +281,12 @@ func (s *server) lock() (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", in, err)
 	}
-	// A killed predecessor's btrfs receive dies with it (PDEATHSIG): wait
-	// for its lock a little.
 	for i := 0; ; i++ {
 		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 		if err == nil {
 			return func() { unix.Close(fd) }, nil
 		}
-		if !errors.Is(err, unix.EWOULDBLOCK) || i == 50 {
+		if !errors.Is(err, unix.EWOULDBLOCK) || i >= tries {
 			unix.Close(fd)
 			if errors.Is(err, unix.EWOULDBLOCK) {
 				return nil, errBusy
@@ -284,11 +315,7 @@ func (s *server) receive(ctx context.Context, req receiveproto.Request) int {
 	if err != nil {
 		return s.fail(req, dst, 0, 0, err)
 	}
-	fixed, err := s.dir.Repair(req.Subvolume)
-	for _, n := range fixed {
-		s.log.Warn(fmt.Sprintf("made %s/%s read-only again: a crash left it writable while it was moved into place", req.Subvolume, n))
-	}
-	if err != nil {
+	if _, err := s.repairErr(req.Subvolume); err != nil {
 		return s.fail(req, dst, 0, 0, err)
 	}
 	if _, err := os.Lstat(dst); err == nil {
@@ -310,6 +337,9 @@ func (s *server) receive(ctx context.Context, req receiveproto.Request) int {
 		return s.fail(req, dst, 0, 0, err)
 	}
 	n, err := s.dir.Receive(ctx, stream, targetdir.Want{Subvolume: req.Subvolume, Name: req.Name, UUID: uuid, Parents: parents})
+	// A decompressor still writing (the receive failed early) gets EPIPE
+	// instead of blocking on a pipe no one reads.
+	stream.Close()
 	if werr := wait(); werr != nil && err == nil {
 		err = werr
 	}
@@ -335,10 +365,11 @@ func (s *server) fail(req receiveproto.Request, dst string, n int64, secs float6
 }
 
 // decompress returns the stream of stdin, through zstd -d when the client
-// compressed it, and a function that waits for the decompressor.
-func (s *server) decompress(ctx context.Context, compress string) (io.Reader, func() error, error) {
+// compressed it, and a function that waits for the decompressor (after
+// the stream is closed).
+func (s *server) decompress(ctx context.Context, compress string) (io.ReadCloser, func() error, error) {
 	if compress == "" {
-		return s.env.Stdin, func() error { return nil }, nil
+		return io.NopCloser(s.env.Stdin), func() error { return nil }, nil
 	}
 	cmd := exec.CommandContext(ctx, "zstd", "-d", "-c", "-q")
 	cmd.Stdin = s.env.Stdin

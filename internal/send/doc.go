@@ -3,13 +3,17 @@
 // common snapshot (internal/replicate plans it), runs the target's
 // retention, and records what the target holds (internal/targetstate).
 //
-// A local target is a directory on another mounted btrfs. The stream
-// comes from the send ioctl (compressed extents as they are on disk where
-// the kernel writes stream version 2) and goes through `btrfs receive`
-// into <root>/.incoming/<subvolume>/; only a received subvolume that is
-// read-only and carries the source's UUID as its received UUID is renamed
-// into <root>/<subvolume>/<name> (RENAME_NOREPLACE). A killed transfer
-// leaves only .incoming debris, which the next run deletes first.
+// The stream comes from the send ioctl (compressed extents as they are on
+// disk where the kernel writes stream version 2). A local target is a
+// directory on another mounted btrfs (local.go): internal/targetdir
+// receives the stream into <root>/.incoming/ and moves it into place once
+// verified. An SSH target (ssh.go) is a backup host running
+// impermanence-receive as the forced command of this server's key, which
+// does the same there; each request (internal/receiveproto) is one ssh
+// session, the sessions of a run share one connection, and the host is
+// append-only (its own retention runs there). A killed transfer, on either
+// side, leaves only .incoming debris, which the next transfer deletes
+// first.
 //
 // The run takes no filesystem job lock (a transfer may take hours; the
 // snapshots and the cleanup keep their schedule): the kernel refuses to

@@ -74,7 +74,7 @@ func runList(ctx context.Context, args []string, env job.Env) int {
 			code = max(code, out.addStream(s, t, bySV))
 			continue
 		}
-		l, err := targetOf(t)
+		l, err := targetOf(t, s.Env.RunDir())
 		if err == nil {
 			err = l.check(ctx, s.FS.FSID())
 		}
@@ -83,6 +83,7 @@ func runList(ctx context.Context, args []string, env job.Env) int {
 			code = job.ExitFailure
 			continue
 		}
+		defer l.close() // at the end of the listing: one per target
 		for _, sv := range t.Subvolumes {
 			held, err := l.list(ctx, sv)
 			if err != nil {

@@ -39,8 +39,9 @@ Sends to every [[target]] (or the one named) the snapshots it lacks,
 oldest first, each incrementally from the newest snapshot both sides hold
 (matched by received UUID), in full only when there is none; then runs the
 target's retention, which never deletes that common snapshot. "list" shows
-what each side holds; "verify" checks every stream a stream target stores
-against its manifest.
+what each side holds; "verify" checks the chain (the next send can be
+incremental, nothing the last send left is gone), and every stream a stream
+target stores against its manifest, and exits 1 when one broke.
 
 Options:
 `
@@ -218,13 +219,14 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 	if t.Format != config.FormatBtrfs {
 		return runStream(ctx, s, t, dryRun, timeout)
 	}
-	l, err := targetOf(t)
+	l, err := targetOf(t, s.Env.RunDir())
 	if err != nil {
 		return fail(err)
 	}
 	if err := l.check(ctx, s.FS.FSID()); err != nil {
 		return fail(err)
 	}
+	defer l.close()
 	if !dryRun {
 		lk, err := lock.Acquire(ctx, s.Env.LockDir(), "send-"+t.Name, jobName, timeout, log)
 		if err != nil {

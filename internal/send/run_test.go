@@ -39,10 +39,17 @@ type rig struct {
 
 func newRig(t *testing.T, retention string) *rig {
 	t.Helper()
+	return newRigTo(t, retention, func(root string) string { return fmt.Sprintf("url = %q\n", root) }, btrfstest.New(t))
+}
+
+// newRigTo is newRig with the target's url (and other keys) from target
+// and the target filesystem dst.
+func newRigTo(t *testing.T, retention string, target func(root string) string, dst *btrfstest.FS) *rig {
+	t.Helper()
 	r := &rig{src: jobtest.New(t), now: time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)}
-	r.dst = btrfstest.New(t)
+	r.dst = dst
 	r.root = filepath.Join(r.dst.Mount, "web1")
-	if err := os.Mkdir(r.root, 0o755); err != nil {
+	if err := os.MkdirAll(r.root, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	r.config = filepath.Join(t.TempDir(), "config.toml")
@@ -53,7 +60,7 @@ func newRig(t *testing.T, retention string) *rig {
 	if cfg == def {
 		t.Fatal("default.toml's snapshot retention changed: adapt the test")
 	}
-	cfg += fmt.Sprintf("\n[[target]]\nname = \"usb\"\nurl = %q\nsubvolumes = [\"@persist\"]\nretention = %s\n", r.root, retention)
+	cfg += fmt.Sprintf("\n[[target]]\nname = \"usb\"\n%ssubvolumes = [\"@persist\"]\nretention = %s\n", target(r.root), retention)
 	if err := os.WriteFile(r.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

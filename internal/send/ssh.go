@@ -3,10 +3,14 @@ package send
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +20,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/receiveproto"
 	"github.com/server-impermanence/server-impermanence/internal/replicate"
+	"github.com/server-impermanence/server-impermanence/internal/safefile"
 )
 
 // sshTarget is a backup host reached with ssh(1), whose key for this
@@ -29,11 +34,20 @@ type sshTarget struct {
 	identity string
 	compress bool
 	rate     int64 // bytes per second on the connection, 0 unlimited
+	// runDir is the run directory (job.Env.RunDir).
+	runDir string
+	// control is the run's connection-sharing socket: the first request
+	// authenticates, the others of the run use its connection
+	// (ControlMaster=auto), which ends 10 s after its last use however
+	// the run ends. One per target (the target's lock keeps runs apart):
+	// a target's key decides which root the backup host serves, so two
+	// targets never share a connection.
+	control string
 }
 
-func newSSH(t config.Target, loc config.SSH) sshTarget {
-	return sshTarget{name: t.Name, loc: loc, identity: t.IdentityFile,
-		compress: t.Compress == config.CompressZstd, rate: t.RateBytes()}
+func newSSH(t config.Target, loc config.SSH, runDir string) *sshTarget {
+	return &sshTarget{name: t.Name, loc: loc, identity: t.IdentityFile,
+		compress: t.Compress == config.CompressZstd, rate: t.RateBytes(), runDir: runDir}
 }
 
 // sshArgs are the options of every connection: no terminal, no agent or
@@ -41,11 +55,20 @@ func newSSH(t config.Target, loc config.SSH) sshTarget {
 // fails on an unknown one), a dead connection noticed within a minute.
 var sshArgs = []string{"-T", "-x", "-a", "-e", "none",
 	"-o", "BatchMode=yes", "-o", "ConnectTimeout=30", "-o", "ServerAliveInterval=15",
-	"-o", "ServerAliveCountMax=4", "-o", "ClearAllForwardings=yes", "-o", "ControlMaster=no", "-o", "ControlPath=none"}
+	"-o", "ServerAliveCountMax=4", "-o", "ClearAllForwardings=yes"}
+
+func (s *sshTarget) controlArgs() []string {
+	return []string{"-o", "ControlMaster=auto", "-o", "ControlPath=" + s.control, "-o", "ControlPersist=10"}
+}
 
 // command returns the ssh command that makes request req.
-func (s sshTarget) command(ctx context.Context, req receiveproto.Request) *exec.Cmd {
+func (s *sshTarget) command(ctx context.Context, req receiveproto.Request) *exec.Cmd {
 	args := append([]string{}, sshArgs...)
+	if s.control != "" {
+		args = append(args, s.controlArgs()...)
+	} else {
+		args = append(args, "-o", "ControlMaster=no", "-o", "ControlPath=none")
+	}
 	if s.loc.Port != 0 {
 		args = append(args, "-p", strconv.Itoa(s.loc.Port))
 	}
@@ -59,7 +82,50 @@ func (s sshTarget) command(ctx context.Context, req receiveproto.Request) *exec.
 	return cmd
 }
 
-func (s sshTarget) host() string {
+// controlDir holds the shared connections' sockets below the run
+// directory.
+const controlDir = "ssh"
+
+// socketName names a target's socket: its name, or "_" and a digest of a
+// name longer than 16 bytes (a socket path has at most 107 bytes, and ssh
+// adds 17 while it creates one); "_" is no character of a target name,
+// so the two forms never meet.
+func socketName(target string) string {
+	if len(target) <= 16 {
+		return target
+	}
+	sum := sha256.Sum256([]byte(target))
+	return "_" + hex.EncodeToString(sum[:])[:15]
+}
+
+// check prepares the run's shared connection: the socket a killed run
+// left is removed (its connection ends by itself).
+func (s *sshTarget) check(context.Context, btrfs.UUID) error {
+	dir := filepath.Join(s.runDir, controlDir)
+	if err := safefile.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("target %s: directory of the shared connection: %w", s.name, err)
+	}
+	s.control = filepath.Join(dir, socketName(s.name))
+	if err := os.Remove(s.control); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("target %s: remove the stale socket %s: %w", s.name, s.control, err)
+	}
+	return nil
+}
+
+// close ends the shared connection.
+func (s *sshTarget) close() {
+	if s.control == "" {
+		return
+	}
+	args := append(append([]string{}, s.controlArgs()...), "-O", "exit", "-l", s.loc.User, "--", s.loc.Host)
+	cmd := exec.Command("ssh", args...)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	cmd.Run()
+	os.Remove(s.control)
+	s.control = ""
+}
+
+func (s *sshTarget) host() string {
 	h := s.loc.User + "@" + s.loc.Host
 	if s.loc.Port != 0 {
 		h += ":" + strconv.Itoa(s.loc.Port)
@@ -67,24 +133,26 @@ func (s sshTarget) host() string {
 	return h
 }
 
-func (s sshTarget) check(context.Context, btrfs.UUID) error { return nil }
-func (s sshTarget) clean() ([]string, error)                { return nil, nil }
-func (s sshTarget) repair(string) ([]string, error)         { return nil, nil }
-func (s sshTarget) appendOnly() bool                        { return true }
-func (s sshTarget) where(sv, name string) string {
+func (s *sshTarget) clean() ([]string, error)        { return nil, nil }
+func (s *sshTarget) repair(string) ([]string, error) { return nil, nil }
+func (s *sshTarget) appendOnly() bool                { return true }
+func (s *sshTarget) where(sv, name string) string {
 	return "ssh://" + s.host() + s.loc.Path + "/" + sv + "/" + name
 }
 
 var errAppendOnly = errors.New("an SSH target is append-only: its retention runs on the backup host")
 
-func (s sshTarget) delete(string, string) error { return errAppendOnly }
+func (s *sshTarget) delete(string, string) error { return errAppendOnly }
 
 // sshErr names the host and what the remote side said.
-func (s sshTarget) sshErr(op string, err error, stderr *bytes.Buffer) error {
+func (s *sshTarget) sshErr(op string, err error, stderr *bytes.Buffer) error {
 	msg := strings.TrimSpace(stderr.String())
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ee.ExitCode() == 255 {
-		return fmt.Errorf("%s on %s: ssh failed (connection or authentication): %s", op, s.host(), msg)
+		if msg == "" {
+			msg = "no message"
+		}
+		return fmt.Errorf("%s on %s: ssh exited 255 (the connection failed or was refused, or the receiver ended without an exit status): %s", op, s.host(), msg)
 	}
 	if msg != "" {
 		return fmt.Errorf("%s on %s: %w: %s", op, s.host(), err, msg)
@@ -92,7 +160,7 @@ func (s sshTarget) sshErr(op string, err error, stderr *bytes.Buffer) error {
 	return fmt.Errorf("%s on %s: %w", op, s.host(), err)
 }
 
-func (s sshTarget) list(ctx context.Context, sv string) ([]replicate.Held, error) {
+func (s *sshTarget) list(ctx context.Context, sv string) ([]replicate.Held, error) {
 	if err := receiveproto.CheckSubvolume(sv); err != nil {
 		return nil, fmt.Errorf("target %s: %w: cannot be named over SSH", s.name, err)
 	}
@@ -111,7 +179,7 @@ func (s sshTarget) list(ctx context.Context, sv string) ([]replicate.Held, error
 
 // receive streams t to the host: the send ioctl, zstd where configured,
 // the rate limit, ssh. It returns the bytes of the send stream.
-func (s sshTarget) receive(ctx context.Context, t transfer) (int64, error) {
+func (s *sshTarget) receive(ctx context.Context, t transfer) (int64, error) {
 	req := receiveproto.Request{Verb: receiveproto.Receive, Subvolume: t.sv, Name: t.name, UUID: t.uuid.String()}
 	if s.compress {
 		req.Compress = receiveproto.Zstd
@@ -124,6 +192,7 @@ func (s sshTarget) receive(ctx context.Context, t transfer) (int64, error) {
 	count := &counter{r: pr}
 	var wire io.Reader = count
 	var zstd *exec.Cmd
+	var zout io.Closer
 	if s.compress {
 		zstd = exec.CommandContext(ctx, "zstd", "-c", "-q", "-T0")
 		zstd.Stdin = count
@@ -135,7 +204,7 @@ func (s sshTarget) receive(ctx context.Context, t transfer) (int64, error) {
 		if err := zstd.Start(); err != nil {
 			return 0, fmt.Errorf("start zstd: %w", err)
 		}
-		wire = out
+		wire, zout = out, out
 	}
 	if s.rate > 0 {
 		wire = &rateReader{r: wire, rate: s.rate, now: time.Now, sleep: time.Sleep}
@@ -147,6 +216,9 @@ func (s sshTarget) receive(ctx context.Context, t transfer) (int64, error) {
 	pr.Close() // a send still writing gets EPIPE
 	var zerr error
 	if zstd != nil {
+		// zstd still writing (ssh ended early) gets EPIPE rather than
+		// blocking on a pipe whose only reader left.
+		zout.Close()
 		if err := zstd.Wait(); err != nil && rerr == nil {
 			zerr = fmt.Errorf("zstd: %w", err)
 		}

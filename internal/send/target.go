@@ -30,15 +30,17 @@ type target interface {
 	delete(sv, name string) error
 	// where names a snapshot on the target, for messages and the audit log.
 	where(sv, name string) string
+	// close ends what check opened.
+	close()
 }
 
-// targetOf returns the target of t's URL.
-func targetOf(t config.Target) (target, error) {
+// targetOf returns the target of t's URL; runDir is the run directory.
+func targetOf(t config.Target, runDir string) (target, error) {
 	if root, ok := t.Local(); ok {
 		return local{dirOf(root)}, nil
 	}
 	if loc, ok := t.SSH(); ok {
-		return newSSH(t, loc), nil
+		return newSSH(t, loc, runDir), nil
 	}
 	return nil, fmt.Errorf("target %s: %q is neither a directory nor an ssh:// URL", t.Name, t.URL)
 }
