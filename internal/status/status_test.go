@@ -169,6 +169,12 @@ var cases = []struct {
 		f.Unreadable = []SourceError{{Source: "systemd", Error: "unit server-snapshots.service: connect to systemd: no bus\n" +
 			"unit server-snapshots-cleanup.service: connect to systemd: no bus\nunit btrfs-maintenance.service: connect to systemd: no bus"}}
 	}, []string{"ImpermanenceCollectorFailing"}, ExitWarning},
+	// Subvolumes with retentions of their own: one line per retention.
+	{"retentions", func(f *Facts) {
+		f.Subvolumes[2].Retention = "keep 3 newest, 31 daily (policy.logs)"
+		f.Subvolumes[2].ScheduleInterval = Duration(24 * time.Hour)
+		f.Subvolumes[2].Timeline.Newest = now.Add(-20 * time.Hour)
+	}, nil, ExitHealthy},
 	// A subvolume name too long for the tables: each row a paragraph.
 	{"long-names", func(f *Facts) {
 		f.Subvolumes[2].Name = "@var-lib-" + strings.Repeat("long-service-name-", 2) + "data"
