@@ -19,6 +19,7 @@ GENERATORDIR := $(PREFIX)/lib/systemd/system-generators
 UNITDIR      := $(PREFIX)/lib/systemd/system
 SYSCTLDIR    := $(PREFIX)/lib/server-impermanence/sysctl
 CATALOGDIR   := $(PREFIX)/lib/systemd/catalog
+SYSUSERSDIR  := $(PREFIX)/lib/sysusers.d
 DRACUTDIR    := $(PREFIX)/lib/dracut/modules.d/90server-impermanence
 MANDIR       := $(PREFIX)/share/man
 DOCDIR       := $(PREFIX)/share/doc/server-impermanence
@@ -39,6 +40,7 @@ INSTALL_LIST := \
 	$(if $(GENERATOR),link:$(shell realpath -ms --relative-to=$(SBINDIR) $(GENERATORDIR)/$(GENERATOR)):$(SBINDIR)/$(GENERATOR)) \
 	$(foreach u,$(UNIT_FILES),0644:$(u):$(UNITDIR)/$(notdir $(u))) \
 	$(foreach c,$(wildcard units/*.catalog),0644:$(c):$(CATALOGDIR)/$(notdir $(c))) \
+	$(foreach c,$(wildcard units/sysusers.d/*.conf),0644:$(c):$(SYSUSERSDIR)/$(notdir $(c))) \
 	$(if $(wildcard units/dracut/90server-impermanence/module-setup.sh),0755:units/dracut/90server-impermanence/module-setup.sh:$(DRACUTDIR)/module-setup.sh) \
 	$(foreach c,$(sort $(wildcard sysctl/*.conf)),0644:$(c):$(SYSCTLDIR)/$(notdir $(c))) \
 	$(foreach m,$(MAN_PAGES),0644:$(BIN)/man/$(notdir $(m)):$(MANDIR)/$(m)) \

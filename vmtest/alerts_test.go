@@ -52,7 +52,7 @@ func TestMaxFor(t *testing.T) {
 }
 
 // TestAlertRulesTestGolden pins the generated file for a real capture of
-// the stock scenario (Debian 13): the target labels and exported_job, the
+// the stock scenario (Debian 13): the target labels beside job_name, the
 // timestamps shifted to the evaluation time, the series held past the
 // longest for:, up per target.
 func TestAlertRulesTestGolden(t *testing.T) {

@@ -19,7 +19,7 @@ type cliCase struct {
 
 // lockJobs take the filesystem lock (and so --lock-timeout).
 var lockJobs = []string{"impermanence-snapshot", "impermanence-prune", "impermanence-maintain",
-	"impermanence-provision", "impermanence-restore", "impermanence-rollback"}
+	"impermanence-provision", "impermanence-restore", "impermanence-rollback", "impermanence-send"}
 
 // cliCases: for every binary an unknown flag, a flag without its value
 // and too many arguments; for every job a negative and a garbled
@@ -57,7 +57,7 @@ func cliCases() []cliCase {
 	}
 	tooMany := map[string]string{
 		"impermanence-prune": `"a"`, "impermanence-maintain": `"a"`, "impermanence-provision": `"a"`,
-		"impermanence-rollback": `"a"`, "impermanence-tune": `"a"`, "impermanence-snapshot": "a:",
+		"impermanence-rollback": `"a"`, "impermanence-send": `"a"`, "impermanence-tune": `"a"`, "impermanence-snapshot": "a:",
 		"impermanence-diff": "subvolume a ", "impermanence-restore": "SUBVOLUME",
 		"server-impermanence-generator": "", "impermanence-exporter": `"a"`,
 	}

@@ -66,7 +66,24 @@ func (c configCase) document() (text string, line, col int, keyPath string) {
 		lines = lines[:5]
 		lines = append(lines, k.Name+" = "+c.value)
 		line, col, keyPath = 6, 1, "subvolume[1]."+k.Name
+		if i := strings.LastIndex(k.Name, "."); i >= 0 {
+			col = i + 2 // a dotted key's error is at its last part
+		}
 		for _, l := range []string{`name = "@data"`, `mountpoint = "/srv"`} {
+			if !strings.HasPrefix(l, k.Name+" ") {
+				lines = append(lines, l)
+			}
+		}
+	case k.Table == "target":
+		// A [[target]] of the @data entry (which then snapshots): the key
+		// first, then what the entry still needs.
+		lines = append(lines, `snapshot = true`, `[[target]]`, k.Name+" = "+c.value)
+		line, keyPath = len(lines), "target[0]."+k.Name
+		col = 1
+		if i := strings.LastIndex(k.Name, "."); i >= 0 {
+			col = i + 2 // a dotted key's error is at its last part
+		}
+		for _, l := range []string{`name = "usb"`, `url = "/mnt/usb"`, `subvolumes = ["@data"]`} {
 			if !strings.HasPrefix(l, k.Name+" ") {
 				lines = append(lines, l)
 			}
@@ -96,8 +113,8 @@ var tomlTypes = []struct{ name, value string }{
 	{"an array", `[1, 2]`}, {"a table", `{ a = 1 }`}, {"a date-time", `1979-05-27T07:32:00Z`},
 }
 
-var kindTOML = map[string]string{"string": "a string", "count": "an integer", "bool": "a boolean",
-	"usage": "an array", "duration": "a string", "paths": "an array", "sysctl": "a table", "strings": "an array"}
+var kindTOML = map[string]string{"string": "a string", "strings": "an array", "count": "an integer", "bool": "a boolean",
+	"usage": "an array", "duration": "a string", "paths": "an array", "sysctl": "a table"}
 
 // configCases derives the cases from the schema table: every key with
 // every wrong type, every count and duration at its boundaries, every
@@ -153,6 +170,15 @@ func configCases() []configCase {
 				configCase{name: id + " [string]", key: k, value: `["5"]`, elem: true, msg: "expected an integer, got a string"},
 				configCase{name: id + " descending", key: k, value: "[10, 5]", msg: "usage filters must be strictly ascending"},
 			)
+		case "strings":
+			cs = append(cs,
+				emptyList(id, k),
+				configCase{name: id + " [integer]", key: k, value: "[7]", elem: true, msg: "expected a string, got an integer"})
+			if k.Checked {
+				for _, h := range hostileStrings {
+					cs = append(cs, configCase{name: id + " [" + h.name + "]", key: k, value: "[" + h.value + "]", either: true})
+				}
+			}
 		case "paths":
 			cs = append(cs, configCase{name: id + " [integer]", key: k, value: "[7]", elem: true,
 				msg: "expected a path string or a table { path = ..., user = ..., group = ..., mode = ... }, got an integer"})
@@ -164,6 +190,17 @@ func configCases() []configCase {
 		}
 	}
 	return append(cs, wholeFiles()...)
+}
+
+// emptyList is the case of an empty array for a list of strings: a
+// target's subvolumes must name one; an empty notify.command (no
+// notification) or recipients (no encryption) is the default, read back
+// as an empty list.
+func emptyList(id string, k config.Key) configCase {
+	if k.Table == "target" && k.Name == "subvolumes" {
+		return configCase{name: id + " []", key: k, value: "[]", msg: `target "usb" lists no subvolume`}
+	}
+	return configCase{name: id + " []", key: k, value: "[]", want: []string(nil)}
 }
 
 // hostileStrings are given to every string key that is checked; the
@@ -278,7 +315,13 @@ func TestHostileConfigs(t *testing.T) {
 				continue
 			}
 			want := c.want
-			if c.either {
+			switch {
+			case c.either && c.key.Kind == "strings":
+				want = []string{unquote(strings.TrimSuffix(strings.TrimPrefix(c.value, "["), "]"))}
+			case c.either && c.key.Table == "subvolume" && c.key.Name == "schedule" && unquote(c.value) == "":
+				// an empty schedule is the [snapshots] one
+				want = cfg.Snapshots.Schedule
+			case c.either:
 				want = unquote(c.value)
 			}
 			if got := value(cfg, c.key); !reflect.DeepEqual(got, want) {
@@ -348,12 +391,19 @@ func short(s string) string {
 }
 
 // value is what key holds in cfg: of the @data entry for a subvolume key,
-// of the first persisted directory for a persisted path's key.
+// of the only [[target]] for a target key, of the first persisted
+// directory for a persisted path's key.
 func value(cfg *config.Config, k config.Key) any {
 	switch k.Table {
 	case "subvolume":
 		sv, _ := cfg.Subvolume("@data")
 		v, _ := sv.Value(k.Name)
+		return v
+	case "target":
+		if len(cfg.Targets) == 0 {
+			return nil
+		}
+		v, _ := cfg.Targets[0].Value(k.Name)
 		return v
 	case "persist":
 		for _, p := range cfg.Persist.Directories {

@@ -1,6 +1,7 @@
 package adversarial_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,11 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/jobtest"
+	"github.com/server-impermanence/server-impermanence/internal/restorereq"
+	"github.com/server-impermanence/server-impermanence/internal/snapshot"
 )
 
 // hostile is a thing put where the suite expects a regular file.
@@ -99,9 +105,54 @@ type fileSite struct {
 	// afterwards it is a regular file, a link's target is untouched; a
 	// non-regular thing is refused, left as it was.
 	writes bool
+	// lock says it is the lock file: anything but a regular file (or a
+	// link) is refused and the job fails; a regular file, whatever it
+	// holds, is locked, its content replaced by the holder's line, and the
+	// job succeeds.
+	lock bool
+	// btrfs says the path is on the shared filesystem (made at first use;
+	// the hostile thing is removed after the case).
+	btrfs bool
+	// code, when set, is the exit code every hostile thing gives, and the
+	// run must say what it refused.
+	code *int
 }
 
-func fileSites() []fileSite {
+func exit(code int) *int { return &code }
+
+// onBtrfs is the real filesystem the sites that need one share (the
+// lock, the restore requests), made at the first use: the default layout,
+// provisioned, with a snapshot of @persist to restore.
+type onBtrfs struct {
+	l        *jobtest.Layout
+	uuid     string
+	snapshot string
+}
+
+func (b *onBtrfs) get(t *testing.T) *onBtrfs {
+	t.Helper()
+	if b.l != nil {
+		return b
+	}
+	b.l = jobtest.New(t)
+	fsys, err := btrfs.Open(b.l.FS.Mount)
+	must(t, err)
+	b.uuid = fsys.FSID().String()
+	fsys.Close()
+	if code := snapshot.Run(context.Background(), b.l.Args("--label", "base", "@persist"), b.l.Env); code != 0 {
+		t.Fatalf("snapshot: %d\n%s", code, b.l.Err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(b.l.FS.Mount, "@snapshots/@persist"))
+	b.snapshot = entries[0].Name()
+	return b
+}
+
+// requests is where the restore requests are on it.
+func (b *onBtrfs) requests() string {
+	return filepath.Join(b.l.FS.Mount, "old_roots", restorereq.RequestFile)
+}
+
+func fileSites(fsys *onBtrfs) []fileSite {
 	valid := strings.Join(baseLines, "\n") + "\n"
 	writeCfg := func(t *testing.T, dir string) {
 		must(t, os.WriteFile(filepath.Join(dir, "config.toml"), []byte(valid), 0o644))
@@ -147,6 +198,27 @@ func fileSites() []fileSite {
 				return sb.run(t, "impermanence-exporter", "--config", filepath.Join(d, "config.toml"), "--no-systemd",
 					"--textfile", "--textfile-dir", "/var/lib/adversarial-textfile")
 			}},
+		{name: "lock file (snapshot takes the lock)", lock: true,
+			path: func(sb *sandbox, _ string) string {
+				return sb.host("/run/server-impermanence/lock/" + fsys.uuid + ".lock")
+			},
+			run: func(t *testing.T, sb *sandbox, _ string) result {
+				return sb.run(t, "impermanence-snapshot", "--default", "--device", fsys.l.FS.Device, "--label", "lock", "@persist")
+			}},
+		// The reset goes on; the staged restores are not applied, and it
+		// says so.
+		{name: "restore requests (rollback applies them)", btrfs: true, code: exit(0),
+			path: func(*sandbox, string) string { return fsys.requests() },
+			run: func(t *testing.T, sb *sandbox, _ string) result {
+				return sb.run(t, "impermanence-rollback", "--default", "--device", fsys.l.FS.Device)
+			}},
+		// Refused: the staged restores it would replace are not known.
+		{name: "restore requests (restore --next-boot stages one)", btrfs: true, code: exit(1),
+			path: func(*sandbox, string) string { return fsys.requests() },
+			run: func(t *testing.T, sb *sandbox, _ string) result {
+				return sb.run(t, "impermanence-restore", "--default", "--device", fsys.l.FS.Device,
+					"--next-boot", "--from", fsys.snapshot, "@persist")
+			}},
 		{name: "state record read by the exporter",
 			path: func(sb *sandbox, _ string) string { return sb.host("/var/lib/server-impermanence/snapshot.json") },
 			run: func(t *testing.T, sb *sandbox, d string) result {
@@ -166,7 +238,11 @@ func TestHostileFiles(t *testing.T) {
 	need(t, true)
 	var golden strings.Builder
 	n := 0
-	for _, site := range fileSites() {
+	fsys := &onBtrfs{}
+	for _, site := range fileSites(fsys) {
+		if site.lock || site.btrfs {
+			fsys.get(t)
+		}
 		for _, h := range hostiles {
 			sb := newSandbox(t)
 			cfgDir, outside := t.TempDir(), t.TempDir()
@@ -181,7 +257,16 @@ func TestHostileFiles(t *testing.T) {
 			n++
 			what := site.name + ", " + h.name
 			msg := logTime.ReplaceAllString(relevant(r.stderr, filepath.Base(p)), "time=… ")
-			clean := strings.NewReplacer(sb.dir, "$SANDBOX", cfgDir, "$CONFIG", outside, "$OUTSIDE").Replace
+			// The top level a job mounted itself: a detached mount, reached
+			// through its descriptor.
+			msg = detachedTop.ReplaceAllString(msg, "/proc/$$PID/fd/$$FD")
+			var clean func(string) string
+			if fsys.l != nil {
+				clean = strings.NewReplacer(sb.dir, "$SANDBOX", cfgDir, "$CONFIG", outside, "$OUTSIDE",
+					fsys.l.FS.Mount, "$TOP", fsys.l.FS.Device, "$DEVICE", fsys.uuid, "$UUID", fsys.snapshot, "$SNAPSHOT").Replace
+			} else {
+				clean = strings.NewReplacer(sb.dir, "$SANDBOX", cfgDir, "$CONFIG", outside, "$OUTSIDE").Replace
+			}
 			fmt.Fprintf(&golden, "## %s\nexit %d; after: %s\n%s", what, r.code, clean(after), short(clean(msg)))
 			if took > 10*time.Second {
 				t.Errorf("%s: took %s", what, took)
@@ -194,7 +279,26 @@ func TestHostileFiles(t *testing.T) {
 					t.Errorf("%s: wrote through the link: its target holds %q", what, b)
 				}
 			}
+			if site.btrfs {
+				must(t, os.RemoveAll(p))
+			}
+			if site.code != nil && (r.code != *site.code || msg == "") {
+				t.Errorf("%s: exit %d, want %d saying what it refused:\n%s", what, r.code, *site.code, r.stderr)
+			}
 			switch {
+			case site.lock:
+				ok := h.regular
+				if ok && (r.code != 0 || !strings.HasPrefix(after, "-")) {
+					t.Errorf("%s: exit %d, after: %s; want the lock taken and the snapshot made\n%s", what, r.code, after, r.stderr)
+				}
+				if ok {
+					if b, _ := os.ReadFile(p); !strings.HasPrefix(string(b), "pid=") {
+						t.Errorf("%s: the lock file holds %q, want the holder's line", what, firstLines(string(b), 1))
+					}
+				}
+				if !ok && (r.code != 1 || after != before || msg == "") {
+					t.Errorf("%s: exit %d, %s became %s; want exit 1 saying it refused\n%s", what, r.code, before, after, r.stderr)
+				}
 			case site.writes && (h.regular || strings.HasPrefix(before, "L")):
 				// A record or textfile is replaced whole (rename): the link
 				// itself is replaced, its target never written.
@@ -213,9 +317,12 @@ func TestHostileFiles(t *testing.T) {
 		}
 	}
 	count("hostile files", n)
-	t.Logf("%d hostile files at %d paths: none hung, none written through", n, len(fileSites()))
+	t.Logf("%d hostile files at %d paths: none hung, none written through", n, len(fileSites(fsys)))
 	compareGolden(t, "testdata/files.golden", golden.String())
 }
+
+// detachedTop is the path of a job's detached top-level mount.
+var detachedTop = regexp.MustCompile(`/proc/[0-9]+/fd/[0-9]+`)
 
 // logTime is the time of a log line, which the golden file leaves out.
 var logTime = regexp.MustCompile(`time=\S+ `)

@@ -56,7 +56,7 @@ var programs = map[string]string{
 	"impermanence-diff": "helpers/diff", "impermanence-maintain": "helpers/maintain",
 	"impermanence-provision": "helpers/provision", "impermanence-prune": "helpers/prune",
 	"impermanence-restore": "helpers/restore", "impermanence-rollback": "helpers/rollback",
-	"impermanence-snapshot": "helpers/snapshot", "impermanence-tune": "helpers/tune",
+	"impermanence-send": "helpers/send", "impermanence-snapshot": "helpers/snapshot", "impermanence-tune": "helpers/tune",
 	"server-impermanence-generator": "generator", "impermanence-exporter": "exporter",
 }
 

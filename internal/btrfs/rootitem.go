@@ -49,13 +49,13 @@ func decodeRootItem(id uint64, b []byte) (Subvolume, error) {
 
 // decodeRootRef decodes a ROOT_REF or ROOT_BACKREF item (struct
 // btrfs_root_ref followed by the name): the directory inode in the parent
-// subvolume that holds the subvolume, and its name there.
-func decodeRootRef(b []byte) (dir uint64, name string, err error) {
+// subvolume that holds the subvolume, and its name there (in b).
+func decodeRootRef(b []byte) (dir uint64, name []byte, err error) {
 	const size = 18
 	if len(b) < size || len(b) < size+int(le.Uint16(b[16:])) {
-		return 0, "", fmt.Errorf("root ref: %d bytes", len(b))
+		return 0, nil, fmt.Errorf("root ref: %d bytes", len(b))
 	}
-	return le.Uint64(b), string(b[size : size+int(le.Uint16(b[16:]))]), nil
+	return le.Uint64(b), b[size : size+int(le.Uint16(b[16:]))], nil
 }
 
 // decodeDirItem decodes a DIR_ITEM (struct btrfs_dir_item followed by the
@@ -69,9 +69,12 @@ func decodeDirItem(b []byte) (location uint64, name []byte, err error) {
 }
 
 // cString returns b up to its first NUL byte.
-func cString(b []byte) string {
+func cString(b []byte) string { return string(cBytes(b)) }
+
+// cBytes returns b up to its first NUL byte.
+func cBytes(b []byte) []byte {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
 	}
-	return string(b)
+	return b
 }

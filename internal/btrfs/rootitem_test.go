@@ -51,7 +51,7 @@ func TestDecodeRootRef(t *testing.T) {
 	le.PutUint64(b, 258)
 	le.PutUint16(b[16:], 16)
 	dir, name, err := decodeRootRef(b)
-	if dir != 258 || name != "20261125T204023Z" || err != nil {
+	if dir != 258 || string(name) != "20261125T204023Z" || err != nil {
 		t.Errorf("decodeRootRef = %d, %q, %v, want 258, 20261125T204023Z", dir, name, err)
 	}
 	if _, _, err := decodeRootRef(b[:25]); err == nil {

@@ -1,6 +1,9 @@
 package btrfs
 
-import "encoding/hex"
+import (
+	"encoding/hex"
+	"fmt"
+)
 
 // UUID is a subvolume or filesystem UUID.
 type UUID [16]byte
@@ -19,4 +22,17 @@ func (u UUID) String() string {
 	hex.Encode(b[24:], u[10:])
 	b[8], b[13], b[18], b[23] = '-', '-', '-', '-'
 	return string(b[:])
+}
+
+// ParseUUID parses the 8-4-4-4-12 hex form String writes.
+func ParseUUID(s string) (UUID, error) {
+	var u UUID
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, fmt.Errorf("%q is not a UUID (8-4-4-4-12 hex digits)", s)
+	}
+	h := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
+	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
+		return UUID{}, fmt.Errorf("%q is not a UUID: %w", s, err)
+	}
+	return u, nil
 }

@@ -30,6 +30,7 @@ type spec struct {
 	utc                                    bool  // ends in " UTC"
 	weekdays                               uint8 // bit 0 Monday .. bit 6 Sunday; 0 is every day
 	epoch                                  bool  // "@seconds": one instant
+	at                                     int64 // of epoch: the seconds
 }
 
 type parser struct {
@@ -446,5 +447,6 @@ func (p *parser) epoch(sp *spec) error {
 		return fmt.Errorf("@%s is outside 1970-01-01..2199-12-31", strings.TrimLeft(p.s[p.i:j], " \t\n\v\f\r"))
 	}
 	p.i = j
+	sp.at = int64(v)
 	return nil
 }

@@ -1,7 +1,8 @@
 // Package cmdline parses the kernel command line: the one definition of the
 // emergency switch server-impermanence.rollback=0 that both the generator
 // (which decides what the initrd runs) and the rollback helper (which runs
-// there) obey, and of resume=.
+// there) obey, of the blank a boot resets from (server-impermanence.blank=),
+// and of resume=.
 package cmdline
 
 import (
@@ -13,6 +14,19 @@ import (
 // server-impermanence.rollback=0 skips the rollback for one boot (also
 // rd.server-impermanence.rollback=0, and any false boolean).
 const Switch = "server-impermanence.rollback"
+
+// BlankKey chooses the blank of the root for one boot:
+// server-impermanence.blank=previous (the newest former blank) or
+// server-impermanence.blank=<name> (a former blank, or the time in its
+// name); also rd.server-impermanence.blank=.
+const BlankKey = "server-impermanence.blank"
+
+// Blank returns the value of BlankKey, "" when the command line has none
+// (or an empty one).
+func (c Cmdline) Blank(initrd bool) string {
+	v, _ := c.Value(BlankKey, initrd)
+	return v
+}
 
 // Cmdline is a parsed kernel command line.
 type Cmdline []string

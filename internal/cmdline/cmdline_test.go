@@ -93,3 +93,24 @@ func TestHaltAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestBlank(t *testing.T) {
+	for _, tc := range []struct {
+		line   string
+		initrd bool
+		want   string
+	}{
+		{"quiet", true, ""},
+		{"server-impermanence.blank=previous", true, "previous"},
+		{"server-impermanence.blank=previous server-impermanence.blank=@root-blank.20261201T100000Z", false, "@root-blank.20261201T100000Z"},
+		{"rd.server-impermanence.blank=previous", true, "previous"},
+		{"rd.server-impermanence.blank=previous", false, ""},
+		{`"server-impermanence.blank=a b"`, true, "a b"},
+		{"server-impermanence.blank", true, ""},
+		{"server-impermanence.blanks=previous", true, ""},
+	} {
+		if got := Parse(tc.line).Blank(tc.initrd); got != tc.want {
+			t.Errorf("Parse(%q).Blank(%t) = %q, want %q", tc.line, tc.initrd, got, tc.want)
+		}
+	}
+}

@@ -121,19 +121,31 @@ func checkListen(l string) string {
 
 var userName = regexp.MustCompile(`^([a-z_][a-z0-9_-]*\$?|[0-9]+)$`)
 
-func checkUser(u string) string {
-	if userName.MatchString(u) {
-		return ""
+// maxAccountName is the longest user or group name accepted: useradd's and
+// groupadd's limit on Linux. A numeric id is a uid_t/gid_t below
+// 4294967295 ((uid_t)-1) and not 65535 ((uint16_t)-1), the two that
+// systemd and the kernel reserve.
+const maxAccountName = 32
+
+// accountName says what is wrong with a user or group name or id, "" if
+// nothing is.
+func accountName(s, what string) string {
+	switch {
+	case !userName.MatchString(s):
+		return fmt.Sprintf("%q is not a valid %s name or %sid", s, what, what[:1])
+	case s[0] >= '0' && s[0] <= '9':
+		if n, err := strconv.ParseUint(s, 10, 32); err != nil || n == 65535 || n == 4294967295 {
+			return fmt.Sprintf("%q: a numeric %sid must be below 4294967295 and not 65535", s, what[:1])
+		}
+	case len(s) > maxAccountName:
+		return fmt.Sprintf("%s name of %d characters: at most %d", what, len(s), maxAccountName)
 	}
-	return fmt.Sprintf("%q is not a valid user name or uid", u)
+	return ""
 }
 
-func checkGroup(g string) string {
-	if userName.MatchString(g) {
-		return ""
-	}
-	return fmt.Sprintf("%q is not a valid group name or gid", g)
-}
+func checkUser(u string) string { return accountName(u, "user") }
+
+func checkGroup(g string) string { return accountName(g, "group") }
 
 func checkFileMode(mode string) string {
 	m, err := strconv.ParseUint(mode, 8, 32)
@@ -189,6 +201,23 @@ func checkTextfileDir(p string) string {
 		if under(p, dir) {
 			return fmt.Sprintf("%q is at or below %s, a kernel interface where no textfile can be written", p, dir)
 		}
+	}
+	return ""
+}
+
+// MaxPolicyName is the longest [policy.NAME] name.
+const MaxPolicyName = 64
+
+var policyName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// checkPolicyName checks the name of a [policy.NAME] table (and of a
+// subvolume's policy = "NAME"): it is printed by --check and the dry runs.
+func checkPolicyName(n string) string {
+	switch {
+	case len(n) > MaxPolicyName:
+		return fmt.Sprintf("policy name %q is longer than %d bytes", n, MaxPolicyName)
+	case !policyName.MatchString(n):
+		return fmt.Sprintf("policy name %q must match [a-z0-9][a-z0-9_-]*", n)
 	}
 	return ""
 }

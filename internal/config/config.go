@@ -1,9 +1,13 @@
 package config
 
 import (
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/sysctl"
+	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
 
 // Mode is the performance mode: it chooses the filesystem-wide mount options
@@ -41,6 +45,7 @@ type Config struct {
 	Device      string
 	Mode        Mode
 	Archive     Archive
+	Blank       Blank
 	Persist     Persist
 	Subvolumes  []Subvolume
 	Snapshots   Snapshots
@@ -55,6 +60,8 @@ type Config struct {
 	Sysctl []Sysctl `json:",omitempty"`
 	// Targets are the [[target]] entries: where snapshots are replicated.
 	Targets []Target `json:",omitempty"`
+	// Policies are the [policy.NAME] tables, in the order first declared.
+	Policies []Policy `json:",omitempty"`
 
 	// Files are the files the configuration was read from, in merge order.
 	Files []string
@@ -69,6 +76,19 @@ type Archive struct {
 	KeepDays int
 	// KeepMin archives per subvolume are never pruned.
 	KeepMin int
+}
+
+// Blank is the history of blanks and the trial boots of a new one
+// (impermanence-provision --commit).
+type Blank struct {
+	// Keep is how many former blanks each ephemeral subvolume's blank
+	// keeps (<blank>.<time>); the one the running system came from and
+	// the one a fallback would use are kept beyond it.
+	Keep int
+	// Tries is how many trial boots a newly committed blank gets to reach
+	// boot-complete.target before the rollback falls back to the previous
+	// good blank; 0: no trial, no automatic fallback.
+	Tries int
 }
 
 // Persist lists the paths kept on the persist subvolume and bind-mounted
@@ -110,6 +130,71 @@ type Subvolume struct {
 	// Archive keeps the previous state of an ephemeral subvolume in the
 	// archive dir instead of deleting it.
 	Archive bool
+	// Policy names the [policy.NAME] the subvolume's snapshots follow, ""
+	// for its own or [snapshots]'s.
+	Policy string
+	// Schedule and Retention are the effective snapshot policy of the
+	// subvolume: its own, its named policy's or [snapshots]'s, resolved
+	// key group by key group (a schedule, a retention) when loading.
+	Schedule  string
+	Retention Retention
+	// PolicyFrom says where Schedule and Retention come from: PolicyDefault,
+	// PolicyOwn or the name of the policy ("policy.db").
+	PolicyFrom string `json:",omitempty"`
+}
+
+// Where a subvolume's effective policy comes from (Subvolume.PolicyFrom;
+// a named policy is "policy.NAME").
+const (
+	// PolicyDefault: [snapshots]'s schedule and retention.
+	PolicyDefault = "snapshots"
+	// PolicyOwn: the subvolume's own schedule or retention (what it does
+	// not set is [snapshots]'s).
+	PolicyOwn = "subvolume"
+)
+
+// Policy is one [policy.NAME] table: the schedule and retention of the
+// subvolumes that name it, each [snapshots]'s when the table leaves it out.
+type Policy struct {
+	Name      string
+	Schedule  string
+	Retention Retention
+}
+
+// Policy returns the policy with the given name.
+func (c *Config) Policy(name string) (Policy, bool) {
+	for _, p := range c.Policies {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Policy{}, false
+}
+
+// Schedules returns the distinct schedules of the subvolumes with
+// snapshot = true, in configuration order; [snapshots]'s when none has
+// snapshot = true (the timer then has one schedule, and nothing is due).
+func (c *Config) Schedules() []string {
+	var out []string
+	for _, s := range c.Subvolumes {
+		if s.Snapshot && !slices.Contains(out, s.Schedule) {
+			out = append(out, s.Schedule)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{c.Snapshots.Schedule}
+	}
+	return out
+}
+
+// RetentionOf returns the retention of the snapshots of subvolume name: its
+// own when it is configured, else [snapshots]'s (snapshots of a subvolume
+// removed from the configuration).
+func (c *Config) RetentionOf(name string) Retention {
+	if s, ok := c.Subvolume(name); ok {
+		return s.Retention
+	}
+	return c.Snapshots.Retention
 }
 
 // Snapshots configures scheduled read-only snapshots.
@@ -262,6 +347,13 @@ type Target struct {
 	// RateLimit caps the transfer in bytes per second ("" for none):
 	// digits with an optional K, M, G or T suffix (powers of 1024).
 	RateLimit string
+	// Recipients are the age public keys a stream target's streams are
+	// encrypted to; none stores them unencrypted.
+	Recipients []string
+	// FullEvery is a calendar expression: a stream target starts a new
+	// chain with a full stream once its newest full stream is older than
+	// the expression's longest interval.
+	FullEvery string
 }
 
 // Origin returns where the value at a canonical key path was set, e.g.
@@ -298,4 +390,29 @@ func (c *Config) Ephemeral() []Subvolume {
 		}
 	}
 	return out
+}
+
+// String is the retention as --check and the dry runs print it:
+// "hourly=24 daily=7 weekly=4 monthly=12 yearly=0 keep_min=1 min_age=30min",
+// with " space_budget=N%" when it has one.
+func (r Retention) String() string {
+	s := fmt.Sprintf("hourly=%d daily=%d weekly=%d monthly=%d yearly=%d keep_min=%d min_age=%s",
+		r.Hourly, r.Daily, r.Weekly, r.Monthly, r.Yearly, r.KeepMin, strings.ReplaceAll(timespan.Format(r.MinAge), " ", ""))
+	if r.SpaceBudget > 0 {
+		s += fmt.Sprintf(" space_budget=%d%%", r.SpaceBudget)
+	}
+	return s
+}
+
+// PolicySource names where the subvolume's effective policy comes from as
+// the configuration writes it: "[snapshots]", "[policy.NAME]" or
+// "[[subvolume]]" (its own keys; what it leaves out is [snapshots]'s).
+func (s Subvolume) PolicySource() string {
+	switch s.PolicyFrom {
+	case PolicyOwn:
+		return "[[subvolume]]"
+	case "", PolicyDefault:
+		return "[snapshots]"
+	}
+	return "[" + s.PolicyFrom + "]"
 }

@@ -13,6 +13,9 @@ type layer struct {
 	// subvolumes and targets in the order the file declares them, by name.
 	subvolumes []string
 	targets    []string
+	// policies in the order the file declares them, by name, and where.
+	policies []string
+	policyAt map[string]Pos
 	// lists holds the entries of each fPaths key, in file order.
 	lists map[string][]persistEntry
 	// maps holds the entries of each fSysctl key, in file order; a file
@@ -53,6 +56,11 @@ func targetKey(name, field string) string {
 	return fmt.Sprintf("%s[%q].%s", targetTable, name, field)
 }
 
+// canonical keys for policy fields: policy["db"].retention.hourly
+func policyKey(name, field string) string {
+	return fmt.Sprintf("%s[%q].%s", policyTable, name, field)
+}
+
 // tableSpec is one table of the schema: its keys and its sub-tables.
 type tableSpec struct {
 	name string // "" for the top level, "archive", "snapshots.retention"
@@ -90,7 +98,8 @@ type decoder struct {
 }
 
 func decodeLayer(root *node, c *collector) *layer {
-	d := &decoder{c: c, l: &layer{values: map[string]assignment{}, lists: map[string][]persistEntry{}, maps: map[string][]mapEntry{}}}
+	d := &decoder{c: c, l: &layer{values: map[string]assignment{}, lists: map[string][]persistEntry{}, maps: map[string][]mapEntry{},
+		policyAt: map[string]Pos{}}}
 	d.spec(schemaTables)(root)
 	return d.l
 }
@@ -108,6 +117,7 @@ func (d *decoder) spec(t *tableSpec) func(*node) {
 		if t.name == "" {
 			fields[subvolumeTable] = d.subvolumes
 			fields[targetTable] = d.targets
+			fields[policyTable] = d.policies
 		}
 		d.table(n, t.name, fields)
 	}
@@ -339,12 +349,26 @@ func (d *decoder) targets(n *node) {
 func (d *decoder) subvolumes(n *node) {
 	d.namedTables(n, "subvolume", func(name string, e *node) {
 		d.l.subvolumes = append(d.l.subvolumes, name)
-		fields := map[string]func(*node){}
-		for _, f := range subvolumeSchema {
-			fields[f.key] = d.scalar(subvolKey(name, f.key), f.kind.toml())
-		}
-		d.table(e, "[subvolume]", fields)
+		d.table(e, "[subvolume]", entryFields(d, subvolumeSchema, "[subvolume]", func(k string) string { return subvolKey(name, k) }))
 	})
+}
+
+// policies decodes the [policy.NAME] tables, by name (a valid name is
+// checked with the rest, validate.go).
+func (d *decoder) policies(n *node) {
+	if !d.want(n, kTable) {
+		return
+	}
+	for _, name := range n.keys {
+		e := n.fields[name]
+		where := policyTable + "." + name
+		if !d.want(e, kTable) {
+			continue
+		}
+		d.l.policies = append(d.l.policies, name)
+		d.l.policyAt[name] = e.pos
+		d.table(e, where, entryFields(d, policySchema, where, func(k string) string { return policyKey(name, k) }))
+	}
 }
 
 // namedTables walks an array of [[what]] tables, each named by its name

@@ -11,12 +11,15 @@ import (
 type Key struct {
 	// Table is "" for a top-level key (Name is its dotted path,
 	// "archive.keep_days"), "subvolume" for a key of a [[subvolume]]
-	// entry, "persist" for a key of a persisted path's table form.
+	// entry, "target" for a key of a [[target]] entry (Name is dotted
+	// within it, "retention.daily"), "persist" for a key of a persisted
+	// path's table form.
 	Table string
 	Name  string
-	// Kind is "string", "count", "bool", "usage" (an array of
-	// percentages), "duration" (a systemd time span), "paths" or "sysctl"
-	// (a table of kernel parameters; Max bounds their number).
+	// Kind is "string", "strings" (an array of strings), "count", "bool",
+	// "usage" (an array of percentages), "duration" (a systemd time
+	// span), "paths" or "sysctl" (a table of kernel parameters; Max
+	// bounds their number).
 	Kind string
 	// Max is the documented maximum of a count, a usage percentage or a
 	// duration (in nanoseconds); 0 for the other kinds. The minimum is 0.
@@ -26,11 +29,14 @@ type Key struct {
 	Checked bool
 }
 
-// Keys returns every key of the schema, in table order.
+// Keys returns every key of the schema, in table order: the top-level
+// rows, then those of every table the decoder walks ([[subvolume]],
+// [[target]], a persisted path's table).
 func Keys() []Key {
 	var out []Key
 	out = appendKeys(out, "", schema)
 	out = appendKeys(out, subvolumeTable, subvolumeSchema)
+	out = appendKeys(out, targetTable, targetSchema)
 	return appendKeys(out, "persist", persistEntrySchema)
 }
 
@@ -41,8 +47,8 @@ func appendKeys[T any](out []Key, table string, rows []field[T]) []Key {
 	return out
 }
 
-var kindNames = map[fieldKind]string{fString: "string", fCount: "count", fBool: "bool",
-	fUsage: "usage", fDuration: "duration", fPaths: "paths", fSysctl: "sysctl", fStrings: "strings"}
+var kindNames = map[fieldKind]string{fString: "string", fStrings: "strings", fCount: "count", fBool: "bool",
+	fUsage: "usage", fDuration: "duration", fPaths: "paths", fSysctl: "sysctl"}
 
 // Value returns the value a top-level key of the schema holds in c: a
 // string, int, bool, []int, []string, time.Duration or []PersistPath.
@@ -63,6 +69,15 @@ func (s Subvolume) Value(key string) (any, bool) {
 	return deref(f.to(&s)), true
 }
 
+// Value returns the value a [[target]] key holds in t.
+func (t Target) Value(key string) (any, bool) {
+	f, ok := lookup(targetSchema, key)
+	if !ok {
+		return nil, false
+	}
+	return deref(f.to(&t)), true
+}
+
 // Value returns the value a persisted path's key holds in p.
 func (p PersistPath) Value(key string) (any, bool) {
 	f, ok := lookup(persistEntrySchema, key)
@@ -76,6 +91,8 @@ func deref(p any) any {
 	switch v := p.(type) {
 	case *string:
 		return *v
+	case *[]string:
+		return *v
 	case *Mode:
 		return string(*v)
 	case *Class:
@@ -85,8 +102,6 @@ func deref(p any) any {
 	case *bool:
 		return *v
 	case *[]int:
-		return *v
-	case *[]string:
 		return *v
 	case *[]PersistPath:
 		return *v

@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// TestKeys: Keys lists every row of the three tables with its kind and
+// TestKeys: Keys lists every row of the four tables with its kind and
 // range, and Value reads what the row writes.
 func TestKeys(t *testing.T) {
 	keys := Keys()
-	if got, want := len(keys), len(schema)+len(subvolumeSchema)+len(persistEntrySchema); got != want {
+	if got, want := len(keys), len(schema)+len(subvolumeSchema)+len(targetSchema)+len(persistEntrySchema); got != want {
 		t.Fatalf("Keys() has %d keys, want %d", got, want)
 	}
 	want := Key{Name: "archive.keep_days", Kind: "count", Max: MaxKeepDays}
@@ -35,6 +35,21 @@ func TestKeys(t *testing.T) {
 	sv, _ := c.Subvolume("@var-tmp")
 	if v, _ := sv.Value("cow"); v != false {
 		t.Errorf(`@var-tmp Value("cow") = %v, want false`, v)
+	}
+	want = Key{Table: "target", Name: "retention.daily", Kind: "count", Max: MaxCount}
+	if i := slices.IndexFunc(keys, func(k Key) bool { return k.Table == want.Table && k.Name == want.Name }); i < 0 || keys[i] != want {
+		t.Errorf("Keys() at %d, want %+v", i, want)
+	}
+	tg := Target{Subvolumes: []string{"@persist"}}
+	tg.Retention.Daily = 5
+	if v, _ := tg.Value("retention.daily"); v != 5 {
+		t.Errorf(`target Value("retention.daily") = %v, want 5`, v)
+	}
+	if v, _ := tg.Value("subvolumes"); !slices.Equal(v.([]string), []string{"@persist"}) {
+		t.Errorf(`target Value("subvolumes") = %v`, v)
+	}
+	if _, ok := tg.Value("nope"); ok {
+		t.Error(`target Value("nope"): found`)
 	}
 	if v, _ := c.Persist.Files[0].Value("path"); v != "/etc/machine-id" {
 		t.Errorf(`persist.files[0] Value("path") = %v`, v)

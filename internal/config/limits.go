@@ -10,6 +10,11 @@ import "time"
 const (
 	// MaxKeepDays bounds [archive].keep_days: 100 years.
 	MaxKeepDays = 36500
+	// MaxBlankHistory bounds [blank].keep: each former blank holds a
+	// whole root's metadata.
+	MaxBlankHistory = 100
+	// MaxBlankTries bounds [blank].tries.
+	MaxBlankTries = 10
 	// MaxCount bounds every retention count (keep_min, hourly, daily, ...).
 	MaxCount = 1_000_000
 	// MaxOverheadBudget bounds [maintenance].overhead_budget, in percent.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/server-impermanence/server-impermanence/internal/timespan"
 )
@@ -13,6 +14,8 @@ type merged struct {
 	values     map[string]assignment
 	subvolumes []string
 	targets    []string
+	policies   []string
+	policyAt   map[string]Pos // where each policy is first declared
 	lists      map[string][]persistEntry
 	maps       map[string][]mapEntry
 	main       Pos // position used for keys nobody set
@@ -24,9 +27,16 @@ type merged struct {
 // appended, a map's keys one by one (a later value replaces the earlier in
 // its place).
 func merge(layers []*layer, main string) *merged {
-	m := &merged{values: map[string]assignment{}, lists: map[string][]persistEntry{}, maps: map[string][]mapEntry{}, main: Pos{File: main}}
+	m := &merged{values: map[string]assignment{}, lists: map[string][]persistEntry{}, maps: map[string][]mapEntry{}, main: Pos{File: main},
+		policyAt: map[string]Pos{}}
 	seen, seenTarget := map[string]bool{}, map[string]bool{}
 	for _, l := range layers {
+		for _, name := range l.policies {
+			if _, ok := m.policyAt[name]; !ok {
+				m.policyAt[name] = l.policyAt[name]
+				m.policies = append(m.policies, name)
+			}
+		}
 		for _, name := range l.targets {
 			if !seenTarget[name] {
 				seenTarget[name] = true
@@ -125,15 +135,28 @@ func (m *merged) build(files []string, e *collector) *Config {
 			assign(f.to(c), v)
 		}
 	}
+	for _, name := range m.policies {
+		p := Policy{Name: name}
+		key := func(k string) string { return policyKey(name, k) }
+		buildEntry(m, policySchema, key, &p, e)
+		m.inherit(c, key, &p.Schedule, &p.Retention)
+		c.Policies = append(c.Policies, p)
+	}
 	for _, name := range m.subvolumes {
 		s := Subvolume{}
-		for _, f := range subvolumeSchema {
-			if v := m.get(subvolKey(name, f.key), f.def); v != nil {
-				assign(f.to(&s), v)
-			}
-		}
+		key := func(k string) string { return subvolKey(name, k) }
+		buildEntry(m, subvolumeSchema, key, &s, e)
 		if s.Class != Ephemeral {
 			s.Blank, s.Archive = "", false // meaningless for permanent subvolumes
+		}
+		s.PolicyFrom = PolicyDefault
+		if p, ok := c.Policy(s.Policy); ok && s.Policy != "" {
+			s.PolicyFrom = policyTable + "." + p.Name
+			s.Schedule, s.Retention = p.Schedule, p.Retention
+		} else {
+			if m.inherit(c, key, &s.Schedule, &s.Retention) {
+				s.PolicyFrom = PolicyOwn
+			}
 		}
 		c.Subvolumes = append(c.Subvolumes, s)
 	}
@@ -150,19 +173,7 @@ func (m *merged) build(files []string, e *collector) *Config {
 // subvolume of c with snapshot = true.
 func (m *merged) buildTarget(c *Config, name string, e *collector) Target {
 	t := Target{}
-	for _, f := range targetSchema {
-		key := targetKey(name, f.key)
-		switch {
-		case f.kind == fDuration:
-			d, err := timespan.Parse(m.get(key, f.def).(string))
-			if err != nil {
-				e.add(m.pos(key), "%v", err)
-			}
-			assign(f.to(&t), d)
-		case m.get(key, f.def) != nil:
-			assign(f.to(&t), m.get(key, f.def))
-		}
-	}
+	buildEntry(m, targetSchema, func(k string) string { return targetKey(name, k) }, &t, e)
 	if !m.set(targetKey(name, "subvolumes")) {
 		for _, s := range c.Subvolumes {
 			if s.Snapshot && s.Class == Permanent {
@@ -171,4 +182,51 @@ func (m *merged) buildTarget(c *Config, name string, e *collector) Target {
 		}
 	}
 	return t
+}
+
+// buildEntry fills dst, an entry of an array or a map of tables, row by
+// row; key gives a row's canonical key. A duration that does not parse is
+// reported to e and left zero.
+func buildEntry[T any](m *merged, rows []field[T], key func(string) string, dst *T, e *collector) {
+	for _, f := range rows {
+		k := key(f.key)
+		switch {
+		case f.kind == fDuration:
+			d, err := timespan.Parse(m.get(k, f.def).(string))
+			if err != nil {
+				e.add(m.pos(k), "%v", err)
+			}
+			assign(f.to(dst), d)
+		case m.get(k, f.def) != nil:
+			assign(f.to(dst), m.get(k, f.def))
+		}
+	}
+}
+
+// inherit gives a policy or a subvolume (its keys by key) [snapshots]'s
+// schedule when it sets none, and [snapshots]'s retention when it writes
+// no retention key; it reports whether the entry set either itself.
+func (m *merged) inherit(c *Config, key func(string) string, schedule *string, r *Retention) bool {
+	own := false
+	if *schedule == "" {
+		*schedule = c.Snapshots.Schedule
+	} else {
+		own = true
+	}
+	if m.setsRetention(key) {
+		own = true
+	} else {
+		*r = c.Snapshots.Retention
+	}
+	return own
+}
+
+// setsRetention reports whether a file set a retention key of the entry.
+func (m *merged) setsRetention(key func(string) string) bool {
+	for _, f := range policySchema {
+		if strings.HasPrefix(f.key, "retention.") && m.set(key(f.key)) {
+			return true
+		}
+	}
+	return false
 }

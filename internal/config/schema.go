@@ -99,6 +99,11 @@ var schema = []field[Config]{
 	{key: "archive.keep_min", kind: fCount, def: int64(3), max: MaxCount,
 		to: func(c *Config) any { return &c.Archive.KeepMin }},
 
+	{key: "blank.keep", kind: fCount, def: int64(3), max: MaxBlankHistory,
+		to: func(c *Config) any { return &c.Blank.Keep }},
+	{key: "blank.tries", kind: fCount, def: int64(2), max: MaxBlankTries,
+		to: func(c *Config) any { return &c.Blank.Tries }},
+
 	{key: "persist.subvolume", kind: fString, def: "@persist",
 		to: func(c *Config) any { return &c.Persist.Subvolume }},
 	{key: "persist.directories", kind: fPaths, check: named("persisted directory", checkPersistPath),
@@ -176,7 +181,7 @@ const subvolumeTable = "subvolume"
 // subvolumeSchema is one [[subvolume]] entry. Class defaults to permanent
 // (never wiped); an ephemeral subvolume archives its previous state unless
 // told otherwise.
-var subvolumeSchema = []field[Subvolume]{
+var subvolumeSchema = append([]field[Subvolume]{
 	{key: "name", kind: fString, check: named("subvolume name", checkRelPath),
 		to: func(s *Subvolume) any { return &s.Name }},
 	{key: "mountpoint", kind: fString, check: named("mountpoint", checkMountpoint),
@@ -193,6 +198,48 @@ var subvolumeSchema = []field[Subvolume]{
 		to: func(s *Subvolume) any { return &s.Blank }},
 	{key: "archive", kind: fBool, def: true,
 		to: func(s *Subvolume) any { return &s.Archive }},
+	// The subvolume's snapshot policy: a named one, or its own schedule
+	// and retention (not both, validate.go); what it leaves out comes
+	// from [snapshots] (build resolves the effective policy).
+	{key: "policy", kind: fString, def: "", check: checkPolicyName, emptyOK: true,
+		to: func(s *Subvolume) any { return &s.Policy }},
+	{key: "schedule", kind: fString, def: "", check: checkSchedule, emptyOK: true,
+		to: func(s *Subvolume) any { return &s.Schedule }},
+}, retentionRows(func(s *Subvolume) *Retention { return &s.Retention })...)
+
+// policyTable is the top-level key of the [policy.NAME] tables.
+const policyTable = "policy"
+
+// policySchema is one [policy.NAME] table: a schedule and a retention a
+// subvolume names with policy = "NAME". An empty schedule, and a
+// retention the table does not write, are [snapshots]'s.
+var policySchema = append([]field[Policy]{
+	{key: "schedule", kind: fString, def: "", check: checkSchedule, emptyOK: true,
+		to: func(p *Policy) any { return &p.Schedule }},
+}, retentionRows(func(p *Policy) *Retention { return &p.Retention })...)
+
+// retentionRows are the retention keys of a policy or a subvolume, whose
+// retention, once written, is the whole policy: a bucket it leaves out
+// keeps none, keep_min and min_age keep [snapshots]'s defaults.
+func retentionRows[T any](r func(*T) *Retention) []field[T] {
+	return []field[T]{
+		{key: "retention.hourly", kind: fCount, def: int64(0), max: MaxCount,
+			to: func(t *T) any { return &r(t).Hourly }},
+		{key: "retention.daily", kind: fCount, def: int64(0), max: MaxCount,
+			to: func(t *T) any { return &r(t).Daily }},
+		{key: "retention.weekly", kind: fCount, def: int64(0), max: MaxCount,
+			to: func(t *T) any { return &r(t).Weekly }},
+		{key: "retention.monthly", kind: fCount, def: int64(0), max: MaxCount,
+			to: func(t *T) any { return &r(t).Monthly }},
+		{key: "retention.yearly", kind: fCount, def: int64(0), max: MaxCount,
+			to: func(t *T) any { return &r(t).Yearly }},
+		{key: "retention.keep_min", kind: fCount, def: int64(1), max: MaxCount,
+			to: func(t *T) any { return &r(t).KeepMin }},
+		{key: "retention.space_budget", kind: fCount, def: int64(0), max: MaxOverheadBudget,
+			to: func(t *T) any { return &r(t).SpaceBudget }},
+		{key: "retention.min_age", kind: fDuration, def: "30m", max: int64(MaxMinAge),
+			to: func(t *T) any { return &r(t).MinAge }},
+	}
 }
 
 // targetTable is the top-level key of the [[target]] entries.
@@ -201,7 +248,8 @@ const targetTable = "target"
 // targetSchema is one [[target]] entry: a place snapshots are replicated
 // to. Subvolumes defaults to every subvolume with snapshot = true (build
 // fills it in). identity_file, compress and rate_limit apply to SSH
-// targets only (validate.go).
+// targets only, recipients and full_every to stream targets only
+// (validate.go).
 var targetSchema = []field[Target]{
 	{key: "name", kind: fString, check: checkTargetName,
 		to: func(t *Target) any { return &t.Name }},
@@ -233,6 +281,10 @@ var targetSchema = []field[Target]{
 		to: func(t *Target) any { return &t.Compress }},
 	{key: "rate_limit", kind: fString, def: "", check: checkRateLimit, emptyOK: true,
 		to: func(t *Target) any { return &t.RateLimit }},
+	{key: "recipients", kind: fStrings, check: checkAgeRecipient,
+		to: func(t *Target) any { return &t.Recipients }},
+	{key: "full_every", kind: fString, def: "monthly", check: checkSchedule,
+		to: func(t *Target) any { return &t.FullEvery }},
 }
 
 // persistEntrySchema is the table form of a persisted path,
@@ -290,6 +342,10 @@ func isSchemaKey(key string) bool {
 	}
 	if k, ok := entry(targetTable); ok {
 		_, ok := lookup(targetSchema, k)
+		return ok
+	}
+	if k, ok := entry(policyTable); ok {
+		_, ok := lookup(policySchema, k)
 		return ok
 	}
 	_, ok := lookup(schema, key)

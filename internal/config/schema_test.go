@@ -34,6 +34,9 @@ var derived = map[string]bool{
 	"Config.Files":         true, // the files read
 	"Config.Subvolumes":    true, // the [[subvolume]] entries, by subvolumeSchema
 	"Config.Targets":       true, // the [[target]] entries, by targetSchema
+	"Config.Policies":      true, // the [policy.NAME] tables, by policySchema
+	"Subvolume.PolicyFrom": true, // where the effective policy comes from
+	"Policy.Name":          true, // the table's key
 	"PersistPath.Implicit": true, // StateDir, persisted by the loader
 	// A target's retention shares the snapshot policy's type; the space
 	// budget is the source filesystem's ([snapshots].retention), never a
@@ -109,6 +112,7 @@ func TestSchemaRows(t *testing.T) {
 	checkRows(t, subvolumeSchema)
 	checkRows(t, persistEntrySchema)
 	checkRows(t, targetSchema)
+	checkRows(t, policySchema)
 }
 
 // defaultMerged decodes default.toml without validating or building it.
@@ -158,10 +162,35 @@ func TestDefaultDocumentSetsEveryKey(t *testing.T) {
 	}
 	for _, f := range subvolumeSchema {
 		set := slices.ContainsFunc(m.subvolumes, func(name string) bool { return m.set(subvolKey(name, f.key)) })
-		if !set {
+		switch {
+		case commentedInDefault[f.key]:
+			// The built-in layout keeps [snapshots]'s policy: default.toml
+			// shows the key in a commented example instead.
+			first, _, _ := strings.Cut(f.key, ".")
+			if !regexp.MustCompile(`(?m)^# *` + regexp.QuoteMeta(first) + ` +=`).Match(defaultTOML) {
+				t.Errorf("default.toml shows no commented example of [[subvolume]].%s", f.key)
+			}
+			if set {
+				t.Errorf("default.toml sets [[subvolume]].%s, listed in commentedInDefault", f.key)
+			}
+		case !set:
 			t.Errorf("no [[subvolume]] of default.toml sets %s", f.key)
 		}
 	}
+	for _, f := range policySchema {
+		first, _, _ := strings.Cut(f.key, ".")
+		if !regexp.MustCompile(`(?m)^# *` + regexp.QuoteMeta(first) + ` +=`).Match(defaultTOML) {
+			t.Errorf("default.toml shows no commented example of [policy.NAME].%s", f.key)
+		}
+	}
+}
+
+// commentedInDefault are the [[subvolume]] keys default.toml shows in
+// comments only: the built-in layout follows [snapshots] and runs no hook.
+var commentedInDefault = map[string]bool{
+	"policy": true, "schedule": true, "retention.hourly": true, "retention.daily": true,
+	"retention.weekly": true, "retention.monthly": true, "retention.yearly": true,
+	"retention.keep_min": true, "retention.space_budget": true, "retention.min_age": true,
 }
 
 // docDefault renders a default as the docs write it; "" for a required key.
@@ -303,6 +332,9 @@ func TestSchemaIsDocumented(t *testing.T) {
 	}
 	for _, f := range subvolumeSchema {
 		keys = append(keys, key{"[[subvolume]]." + f.key, subvolumeTable + "." + f.key, f.kind, f.def, f.max})
+	}
+	for _, f := range policySchema {
+		keys = append(keys, key{"[policy.NAME]." + f.key, policyTable + ".NAME." + f.key, f.kind, f.def, f.max})
 	}
 	docs, man := configDocRows(t), manPageRows(t)
 	for _, k := range keys {

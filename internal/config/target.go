@@ -145,6 +145,12 @@ func checkTargetURL(s string) string {
 		if s == "/" {
 			return `target directory "/" is the root: give the mountpoint of the target filesystem or a directory on it`
 		}
+		// Not /run: removable disks are mounted below /run/media.
+		for _, dir := range []string{"/proc", "/sys"} {
+			if under(s, dir) {
+				return fmt.Sprintf("target directory %q is at or below %s, a kernel interface where no btrfs is mounted", s, dir)
+			}
+		}
 		return ""
 	}
 	_, msg := parseSSH(s)

@@ -74,6 +74,9 @@ func TestTargetKeysAreDocumented(t *testing.T) {
 	for _, f := range targetSchema {
 		typ, def := "array of strings", "every `snapshot = true` subvolume"
 		manDef := "default: every subvolume with `snapshot = true`"
+		if f.kind == fStrings && f.key != "subvolumes" {
+			def, manDef = "`[]`", "default `[]`"
+		}
 		if f.kind != fStrings {
 			typ, def = docType(f.kind, f.max), docDefault(f.kind, f.def)
 			manDef = "default " + def
@@ -110,7 +113,7 @@ mountpoint = "/nix"
 
 // TestTargets pins the built targets of small configurations.
 func TestTargets(t *testing.T) {
-	dflt := Target{Format: FormatBtrfs, Schedule: "daily", Compress: CompressNone,
+	dflt := Target{Format: FormatBtrfs, Schedule: "daily", Compress: CompressNone, FullEvery: "monthly",
 		Retention: Retention{Daily: 14, Weekly: 8, Monthly: 24, KeepMin: 1}}
 	with := func(f func(*Target)) Target { t := dflt; f(&t); return t }
 	for _, tc := range []struct {
@@ -137,7 +140,7 @@ rate_limit = "50M"
 `, "", []Target{{Name: "backup1", URL: "ssh://impermanence@backup1.example.net:2222/srv/backup/web1",
 			Subvolumes: []string{"@var-log"}, Format: FormatStream, Schedule: "weekly",
 			Retention:    Retention{Daily: 3, Weekly: 8, Monthly: 24, KeepMin: 2, MinAge: 24 * 3600e9},
-			IdentityFile: "/etc/server-impermanence/keys/backup1", Compress: CompressZstd, RateLimit: "50M"}}},
+			IdentityFile: "/etc/server-impermanence/keys/backup1", Compress: CompressZstd, RateLimit: "50M", FullEvery: "monthly"}}},
 		{"drop-in overrides by name, appends a new one", `[[target]]
 name = "usb"
 url = "/mnt/usb/web1"
@@ -198,12 +201,23 @@ url = "ssh://u@backup1"
 [[target]]
 name = "f"
 url = "/mnt/usb/"
+[[target]]
+name = "g"
+url = "/proc/usb"
+[[target]]
+name = "h"
+url = "/sys"
+[[target]]
+name = "i"
+url = "/run/media/backup/usb"
 `, `c.toml:15:1: target[0].url: "ssh://backup1/srv" names no user (ssh://user@host/path)
 c.toml:18:1: target[1].url: "ssh://u:pw@backup1/srv" carries a password: use identity_file
 c.toml:21:1: target[2].url: "ssh://u@backup1:99999/srv": port must be a number 1..65535
 c.toml:24:1: target[3].url: "ssh://u@backup1/srv/../x": the path on the host "/srv/../x" contains ".."; write the normalized path
 c.toml:27:1: target[4].url: "ssh://u@backup1": the path on the host must not be empty
-c.toml:30:1: target[5].url: target directory "/mnt/usb/" is not normalized (no trailing or double slashes)`},
+c.toml:30:1: target[5].url: target directory "/mnt/usb/" is not normalized (no trailing or double slashes)
+c.toml:33:1: target[6].url: target directory "/proc/usb" is at or below /proc, a kernel interface where no btrfs is mounted
+c.toml:36:1: target[7].url: target directory "/sys" is at or below /sys, a kernel interface where no btrfs is mounted`},
 		{"relations", `[[target]]
 name = "usb"
 url = "/mnt/usb"

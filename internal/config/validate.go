@@ -41,6 +41,7 @@ func (v *validator) run() {
 	v.persist()
 	v.targets()
 	v.notify()
+	v.policies()
 }
 
 // notify checks that [notify].command names its program by an absolute
@@ -84,6 +85,12 @@ func (v *validator) keys() {
 		for i := range subvolumeSchema {
 			key := subvolKey(name, subvolumeSchema[i].key)
 			checkRow(v, &subvolumeSchema[i], key, v.svPos(name, subvolumeSchema[i].key))
+		}
+	}
+	for _, name := range v.m.policies {
+		for i := range policySchema {
+			key := policyKey(name, policySchema[i].key)
+			checkRow(v, &policySchema[i], key, v.policyPos(name, policySchema[i].key))
 		}
 	}
 	for _, name := range v.m.targets {
@@ -331,8 +338,7 @@ func (v *validator) snapshots() {
 			}
 		}
 	}
-	r := s.Retention
-	if r.Hourly <= 0 && r.Daily <= 0 && r.Weekly <= 0 && r.Monthly <= 0 && r.Yearly <= 0 && r.KeepMin <= 0 && r.MinAge <= 0 {
+	if keepsNothing(s.Retention) {
 		v.e.add(v.m.pos("snapshots.retention.keep_min"),
 			"retention keeps nothing: every snapshot would be deleted by the next cleanup; set keep_min or a bucket (hourly, daily, ...) above 0")
 	}

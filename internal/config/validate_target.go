@@ -23,6 +23,7 @@ func (v *validator) targets() {
 					v.e.add(v.tPos(t.Name, k), "%q applies only to SSH targets; target %q is a local directory", k, t.Name)
 				}
 			}
+			v.streamKeys(t)
 		}
 		v.targetSubvolumes(t)
 		r := t.Retention

@@ -132,12 +132,12 @@ func TestDemo(t *testing.T) {
 	for _, want := range []string{
 		"@root/scratch.txt: gone\n",
 		"archived: old_roots/@root/",
-		`impermanence_job_last_result{job="rollback",result="success"} 1` + "\n",
-		`impermanence_job_last_result{job="scrub",result="success"} 1` + "\n",
+		`impermanence_job_last_result{job_name="rollback",result="success"} 1` + "\n",
+		`impermanence_job_last_result{job_name="scrub",result="success"} 1` + "\n",
 		// Every collector works without a top-level mount; the archives
 		// come from the rollback's inventory.
 		`impermanence_archives{subvolume="@root"} 1` + "\n",
-		`impermanence_archive_inventory_timestamp_seconds{job="rollback"} `,
+		`impermanence_archive_inventory_timestamp_seconds{job_name="rollback"} `,
 		// impermanence-status after the real runs: the rollback's resets
 		// and archive, every job, and the one problem the demo has (its
 		// rollback ran with --default, the configuration names the loop
@@ -167,7 +167,7 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, c := range []string{"archives", "build", "config", "filesystem", "jobs", "overhead", "scrub", "snapshots"} {
+	for _, c := range []string{"archives", "blanks", "build", "config", "filesystem", "jobs", "overhead", "scrub", "snapshots"} {
 		want = append(want, `impermanence_collector_success{collector="`+c+`"} 1`)
 	}
 	if diff := cmp.Diff(want, collectors); diff != "" {

@@ -23,7 +23,7 @@ func in(pkgs ...string) []string {
 var (
 	// hostJobs are the commands that run on the booted host.
 	hostJobs = in("internal/snapshot", "internal/prune", "internal/maintain", "internal/restore",
-		"internal/provision", "internal/diff", "internal/tune", "internal/send")
+		"internal/provision", "internal/diff", "internal/tune", "internal/send", "internal/receive")
 	// metricsStack is what the exporter links and nothing else may but
 	// impermanence-status, which reads through the exporter's collectors.
 	metricsStack = append(in("internal/exporter", "internal/metrics", "internal/systemdbus"),
@@ -63,6 +63,10 @@ var rules = []rule{
 	// The initrd helper; internal/job, the shared command shell, is allowed.
 	{pkg: mod + "/helpers/rollback", allowed: rollbackAllowed, denied: rollbackDenied},
 	{pkg: mod + "/internal/rollback", allowed: rollbackAllowed, denied: rollbackDenied},
+	// The blank history and choice: the rollback links it, so what the
+	// rollback may link, and no command.
+	{pkg: mod + "/internal/blanks", allowed: rollbackAllowed,
+		denied: slices.Concat(hostJobs, metricsStack, in("internal/job", "internal/rollback"))},
 	// The shared shell links no command and nothing of the metrics stack.
 	{pkg: mod + "/internal/job", denied: slices.Concat(hostJobs, metricsStack, in("internal/rollback"))},
 	// The host jobs: no rollback, no metrics stack (the units refresh the
@@ -74,7 +78,13 @@ var rules = []rule{
 	{pkg: mod + "/helpers/provision", denied: slices.Concat(metricsStack, in("internal/rollback"))},
 	{pkg: mod + "/helpers/diff", denied: slices.Concat(metricsStack, in("internal/rollback"))},
 	{pkg: mod + "/helpers/tune", denied: slices.Concat(metricsStack, in("internal/rollback"))},
-	{pkg: mod + "/helpers/send", denied: slices.Concat(metricsStack, in("internal/rollback"))},
+	// send encrypts stream targets with age, which uses x/crypto's
+	// ChaCha20-Poly1305, X25519, HKDF and scrypt: those, not the rest of
+	// the metrics stack.
+	{pkg: mod + "/helpers/send", denied: slices.Concat(slices.DeleteFunc(slices.Clone(metricsStack), func(p string) bool { return p == "golang.org/x/crypto" }),
+		[]string{"golang.org/x/crypto/ssh", "golang.org/x/crypto/bcrypt", "golang.org/x/crypto/acme"}, in("internal/rollback"))},
+	// The far end of an SSH target links no other command either.
+	{pkg: mod + "/helpers/receive", denied: slices.Concat(metricsStack, in("internal/rollback", "internal/send", "internal/snapshot", "internal/prune"))},
 	{pkg: mod + "/exporter", denied: slices.Concat(hostJobs, in("internal/rollback"))},
 	// impermanence-notify: D-Bus (internal/systemdbus) to read the failed
 	// unit, nothing of the metrics or a job.

@@ -60,7 +60,7 @@ func TestNodeExporterReadsTextfile(t *testing.T) {
 	for _, want := range []string{
 		"node_textfile_scrape_error 0",
 		`impermanence_snapshots{kind="timeline",subvolume="@persist"} 4`,
-		`impermanence_job_last_result{job="cleanup",result="failure"} 1`,
+		`impermanence_job_last_result{job_name="cleanup",result="failure"} 1`,
 		`impermanence_device_errors_total{devid="1",type="read"} 2`,
 		`impermanence_collector_success{collector="filesystem"} 1`,
 		`node_textfile_mtime_seconds{file="` + filepath.Join(dir, "server_impermanence.prom") + `"}`,

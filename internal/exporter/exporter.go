@@ -114,11 +114,7 @@ func Run(args []string, d Deps) int {
 		if dir == "" {
 			return 0 // textfile_dir = "": the textfile is disabled
 		}
-		if err := writeTextfileDir(dir, opts); err != nil {
-			fmt.Fprintf(d.Stderr, "%s: %v\n", program, err)
-			return 1
-		}
-		return 0
+		return textfileOnce(dir, opts, d, log)
 	}
 
 	// A web configuration that does not load is an error now, not at the
@@ -168,6 +164,63 @@ func textfileArg(args []string) []string {
 func WriteTextfile(dir string, opts metrics.Options) error {
 	opts.Systemd = nil
 	return textfile.Write(dir, metrics.NewRegistry(opts))
+}
+
+// textfileGrace is how long a --textfile run given SIGTERM or SIGINT lets
+// its write end before it exits without it.
+var textfileGrace = 3 * time.Second
+
+// textfileOnce is --textfile: writeTextfileDir, with SIGTERM and SIGINT
+// (systemd stopping the job unit whose ExecStopPost= runs it) handled. The
+// write replaces the file whole and takes milliseconds, so a signal lets
+// it end, within textfileGrace; either way the stop is logged, and a write
+// cut short keeps the previous textfile (its temporary is removed by the
+// next write).
+func textfileOnce(dir string, opts metrics.Options, d Deps, log *slog.Logger) int {
+	sigs := d.Signals
+	if sigs == nil {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGTERM, syscall.SIGINT)
+		defer signal.Stop(ch)
+		sigs = ch
+	}
+	done := make(chan error, 1)
+	go func() { done <- writeTextfileDir(dir, opts) }()
+	var err error
+	select {
+	case err = <-done:
+		select {
+		case s := <-sigs: // it came while the write ended
+			log.Warn("stopped by " + signalName(s) + " after the textfile was written")
+		default:
+		}
+	case s := <-sigs:
+		select {
+		case err = <-done:
+			log.Warn("stopped by " + signalName(s) + " after the textfile was written")
+		case <-time.After(textfileGrace):
+			msg := fmt.Sprintf("stopped by %s and still writing the textfile %s later: the previous one is kept", signalName(s), textfileGrace)
+			log.Error(msg)
+			fmt.Fprintf(d.Stderr, "%s: %s\n", program, msg)
+			return 1
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(d.Stderr, "%s: %v\n", program, err)
+		return 1
+	}
+	return 0
+}
+
+// signalName is "SIGTERM" for SIGTERM, as the jobs' logs name it.
+func signalName(s os.Signal) string {
+	switch s {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGINT:
+		return "SIGINT"
+	}
+	return s.String()
 }
 
 // writeTextfileDir is WriteTextfile into a directory it creates when

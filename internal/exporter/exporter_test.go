@@ -148,6 +148,30 @@ func TestTextfile(t *testing.T) {
 	}
 }
 
+// TestTextfileSIGTERM: --textfile given SIGTERM (the job unit stopped
+// while its ExecStopPost= runs) ends its write, which replaces the file
+// whole, and says it was stopped; it was killed silently.
+func TestTextfileSIGTERM(t *testing.T) {
+	root, cfg := fixture(t)
+	dir := t.TempDir()
+	var stderr bytes.Buffer
+	sigs := make(chan os.Signal, 1)
+	sigs <- syscall.SIGTERM
+	if code := Run([]string{"--config", cfg, "--textfile", dir}, Deps{Stdout: io.Discard, Stderr: &stderr, Root: root, Now: time.Now, Signals: sigs}); code != 0 {
+		t.Fatalf("--textfile exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), `level=WARN msg="stopped by SIGTERM after the textfile was written"`) {
+		t.Errorf("nothing says the stop:\n%s", stderr.String())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != textfile.Name {
+		t.Fatalf("textfile dir holds %v, want only %s", entries, textfile.Name)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, textfile.Name)); !bytes.Contains(b, []byte(`impermanence_archives{subvolume="@root"} 4`)) {
+		t.Errorf("textfile lacks the archive count:\n%s", b)
+	}
+}
+
 func TestFlags(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := Run([]string{"--version"}, Deps{Stdout: &out, Stderr: &errb}); code != 0 || !strings.HasPrefix(out.String(), "impermanence-exporter ") {

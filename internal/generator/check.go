@@ -133,8 +133,29 @@ func printLayout(w io.Writer, cfg *config.Config, cmdline plan.Cmdline, root roo
 		unit, _ := unitname.FromPath(p.Path, ".mount")
 		fmt.Fprintf(w, "  %s  %s\n", p.Path, unit)
 	}
-	fmt.Fprintf(w, "\nTimers: %s OnCalendar=%s; %s OnCalendar=%s; %s OnCalendar=%s\n",
-		plan.SnapshotsTimer, cfg.Snapshots.Schedule, plan.CleanupTimer, cfg.Cleanup.Schedule, plan.MaintenanceTimer, cfg.Maintenance.Schedule)
+	fmt.Fprintf(w, "\nSnapshot policies (%s elapses at every distinct schedule; each run snapshots the subvolumes whose schedule elapsed since their newest timeline snapshot):\n", plan.SnapshotsTimer)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  SUBVOLUME\tSCHEDULE\tRETENTION\tFROM")
+	named := map[string]bool{}
+	for _, s := range cfg.Subvolumes {
+		named[s.Policy] = true
+		if !s.Snapshot {
+			continue
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Name, s.Schedule, s.Retention, s.PolicySource())
+	}
+	tw.Flush()
+	for _, p := range cfg.Policies {
+		if !named[p.Name] {
+			warnings = append(warnings, fmt.Sprintf("[policy.%s] is named by no subvolume (policy = %q)", p.Name, p.Name))
+		}
+	}
+	var onCalendar []string
+	for _, sched := range cfg.Schedules() {
+		onCalendar = append(onCalendar, "OnCalendar="+sched)
+	}
+	fmt.Fprintf(w, "\nTimers: %s %s; %s OnCalendar=%s; %s OnCalendar=%s\n",
+		plan.SnapshotsTimer, strings.Join(onCalendar, " "), plan.CleanupTimer, cfg.Cleanup.Schedule, plan.MaintenanceTimer, cfg.Maintenance.Schedule)
 
 	fmt.Fprintf(w, "\nKernel parameters (%s applies them after systemd-sysctl.service: they win over /etc/sysctl.d/; [sysctl] after the mode's):\n", plan.TuneService)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -91,10 +91,11 @@ impermanence_archives{subvolume="@root"} 1
 impermanence_archive_newest_timestamp_seconds{subvolume="@root"} ` + seconds(sv.Newest) + `
 # HELP impermanence_archive_inventory_timestamp_seconds When the archive inventory was taken (by the rollback at boot or the cleanup: the jobs that mount the top level); its age is time() minus this.
 # TYPE impermanence_archive_inventory_timestamp_seconds gauge
-impermanence_archive_inventory_timestamp_seconds{job="` + job + `"} ` + seconds(got.Taken) + `
+impermanence_archive_inventory_timestamp_seconds{job_name="` + job + `"} ` + seconds(got.Taken) + `
 # HELP impermanence_collector_success 1 if the collector's source was read without error in this scrape, 0 if not (its other metrics may be missing or partial).
 # TYPE impermanence_collector_success gauge
 impermanence_collector_success{collector="archives"} 1
+impermanence_collector_success{collector="blanks"} 1
 impermanence_collector_success{collector="build"} 1
 impermanence_collector_success{collector="config"} 1
 impermanence_collector_success{collector="filesystem"} 1

@@ -6,32 +6,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
-	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
+	"github.com/server-impermanence/server-impermanence/internal/jobtest"
 )
-
-// mountsOf lists the mountpoints of device, and every mount beneath root.
-func mountsOf(t *testing.T, device, root string) []string {
-	t.Helper()
-	mounts, err := mountinfo.Read("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, m := range mounts {
-		if m.Source == device || strings.HasPrefix(m.Mountpoint, root+"/") {
-			out = append(out, m.Mountpoint)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
 
 // TestSIGKILLLeavesNoMount kills every job that mounts the top level
 // (through a private mount of the device, as the units run them) at random
@@ -47,7 +29,7 @@ func TestSIGKILLLeavesNoMount(t *testing.T) {
 		t.Run(j.program, func(t *testing.T) {
 			sg := setUp(t, j.program, j.record)
 			dev, root := sg.l.FS.Device, sg.l.Env.Root
-			before := mountsOf(t, dev, root)
+			before := jobtest.MountsOf(t, dev, root)
 			sg.prepare(t)
 			p := start(t, j.program, root, sg.args...)
 			t0 := time.Now()
@@ -62,7 +44,7 @@ func TestSIGKILLLeavesNoMount(t *testing.T) {
 				time.Sleep(delay)
 				p.cmd.Process.Kill()
 				<-p.done
-				if diff := cmp.Diff(before, mountsOf(t, dev, root)); diff != "" {
+				if diff := cmp.Diff(before, jobtest.MountsOf(t, dev, root)); diff != "" {
 					t.Errorf("kill %d after %s left mounts (-before +after):\n%s", i, delay, diff)
 				}
 			}
@@ -72,7 +54,7 @@ func TestSIGKILLLeavesNoMount(t *testing.T) {
 				t.Errorf("the run after the kills: %v\n%s", err, next.output())
 			}
 			// The filesystem's own mounts go; then nothing holds the device.
-			for _, m := range slices.Backward(mountsOf(t, dev, root)) {
+			for _, m := range slices.Backward(jobtest.MountsOf(t, dev, root)) {
 				if err := unix.Unmount(m, 0); err != nil {
 					t.Fatalf("unmount %s: %v", m, err)
 				}

@@ -22,7 +22,6 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/jobtest"
 	"github.com/server-impermanence/server-impermanence/internal/lock"
 	"github.com/server-impermanence/server-impermanence/internal/mountinfo"
-	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/snapshot"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
@@ -186,29 +185,9 @@ func setUp(t *testing.T, program, record string) *signalled {
 		n := 0
 		sg.prepare = func(*testing.T) { n++; sg.args = append(slices.Clip(base), "--label", fmt.Sprint("run", n)) }
 	case "impermanence-prune":
-		t0 := time.Now().Add(-24 * time.Hour)
-		n := 0
+		from := time.Now().Add(-24 * time.Hour)
 		sg.args = append(base, "--timezone", "UTC")
-		sg.prepare = func(t *testing.T) { // old snapshots to delete
-			// Opened for this call only: an open top level would keep the
-			// filesystem busy for TestSIGKILLLeavesNoMount's detach.
-			fsys, err := btrfs.Open(l.FS.Mount)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer fsys.Close()
-			os.MkdirAll(filepath.Join(l.FS.Mount, "@snapshots/@var-log"), 0o700)
-			for range 150 {
-				n++
-				p := "@snapshots/@var-log/" + names.Snapshot(t0.Add(-time.Duration(n)*time.Hour), "")
-				if err := fsys.CreateSubvolume(p); err != nil {
-					t.Fatal(err)
-				}
-				if err := fsys.SetReadOnly(p, true); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+		sg.prepare = func(t *testing.T) { jobtest.OldSnapshots(t, l.FS.Mount, "@var-log", &from, 150) }
 	default:
 		sg.args = base
 	}
@@ -260,15 +239,8 @@ func (sg *signalled) check(t *testing.T, what string, code int, out string) {
 			t.Errorf("%s: left a mount at %s", what, m.Mountpoint)
 		}
 	}
-	fsys := openFS(t, sg.l)
-	subs, err := fsys.List()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range subs {
-		if strings.HasPrefix(s.Path, "@snapshots/") && strings.Count(s.Path, "/") == 2 && !s.ReadOnly {
-			t.Errorf("%s: writable snapshot %s", what, s.Path)
-		}
+	for _, p := range jobtest.WritableSnapshots(t, sg.l.FS.Mount) {
+		t.Errorf("%s: writable snapshot %s", what, p)
 	}
 }
 

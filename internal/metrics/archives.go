@@ -12,7 +12,7 @@ var (
 	archOldestDesc = desc("archive_oldest_timestamp_seconds", "Time in the name of the oldest archive.", "subvolume")
 	archNewestDesc = desc("archive_newest_timestamp_seconds", "Time in the name of the newest archive.", "subvolume")
 	archInvDesc    = desc("archive_inventory_timestamp_seconds",
-		"When the archive inventory was taken (by the rollback at boot or the cleanup: the jobs that mount the top level); its age is time() minus this.", "job")
+		"When the archive inventory was taken (by the rollback at boot or the cleanup: the jobs that mount the top level); its age is time() minus this.", "job_name")
 )
 
 // archivesSource reads the archive inventory (internal/inventory): the

@@ -21,7 +21,8 @@ var (
 	initrdStaleDesc = desc("initrd_config_stale",
 		"1 if the configuration the initrd rollback used at this boot differs from /etc's (rebuild the initrd), 0 if it is the same.")
 	scheduleDesc = desc("snapshot_schedule_interval_seconds",
-		"Longest time between two consecutive elapses of [snapshots].schedule (absent when it does not repeat).")
+		"Longest time between two consecutive elapses of the subvolume's snapshot schedule (its own, its policy's or [snapshots]'s; absent when it does not repeat).",
+		"subvolume")
 	keepDaysDesc = desc("archive_keep_age_seconds", "Configured [archive].keep_days, in seconds.")
 	keepMinDesc  = desc("archive_keep_min", "Configured [archive].keep_min.")
 )
@@ -52,8 +53,13 @@ func (configSource) collect(_ context.Context, s *scrape, ch chan<- prometheus.M
 	if err == nil {
 		// The longest gap, so that the stale alert does not fire early
 		// (Friday to Monday for "Mon..Fri 02:00", 31 days for "monthly").
-		if d, err := calendar.MaxInterval(cfg.Snapshots.Schedule, s.now); err == nil {
-			gauge(ch, scheduleDesc, d.Seconds())
+		for _, sv := range cfg.Subvolumes {
+			if !sv.Snapshot {
+				continue
+			}
+			if d, err := calendar.MaxInterval(sv.Schedule, s.now); err == nil {
+				gauge(ch, scheduleDesc, d.Seconds(), sv.Name)
+			}
 		}
 		gauge(ch, keepDaysDesc, float64(cfg.Archive.KeepDays)*86400)
 		gauge(ch, keepMinDesc, float64(cfg.Archive.KeepMin))

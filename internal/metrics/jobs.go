@@ -24,13 +24,13 @@ var Jobs = []string{"rollback", "snapshot", "cleanup", "maintenance", "scrub", "
 var Results = []string{state.ResultSuccess, state.ResultFailure, state.ResultSkipped, state.ResultRefused, state.ResultInterrupted}
 
 var (
-	jobLastRunDesc = desc("job_last_run_timestamp_seconds", "Start of the job's last run.", "job")
-	jobLastOKDesc  = desc("job_last_success_timestamp_seconds", "Start of the job's last successful run.", "job")
-	jobDurDesc     = desc("job_last_duration_seconds", "Duration of the job's last run.", "job")
+	jobLastRunDesc = desc("job_last_run_timestamp_seconds", "Start of the job's last run.", "job_name")
+	jobLastOKDesc  = desc("job_last_success_timestamp_seconds", "Start of the job's last successful run.", "job_name")
+	jobDurDesc     = desc("job_last_duration_seconds", "Duration of the job's last run.", "job_name")
 	jobResultDesc  = desc("job_last_result",
-		"1 for the result of the job's last run (success, failure, skipped, refused, interrupted), 0 for the others.", "job", "result")
-	jobRunsDesc     = desc("job_runs_total", "Runs of the job by result, over the life of its state record.", "job", "result")
-	jobCountDesc    = desc("job_last_value", "Job-specific figures of the last run (the counters of its state record).", "job", "key")
+		"1 for the result of the job's last run (success, failure, skipped, refused, interrupted), 0 for the others.", "job_name", "result")
+	jobRunsDesc     = desc("job_runs_total", "Runs of the job by result, over the life of its state record.", "job_name", "result")
+	jobCountDesc    = desc("job_last_value", "Job-specific figures of the last run (the counters of its state record).", "job_name", "key")
 	rollbackNowDesc = desc("rollback_this_boot",
 		"1 if the initrd rollback left a record at this boot (/run/server-impermanence/rollback.json), 0 if not.")
 	scrubBytesDesc  = desc("scrub_last_scrubbed_bytes", "Bytes verified by the last scrub, by kind (data, tree; all when the record has only the sum).", "kind")

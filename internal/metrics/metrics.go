@@ -107,6 +107,7 @@ func New(opts Options) *Collector {
 		jobsSource{},
 		snapshotsSource{},
 		archivesSource{},
+		blanksSource{},
 		filesystemSource{},
 		scrubSource{},
 		overheadSource{},

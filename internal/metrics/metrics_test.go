@@ -204,32 +204,38 @@ func TestCountNames(t *testing.T) {
 	}
 }
 
-// TestScheduleInterval: the expected snapshot interval exists for every
-// schedule that repeats, not only the shorthands: the longest gap between
-// two elapses.
+// TestScheduleInterval: the expected snapshot interval of each
+// snapshotted subvolume exists for every schedule that repeats, not only
+// the shorthands: the longest gap between two elapses of its own schedule
+// (@var-log's, a policy's) or [snapshots]'s (@persist).
 func TestScheduleInterval(t *testing.T) {
 	cfg, err := os.ReadFile("testdata/host/etc/server-impermanence/config.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const head = "# HELP impermanence_snapshot_schedule_interval_seconds Longest time between two consecutive elapses of [snapshots].schedule (absent when it does not repeat).\n" +
+	const head = "# HELP impermanence_snapshot_schedule_interval_seconds Longest time between two consecutive elapses of the subvolume's snapshot schedule (its own, its policy's or [snapshots]'s; absent when it does not repeat).\n" +
 		"# TYPE impermanence_snapshot_schedule_interval_seconds gauge\n"
-	for _, tc := range []struct{ schedule, want string }{
-		{"hourly", head + "impermanence_snapshot_schedule_interval_seconds 3600\n"},
-		{"*:0/15", head + "impermanence_snapshot_schedule_interval_seconds 900\n"},
-		{"Mon..Fri 02:00", head + "impermanence_snapshot_schedule_interval_seconds 259200\n"},
-		{"monthly", head + "impermanence_snapshot_schedule_interval_seconds 2.6784e+06\n"},
-		{"*-02-29 03:00", head + "impermanence_snapshot_schedule_interval_seconds 2.523744e+08\n"},
-		{"2020-01-01", ""},
+	const varLog = `impermanence_snapshot_schedule_interval_seconds{subvolume="@var-log"} 86400` + "\n"
+	for _, tc := range []struct{ schedule, varLog, want string }{
+		{"hourly", "", head + `impermanence_snapshot_schedule_interval_seconds{subvolume="@persist"} 3600` + "\n" +
+			`impermanence_snapshot_schedule_interval_seconds{subvolume="@var-log"} 3600` + "\n"},
+		{"*:0/15", `schedule = "daily"`, head + `impermanence_snapshot_schedule_interval_seconds{subvolume="@persist"} 900` + "\n" + varLog},
+		{"Mon..Fri 02:00", `policy = "logs"`, head + `impermanence_snapshot_schedule_interval_seconds{subvolume="@persist"} 259200` + "\n" + varLog},
+		{"monthly", `schedule = "daily"`, head + `impermanence_snapshot_schedule_interval_seconds{subvolume="@persist"} 2.6784e+06` + "\n" + varLog},
+		{"*-02-29 03:00", `schedule = "daily"`, head + `impermanence_snapshot_schedule_interval_seconds{subvolume="@persist"} 2.523744e+08` + "\n" + varLog},
+		{"2020-01-01", `schedule = "daily"`, head + varLog},
+		{"2020-01-01", "", ""},
 	} {
 		opts := fixtureOptions(t)
 		opts.Paths.Config = filepath.Join(t.TempDir(), "config.toml")
 		body := strings.Replace(string(cfg), `schedule = "hourly"`, "schedule = '"+tc.schedule+"'", 1)
+		body = strings.Replace(body, "mountpoint  = \"/var/log\"\n", "mountpoint  = \"/var/log\"\n"+tc.varLog+"\n", 1)
+		body += "\n[policy.logs]\nschedule = \"daily\"\n"
 		if err := os.WriteFile(opts.Paths.Config, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if err := testutil.CollectAndCompare(New(opts), strings.NewReader(tc.want), "impermanence_snapshot_schedule_interval_seconds"); err != nil {
-			t.Errorf("schedule %q: %v", tc.schedule, err)
+			t.Errorf("schedule %q, @var-log %q: %v", tc.schedule, tc.varLog, err)
 		}
 	}
 }

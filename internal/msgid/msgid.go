@@ -45,6 +45,18 @@ const (
 	NotifySent = "4d61ec5d97fe4f1d94763d4e68a9385f"
 	// NotifyFailed: a failed unit was not notified (the command failed or timed out, or the configuration is invalid).
 	NotifyFailed = "ac30466493be43c69312ef70aed7c4f6"
+	// BlankCommitted: a new blank was committed; the one it replaced went into the history.
+	BlankCommitted = "06124445fd344cf7b39235af82971e61"
+	// BlankTrial: a trial boot of a newly committed blank.
+	BlankTrial = "b55634b7bdc04cdabc50443dd1d06289"
+	// BlankGood: a trial boot reached boot-complete.target; the new blank is good.
+	BlankGood = "1b012d3dfd3c456d9ba53990f99d2d5f"
+	// BlankFallback: the new blank failed its trial boots; the rollback reset from the previous good blank.
+	BlankFallback = "045365559ebb43938021307552197ef2"
+	// BlankRequested: the rollback reset from the blank the kernel command line asked for.
+	BlankRequested = "9fef7de1bb6e43fd837d52f62294a7fd"
+	// BlankRequestIgnored: the blank the kernel command line asked for is unusable; the configured blank was used.
+	BlankRequestIgnored = "71c92d430fba4461962a6699eee6cccb"
 )
 
 // All lists every MESSAGE_ID with its name, for the catalog test.
@@ -69,4 +81,11 @@ var All = map[string]string{
 	"JobStopped":       JobStopped,
 	"NotifySent":       NotifySent,
 	"NotifyFailed":     NotifyFailed,
+
+	"BlankCommitted":      BlankCommitted,
+	"BlankTrial":          BlankTrial,
+	"BlankGood":           BlankGood,
+	"BlankFallback":       BlankFallback,
+	"BlankRequested":      BlankRequested,
+	"BlankRequestIgnored": BlankRequestIgnored,
 }

@@ -1,6 +1,7 @@
 package names_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -250,5 +251,31 @@ func TestExporterNames(t *testing.T) {
 		if _, _, _, ok := names.ParseArchive(in); ok != want {
 			t.Errorf("ParseArchiveName(%q) ok = %v, want %v", in, ok, want)
 		}
+	}
+}
+
+// ParseTime accepts exactly the strings time.Parse accepts with TimeLayout
+// and Time formats back the same, and gives the same time: every month, day,
+// hour, minute and second at and beyond its bounds, in leap and common years.
+func TestParseTimeAgreesWithLayout(t *testing.T) {
+	n := 0
+	for _, year := range []string{"0000", "1900", "1970", "2000", "2024", "2026", "9999"} {
+		for month := range 14 {
+			for day := range 33 {
+				for _, hms := range []string{"000000", "235959", "240000", "006000", "000060", "000061", "120000"} {
+					s := fmt.Sprintf("%s%02d%02dT%sZ", year, month, day, hms)
+					want, err := time.Parse(names.TimeLayout, s)
+					wantOK := err == nil && names.Time(want) == s
+					got, ok := names.ParseTime(s)
+					if ok != wantOK || ok && !got.Equal(want) {
+						t.Errorf("ParseTime(%q) = %v, %t; want %v, %t", s, got, ok, want, wantOK)
+					}
+					n++
+				}
+			}
+		}
+	}
+	if n != 7*14*33*7 {
+		t.Fatalf("checked %d strings", n)
 	}
 }

@@ -25,7 +25,9 @@ func (b *builder) host() {
 		b.mountUnit(m, m.Mountpoint, "local-fs.target")
 	}
 	b.persist()
-	b.timer(SnapshotsTimer, b.cfg.Snapshots.Schedule)
+	// One timer for every schedule: it elapses at each distinct one and
+	// impermanence-snapshot --due takes what is due (snapshot.Due).
+	b.timer(SnapshotsTimer, b.cfg.Schedules()...)
 	b.timer(CleanupTimer, b.cfg.Cleanup.Schedule)
 	b.timer(MaintenanceTimer, b.cfg.Maintenance.Schedule)
 	if b.cfg.Maintenance.Scrub {
@@ -38,16 +40,36 @@ func (b *builder) host() {
 	}
 	b.tune()
 	b.notify()
+	if hasBlank(b.cfg) && b.cfg.Blank.Tries > 0 {
+		// Trial boots of a newly committed blank: a boot that reaches the
+		// default target marks it good (ordered before boot-complete.target).
+		b.static(Normal, "multi-user.target", "wants", BlankGoodService)
+		b.static(Normal, "boot-complete.target", "requires", BlankGoodService)
+	}
 	if b.cfg.Exporter.Listen != "" {
 		b.static(Normal, "multi-user.target", "wants", ExporterService)
 	}
 }
 
-// timer sets OnCalendar= from the configuration and enables the timer.
-func (b *builder) timer(name, schedule string) {
+// hasBlank reports whether an ephemeral subvolume has a blank: the only
+// kind a commit makes a trial of.
+func hasBlank(cfg *config.Config) bool {
+	for _, s := range cfg.Ephemeral() {
+		if s.Blank != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// timer sets OnCalendar= from the configuration (one line per schedule)
+// and enables the timer.
+func (b *builder) timer(name string, schedules ...string) {
 	u := b.dropIn()
 	u.Add("Timer", "OnCalendar", "")
-	u.Add("Timer", "OnCalendar", unitfile.Spec(schedule))
+	for _, s := range schedules {
+		u.Add("Timer", "OnCalendar", unitfile.Spec(s))
+	}
 	b.unit(Normal, name+".d/"+DropInName, u)
 	b.static(Normal, "timers.target", "wants", name)
 }

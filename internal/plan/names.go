@@ -20,6 +20,7 @@ const (
 	ConfigErrorService = "server-impermanence-config-error.service"
 	SendService        = "server-impermanence-send@.service"
 	SendTimer          = "server-impermanence-send@.timer"
+	BlankGoodService   = "server-impermanence-blank-good.service"
 )
 
 // SendInstance returns the instance of the template SendService or

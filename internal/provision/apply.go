@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/server-impermanence/server-impermanence/internal/blanks"
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 )
@@ -72,6 +73,8 @@ func apply(ctx context.Context, fsys *btrfs.FS, a Action, stop func(step string)
 		return nil
 	case OpCreate, OpCapture:
 		return build(ctx, fsys, a)
+	case OpRetire:
+		return fsys.Rename(a.Path, a.To)
 	case OpReplace:
 		return replace(ctx, fsys, a, stop)
 	}
@@ -91,10 +94,14 @@ func build(ctx context.Context, fsys *btrfs.FS, a Action) error {
 
 // replace puts a new blank in place of the existing one without a moment
 // where there is none: it builds the new one read-only under the temporary
-// name, exchanges the two names atomically and deletes the old blank, now
-// under the temporary name. The caller commits. A crash before the commit
-// leaves one of the two blanks in place and the other under the temporary
-// name: a leftover that the next run removes.
+// name, writes its trial, exchanges the two names atomically, renames the
+// old blank, now under the temporary name, into the history and deletes
+// the former blanks the commit does not keep. The caller commits. A crash
+// before the exchange is durable leaves the old blank in place and the new
+// one under the temporary name (and a trial file naming it, which no boot
+// heeds); after it, the new blank in place and the old one under the
+// temporary name: the next run removes the first kind of leftover and
+// retires the second (Plan).
 func replace(ctx context.Context, fsys *btrfs.FS, a Action, stop func(string) bool) error {
 	tmp := a.Path + TempSuffix
 	if strings.HasPrefix(a.From, "/") {
@@ -107,14 +114,55 @@ func replace(ctx context.Context, fsys *btrfs.FS, a Action, stop func(string) bo
 	if stop != nil && stop("built") {
 		return errStopped
 	}
+	c := a.Commit
+	if c != nil && c.Trial != nil {
+		d, err := btrfs.OpenDir(filepath.Join(fsys.Mountpoint(), tmp))
+		if err != nil {
+			return fmt.Errorf("replace blank %s: %w", a.Path, err)
+		}
+		info, err := d.Info()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("replace blank %s: %w", a.Path, err)
+		}
+		t := *c.Trial
+		t.UUID = info.UUID.String()
+		if err := blanks.WriteTrial(fsys.Mountpoint(), a.TrialPath, t); err != nil {
+			return fmt.Errorf("replace blank %s: %w (the new one stays as %s; the next run removes it)", a.Path, err, tmp)
+		}
+		if stop != nil && stop("trial") {
+			return errStopped
+		}
+	}
 	if err := fsys.Exchange(tmp, a.Path); err != nil {
 		return fmt.Errorf("replace blank %s: %w (the new one stays as %s; the next run removes it)", a.Path, err, tmp)
 	}
 	if stop != nil && stop("exchanged") {
 		return errStopped
 	}
-	if _, err := fsys.DeleteRecursive(tmp); err != nil {
-		return fmt.Errorf("replace blank %s: the new blank is in place, the old one is %s: %w (unmount it; the next run deletes it)", a.Path, tmp, err)
+	if c == nil {
+		return fmt.Errorf("replace blank %s: no history plan (the new blank is in place, the old one is %s; the next run moves it to the history)", a.Path, tmp)
+	}
+	if c.Trial == nil {
+		// [blank] tries = 0: a trial left from before names the old
+		// blank, which no boot heeds any more; it goes.
+		if err := blanks.RemoveTrial(fsys.Mountpoint(), a.TrialPath); err != nil {
+			return fmt.Errorf("replace blank %s: the new blank is in place, the old one is %s: %w (the next run moves it to the history)", a.Path, tmp, err)
+		}
+	}
+	if err := fsys.Rename(tmp, c.Retire); err != nil {
+		return fmt.Errorf("replace blank %s: the new blank is in place, the old one is %s: %w (the next run moves it to the history)", a.Path, tmp, err)
+	}
+	if stop != nil && stop("retired") {
+		return errStopped
+	}
+	for _, p := range c.Delete() {
+		if _, err := fsys.DeleteRecursive(p); err != nil {
+			return fmt.Errorf("replace blank %s: the new blank is in place; former blank %s not deleted: %w", a.Path, p, err)
+		}
+		if stop != nil && stop("pruned "+p) {
+			return errStopped
+		}
 	}
 	return nil
 }

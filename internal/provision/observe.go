@@ -10,19 +10,43 @@ import (
 	"syscall"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 )
 
 // subvolumeRootIno is the inode number of every subvolume's root directory
 // (BTRFS_FIRST_FREE_OBJECTID).
 const subvolumeRootIno = 256
 
-// Observe looks at each path (relative to the top level of fsys).
+// Observe looks at each path (relative to the top level of fsys), and at
+// every former blank of the blanks among them (names.BlankHistory). A
+// subvolume's entry carries its listing (ID, UUID, parent UUID, times).
 func Observe(fsys *btrfs.FS, paths []string) (Observed, error) {
+	list, err := fsys.List()
+	if err != nil {
+		return nil, err
+	}
+	subs := map[string]btrfs.Subvolume{}
+	for _, s := range list {
+		subs[s.Path] = s
+	}
+	want := map[string]bool{}
+	for _, p := range paths {
+		want[p] = true
+	}
+	for _, s := range list {
+		if b, _, ok := names.ParseBlankHistory(s.Path); ok && want[b] && !want[s.Path] {
+			want[s.Path] = true
+			paths = append(paths, s.Path)
+		}
+	}
 	obs := Observed{}
 	for _, p := range paths {
 		e, err := observe(fsys, p)
 		if err != nil {
 			return nil, err
+		}
+		if e.Kind == Subvolume {
+			e.Sub = subs[p]
 		}
 		if e.Kind != Missing {
 			obs[p] = e

@@ -6,7 +6,10 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/server-impermanence/server-impermanence/internal/blanks"
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/names"
 )
@@ -39,6 +42,19 @@ type Entry struct {
 	Mode        fs.FileMode
 	UID, GID    uint32
 	Empty       bool // a subvolume or directory with no entries
+	// Sub is the listing of a subvolume (zero for anything else).
+	Sub btrfs.Subvolume
+}
+
+// subvolumes returns the observed subvolumes by path.
+func (o Observed) subvolumes() map[string]btrfs.Subvolume {
+	m := map[string]btrfs.Subvolume{}
+	for p, e := range o {
+		if e.Kind == Subvolume {
+			m[p] = e.Sub
+		}
+	}
+	return m
 }
 
 // Observed maps paths relative to the top level to what is there. A path
@@ -52,8 +68,15 @@ type Options struct {
 	// root) that is copied. Empty: blanks start as empty subvolumes.
 	BlankFrom string
 	// ReplaceBlank replaces that blank with a new capture from BlankFrom
-	// when it exists already (see OpReplace); it needs BlankFrom.
+	// when it exists already (see OpReplace), keeping the one it replaces
+	// in the history; it needs BlankFrom.
 	ReplaceBlank bool
+	// Now is the time of the commit: the name the replaced blank retires to.
+	Now time.Time
+	// Trial is the trial file (nil: none); Mounted the ids of mounted
+	// subvolumes (never deleted from the history).
+	Trial   *blanks.Trial
+	Mounted map[uint64]bool
 }
 
 // Op names a step of a plan.
@@ -74,13 +97,20 @@ const (
 	OpCapture Op = "capture"
 	// OpMkdir creates a plain directory.
 	OpMkdir Op = "mkdir"
-	// OpReplace replaces an existing blank so that a valid read-only blank
-	// exists at every instant, also across a crash: the new blank is made
-	// read-only under the temporary name (a snapshot of a subvolume, or a
-	// copy of a directory), exchanged with the old one (RENAME_EXCHANGE),
-	// and the old one, now under the temporary name, is deleted (refused if
-	// it is mounted). A crash leaves either blank in place and the other
-	// one under the temporary name, which the next run removes as a leftover.
+	// OpRetire renames the former blank an interrupted replacement left
+	// under the temporary name into the history (RENAME_NOREPLACE).
+	OpRetire Op = "retire-blank"
+	// OpReplace replaces an existing blank (a commit) so that a valid
+	// read-only blank exists at every instant, also across a crash: the
+	// new blank is made read-only under the temporary name (a snapshot of
+	// a subvolume, or a copy of a directory), its trial is written
+	// ([blank] tries > 0), it is exchanged with the old one
+	// (RENAME_EXCHANGE), the old one, now under the temporary name, is
+	// renamed into the history (Retire) and the former blanks beyond
+	// [blank] keep are deleted (Delete). A crash leaves either blank in
+	// place and the other under the temporary name: the next run deletes
+	// a new one never exchanged in (a stale trial names it and is
+	// ignored) and retires an old one exchanged out (OpRetire).
 	OpReplace Op = "replace-blank"
 )
 
@@ -93,7 +123,13 @@ type Action struct {
 	NoCoW       bool        `json:"nocow,omitempty"`
 	Compression string      `json:"compression,omitempty"`
 	Mode        fs.FileMode `json:"mode,omitempty"`
-	Why         string      `json:"why"`
+	// To is where OpRetire renames Path to.
+	To string `json:"to,omitempty"`
+	// Commit is the history part of an OpReplace.
+	Commit *blanks.Commit `json:"commit,omitempty"`
+	// TrialPath is where the trial file of a commit goes (top-relative).
+	TrialPath string `json:"trial_path,omitempty"`
+	Why       string `json:"why"`
 }
 
 func (a Action) String() string {
@@ -109,13 +145,24 @@ func (a Action) String() string {
 		fmt.Fprintf(&b, "capture %s into subvolume %s", a.From, a.Path)
 	case OpMkdir:
 		fmt.Fprintf(&b, "create directory %s (mode %04o)", a.Path, a.Mode.Perm())
+	case OpRetire:
+		fmt.Fprintf(&b, "retire former blank %s to %s", a.Path, a.To)
 	case OpReplace:
 		how := "snapshot"
 		if strings.HasPrefix(a.From, "/") {
 			how = "copy"
 		}
-		fmt.Fprintf(&b, "replace blank %s with a %s of %s (built as %s, exchanged atomically, then the old blank is deleted)",
-			a.Path, how, a.From, a.Path+TempSuffix)
+		fmt.Fprintf(&b, "replace blank %s with a %s of %s (built as %s, exchanged atomically", a.Path, how, a.From, a.Path+TempSuffix)
+		if a.Commit != nil {
+			fmt.Fprintf(&b, "; the old blank becomes %s", a.Commit.Retire)
+			if d := a.Commit.Delete(); len(d) > 0 {
+				fmt.Fprintf(&b, "; delete former %s", strings.Join(d, ", "))
+			}
+			if a.Commit.Trial != nil {
+				fmt.Fprintf(&b, "; on trial until a boot reaches boot-complete.target, fallback %s", a.Commit.Trial.Fallback)
+			}
+		}
+		b.WriteString(")")
 	}
 	var props []string
 	if a.NoCoW {
@@ -218,13 +265,25 @@ func property(s config.Subvolume) string {
 // Plan decides what to create and what to report. It is pure.
 func Plan(cfg *config.Config, obs Observed, opt Options) Result {
 	var r Result
+	owner, _ := blanks.Owner(cfg)
 	// Leftovers of an interrupted run go first, so their names are free.
+	// The root blank's leftover may be the former blank an interrupted
+	// replacement exchanged out: that one goes into the history.
 	for _, p := range Paths(cfg) {
-		if strings.HasSuffix(p, TempSuffix) && obs[p].Kind == Subvolume {
-			r.Actions = append(r.Actions, Action{Op: OpRemoveLeftover, Path: p, Why: "left by an interrupted run"})
+		if !strings.HasSuffix(p, TempSuffix) || obs[p].Kind != Subvolume {
+			continue
 		}
+		if cur := obs[owner.Blank]; owner.Blank != "" && p == owner.Blank+TempSuffix && cur.Kind == Subvolume {
+			if blanks.Swapped(cur.Sub, obs[p].Sub) {
+				to, _ := blanks.FreeName(owner.Blank, cur.Sub.OTime, func(n string) bool { _, ok := obs[n]; return ok })
+				r.Actions = append(r.Actions, Action{Op: OpRetire, Path: p, To: to,
+					Why: "the former blank an interrupted replacement exchanged out"})
+				continue
+			}
+		}
+		r.Actions = append(r.Actions, Action{Op: OpRemoveLeftover, Path: p, Why: "left by an interrupted run"})
 	}
-	root := rootBlankOwner(cfg)
+	root := owner.Name
 	if opt.BlankFrom != "" && root == "" {
 		r.Warnings = append(r.Warnings, "--blank-from given but no ephemeral subvolume has a blank; ignored")
 	}
@@ -244,6 +303,12 @@ func Plan(cfg *config.Config, obs Observed, opt Options) Result {
 		case ok && e.Kind == Subvolume && s.Name == root && opt.BlankFrom != "" && opt.ReplaceBlank:
 			a := r.capture(w, opt.BlankFrom, obs)
 			a.Op = OpReplace
+			c, err := blanks.PlanCommit(cfg, s, r.afterRetire(obs), opt.Mounted, opt.Trial, opt.Now)
+			if err != nil { // unreachable: the blank exists
+				r.Mismatches = append(r.Mismatches, Mismatch{Path: s.Blank, Want: "an existing blank", Got: err.Error()})
+				break
+			}
+			a.Commit, a.TrialPath = &c, blanks.TrialPath(cfg)
 			r.Actions = append(r.Actions, a)
 			if !e.ReadOnly {
 				r.Warnings = append(r.Warnings, fmt.Sprintf("blank %s is writable; it is replaced all the same", s.Blank))
@@ -321,23 +386,19 @@ func Plan(cfg *config.Config, obs Observed, opt Options) Result {
 	return r
 }
 
-// rootBlankOwner returns the ephemeral subvolume whose blank --blank-from
-// fills: the one mounted at /, else the only ephemeral one with a blank.
-func rootBlankOwner(cfg *config.Config) string {
-	var withBlank []string
-	for _, s := range cfg.Ephemeral() {
-		if s.Blank == "" {
-			continue
+// afterRetire returns the observed subvolumes as they are once the
+// OpRetire actions planned so far are done.
+func (r *Result) afterRetire(obs Observed) map[string]btrfs.Subvolume {
+	subs := obs.subvolumes()
+	for _, a := range r.Actions {
+		if a.Op == OpRetire {
+			sv := subs[a.Path]
+			delete(subs, a.Path)
+			sv.Path = a.To
+			subs[a.To] = sv
 		}
-		if s.Mountpoint == "/" {
-			return s.Name
-		}
-		withBlank = append(withBlank, s.Name)
 	}
-	if len(withBlank) == 1 {
-		return withBlank[0]
-	}
-	return ""
+	return subs
 }
 
 func create(w want) Action {

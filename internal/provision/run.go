@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/audit"
+	"github.com/server-impermanence/server-impermanence/internal/blanks"
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 )
 
 const (
@@ -30,9 +32,15 @@ describes and that is missing: subvolumes (NoCoW and compression set while
 empty), each ephemeral subvolume's read-only blank, the snapshots subvolume
 (root:root 0700) and the archive directory. Idempotent: what exists is never
 changed; where it differs from the configuration it is reported. The one
-exception is --replace-blank, which replaces the root's existing blank with
-a new capture from --blank-from, never leaving the filesystem without one.
+exception is a commit (--commit, or --blank-from with --replace-blank),
+which makes a new capture the root's blank and keeps the one it replaces in
+the history of blanks, never leaving the filesystem without a valid one.
 It takes the filesystem job lock, like the rollback, snapshot and prune.
+
+  impermanence-provision --commit            commit the running root
+  impermanence-provision --list-blanks       the history of blanks
+  impermanence-provision --mark-good         (boot-complete) this boot's
+                                             trial blank is good
 
 Options:
 `
@@ -52,7 +60,10 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	var f job.Flags
 	f.Register(flags, true)
 	blankFrom := flags.String("blank-from", "", "capture the root's blank from a `path` (absolute directory, copied) or subvolume (relative to the top level, snapshotted)")
-	replace := flags.Bool("replace-blank", false, "with --blank-from: replace the existing blank with a new capture (atomic exchange; the old blank is deleted)")
+	replace := flags.Bool("replace-blank", false, "with --blank-from: replace the existing blank with a new capture (atomic exchange; the old blank goes into the history)")
+	commit := flags.Bool("commit", false, "commit the running root (or --blank-from) as the new blank; the old one goes into the history, the new one is on trial")
+	list := flags.Bool("list-blanks", false, "list the history of blanks (with the packages changed between entries where dpkg is found) and exit")
+	markGood := flags.Bool("mark-good", false, "mark the blank this boot came from good when this was one of its trial boots (server-impermanence-blank-good.service)")
 	flags.Usage = func() {
 		fmt.Fprint(env.Stderr, usage)
 		flags.PrintDefaults()
@@ -65,7 +76,23 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 		fmt.Fprintf(env.Stderr, "%s: unexpected argument %q\n", program, flags.Arg(0))
 		return job.ExitUsage
 	}
-	if *replace && *blankFrom == "" {
+	modes := 0
+	for _, b := range []bool{*commit || *replace, *list, *markGood} {
+		if b {
+			modes++
+		}
+	}
+	if modes > 1 {
+		fmt.Fprintf(env.Stderr, "%s: --commit (or --replace-blank), --list-blanks and --mark-good exclude each other\n", program)
+		return job.ExitUsage
+	}
+	if *list || *markGood {
+		return runBlanks(ctx, env, f, *list)
+	}
+	if *commit {
+		*replace = true
+	}
+	if *replace && *blankFrom == "" && !*commit {
 		fmt.Fprintf(env.Stderr, "%s: --replace-blank needs --blank-from (where to capture the new blank from)\n", program)
 		return job.ExitUsage
 	}
@@ -80,7 +107,17 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		return job.ExitFailure
 	}
-	code := run(ctx, s, f, Options{BlankFrom: *blankFrom, ReplaceBlank: *replace})
+	o := Options{BlankFrom: *blankFrom, ReplaceBlank: *replace}
+	if *commit && o.BlankFrom == "" {
+		owner, ok := blanks.Owner(s.Config)
+		if !ok {
+			s.Close()
+			fmt.Fprintf(env.Stderr, "%s: --commit: no ephemeral subvolume has a blank to commit\n", program)
+			return job.ExitFailure
+		}
+		o.BlankFrom = owner.Name
+	}
+	code := run(ctx, s, f, o)
 	if err := s.Close(); err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 	}
@@ -95,6 +132,17 @@ func run(ctx context.Context, s *job.Session, f job.Flags, o Options) int {
 		fmt.Fprintf(stderr, "%s: %v\n", program, err)
 		return job.ExitFailure
 	}
+	if o.ReplaceBlank {
+		if o.Trial, err = blanks.ReadTrial(s.FS.Mountpoint(), blanks.TrialPath(s.Config)); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", program, err)
+			return job.ExitFailure
+		}
+		if o.Mounted, err = mountedIDs(s.FS); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", program, err)
+			return job.ExitFailure
+		}
+		o.Now = s.Now
+	}
 	plan := Plan(s.Config, obs, o)
 	out := report{Device: s.Device, DryRun: f.DryRun, Result: plan}
 	code := job.ExitOK
@@ -107,6 +155,7 @@ func run(ctx context.Context, s *job.Session, f job.Flags, o Options) int {
 		if errors.Is(err, job.ErrStopped) {
 			s.LogStopped(fmt.Errorf("%w after %d of %d steps", err, out.Done, len(plan.Actions)))
 		}
+		committed(s, plan.Actions[:out.Done])
 		if out.Layout, err = Layout(s.Config, s.FS); err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", program, err)
 			code = job.ExitFailure
@@ -163,6 +212,13 @@ func Layout(cfg *config.Config, fsys *btrfs.FS) ([]LayoutRow, error) {
 		roles[s.Name] = LayoutRow{Role: string(s.Class), Mountpoint: s.Mountpoint}
 		if s.Class == config.Ephemeral && s.Blank != "" {
 			roles[s.Blank] = LayoutRow{Role: "blank of " + s.Name}
+		}
+	}
+	for _, s := range subs {
+		if b, _, ok := names.ParseBlankHistory(s.Path); ok {
+			if owner, ok := roles[b]; ok && strings.HasPrefix(owner.Role, "blank of ") {
+				roles[s.Path] = LayoutRow{Role: "former " + owner.Role}
+			}
 		}
 	}
 	var rows []LayoutRow

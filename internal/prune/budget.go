@@ -11,19 +11,17 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/overhead/fsoverhead"
 )
 
-// spaceBudget applies [snapshots.retention].space_budget to p: for each
-// snapshotted subvolume whose storage overhead, once p's deletions are
+// spaceBudget applies each subvolume's space_budget (of its retention) to
+// p: for each snapshotted subvolume whose storage overhead, once p's deletions are
 // done, exceeds the budget, the oldest timeline snapshots the retention
 // keeps, beyond its keep_min newest, are deleted too, as few as meet it
 // (overhead.Trim measures what each choice would leave). Manual snapshots,
 // writable ones, names the suite did not make and the parents replication
 // targets need are never candidates.
 func spaceBudget(ctx context.Context, fsys *btrfs.FS, cfg *config.Config, p *Plan) error {
-	budgetPct := cfg.Snapshots.Retention.SpaceBudget
-	if budgetPct <= 0 {
+	if !slices.ContainsFunc(cfg.Subvolumes, func(s config.Subvolume) bool { return s.Snapshot && s.Retention.SpaceBudget > 0 }) {
 		return nil
 	}
-	budget := float64(budgetPct) / 100
 	l, subs, err := fsoverhead.Inputs(fsys, cfg)
 	if err != nil {
 		return fmt.Errorf("space budget: %w", err)
@@ -53,9 +51,12 @@ func spaceBudget(ctx context.Context, fsys *btrfs.FS, cfg *config.Config, p *Pla
 		return 0, nil
 	}
 	for _, sv := range cfg.Subvolumes {
-		if !sv.Snapshot {
+		// Each subvolume's own budget (its policy's, or [snapshots]'s).
+		budgetPct := sv.Retention.SpaceBudget
+		if !sv.Snapshot || budgetPct <= 0 {
 			continue
 		}
+		budget := float64(budgetPct) / 100
 		// Kept timeline snapshots, newest first (p's order), past keep_min.
 		var cand []int
 		kept := 0
@@ -64,7 +65,7 @@ func spaceBudget(ctx context.Context, fsys *btrfs.FS, cfg *config.Config, p *Pla
 				it.Reason == reasonWritable || it.Reason == reasonUnknown || len(it.Parent) > 0 {
 				continue
 			}
-			if kept++; kept > cfg.Snapshots.Retention.KeepMin {
+			if kept++; kept > sv.Retention.KeepMin {
 				cand = append(cand, i)
 			}
 		}

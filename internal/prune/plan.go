@@ -47,8 +47,21 @@ type Item struct {
 // Plan is the verdict on every snapshot and archive, by kind, subvolume and
 // time (newest first), and what to tell the operator.
 type Plan struct {
-	Items    []Item   `json:"items"`
-	Warnings []string `json:"warnings,omitempty"`
+	// Policies are the retention applied to each subvolume's snapshots.
+	Policies []PolicyRow `json:"policies"`
+	Items    []Item      `json:"items"`
+	Warnings []string    `json:"warnings,omitempty"`
+}
+
+// PolicyRow is the effective policy of one subvolume's snapshots.
+type PolicyRow struct {
+	Subvolume string `json:"subvolume"`
+	// Schedule is "" for a subvolume the configuration does not snapshot.
+	Schedule  string `json:"schedule,omitempty"`
+	Retention string `json:"retention"`
+	// From is where the policy comes from: "[snapshots]", "[policy.NAME]",
+	// "[[subvolume]]", or "[snapshots] (not configured)".
+	From string `json:"from"`
 }
 
 // Deletions counts the items to delete.
@@ -62,11 +75,45 @@ func (p Plan) Deletions() int {
 	return n
 }
 
-// Policy returns the retention policy of the configuration in loc.
+// Policy returns the default retention policy of the configuration
+// ([snapshots]'s) in loc.
 func Policy(cfg *config.Config, loc *time.Location) retention.Policy {
-	r := cfg.Snapshots.Retention
+	return policy(cfg.Snapshots.Retention, loc)
+}
+
+// PolicyOf returns the retention policy of subvolume sv's snapshots in loc:
+// its own, its named policy's or [snapshots]'s.
+func PolicyOf(cfg *config.Config, sv string, loc *time.Location) retention.Policy {
+	return policy(cfg.RetentionOf(sv), loc)
+}
+
+func policy(r config.Retention, loc *time.Location) retention.Policy {
 	return retention.Policy{Hourly: r.Hourly, Daily: r.Daily, Weekly: r.Weekly, Monthly: r.Monthly,
 		Yearly: r.Yearly, KeepMin: r.KeepMin, MinAge: r.MinAge, Location: loc}
+}
+
+// policies lists the effective policy of every snapshotted subvolume and
+// of every other subvolume that has snapshots, in configuration order,
+// the others by name.
+func policies(cfg *config.Config, withSnapshots []string) []PolicyRow {
+	var out []PolicyRow
+	seen := map[string]bool{}
+	for _, s := range cfg.Subvolumes {
+		if s.Snapshot || slices.Contains(withSnapshots, s.Name) {
+			seen[s.Name] = true
+			row := PolicyRow{Subvolume: s.Name, Retention: s.Retention.String(), From: s.PolicySource()}
+			if s.Snapshot {
+				row.Schedule = s.Schedule
+			}
+			out = append(out, row)
+		}
+	}
+	for _, sv := range withSnapshots {
+		if !seen[sv] {
+			out = append(out, PolicyRow{Subvolume: sv, Retention: cfg.Snapshots.Retention.String(), From: "[snapshots] (not configured)"})
+		}
+	}
+	return out
 }
 
 // Build plans retention for the snapshots (from snapshot.List) and the
@@ -74,7 +121,6 @@ func Policy(cfg *config.Config, loc *time.Location) retention.Policy {
 // subvols with mounted (subvolume id → mountpoints).
 func Build(cfg *config.Config, snaps []snapshot.Entry, subvols []btrfs.Subvolume, mounted map[uint64][]string, loc *time.Location, now time.Time) Plan {
 	var p Plan
-	policy := Policy(cfg, loc)
 	groups := map[string][]snapshot.Entry{}
 	for _, e := range snaps {
 		for _, pr := range e.Problems {
@@ -91,8 +137,10 @@ func Build(cfg *config.Config, snaps []snapshot.Entry, subvols []btrfs.Subvolume
 			groups[e.Subvolume] = append(groups[e.Subvolume], e)
 		}
 	}
+	p.Policies = policies(cfg, slices.Sorted(maps.Keys(groups)))
 	for _, sv := range slices.Sorted(maps.Keys(groups)) {
 		es := groups[sv]
+		policy := PolicyOf(cfg, sv, loc)
 		rs := make([]retention.Snapshot, len(es))
 		for i, e := range es {
 			rs[i] = retention.Snapshot{Name: e.Name, Time: e.Time, Manual: e.Kind == snapshot.KindManual, Expires: e.Expires}
@@ -154,6 +202,17 @@ func (p *Plan) archives(cfg *config.Config, subvols []btrfs.Subvolume, mounted m
 // reason, then the warnings.
 func (p Plan) Print(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SUBVOLUME\tSCHEDULE\tRETENTION\tFROM")
+	for _, r := range p.Policies {
+		sched := r.Schedule
+		if sched == "" {
+			sched = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Subvolume, sched, r.Retention, r.From)
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KIND\tPATH\tVERDICT\tREASON")
 	for _, it := range p.Items {
 		v := "keep"

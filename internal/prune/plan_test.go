@@ -5,10 +5,12 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/config"
@@ -128,10 +130,87 @@ func TestBuildArchivesWholePlan(t *testing.T) {
 			subvols[3].Path + ": expired but mounted at /mnt/nested: kept",
 		},
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	// The policies are pinned by the dry-run goldens.
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreFields(Plan{}, "Policies")); diff != "" {
 		t.Errorf("Build (-want +got):\n%s", diff)
 	}
 	if n := got.Deletions(); n != 1 {
 		t.Errorf("Deletions = %d, want 1", n)
+	}
+}
+
+// TestDryRunPoliciesGolden: each subvolume's snapshots are pruned by its
+// own policy (a named one, its own retention, [snapshots]'s), and the
+// dry run shows each effective policy first; snapshots of a subvolume the
+// configuration no longer has follow [snapshots].
+func TestDryRunPoliciesGolden(t *testing.T) {
+	cfg, err := config.Parse(config.Source{Name: "config.toml", Data: []byte(`
+device = "/dev/disk/by-label/server"
+
+[[subvolume]]
+name       = "@persist"
+mountpoint = "/persist"
+snapshot   = true
+
+[[subvolume]]
+name       = "@db"
+mountpoint = "/var/lib/postgresql"
+snapshot   = true
+policy     = "database"
+
+[[subvolume]]
+name       = "@var-log"
+mountpoint = "/var/log"
+snapshot   = true
+schedule   = "daily"
+retention  = { daily = 3 }
+
+[policy.database]
+schedule  = "*:0/15"
+retention = { min_age = "1h", hourly = 2 }
+
+[snapshots]
+retention = { hourly = 2, daily = 1, weekly = 0, monthly = 0, keep_min = 1, min_age = "0" }
+`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	var snaps []snapshot.Entry
+	id := uint64(100)
+	add := func(sv string, age time.Duration) {
+		id++
+		tm := now.Add(-age)
+		name := names.Snapshot(tm, "")
+		snaps = append(snaps, snapshot.Entry{Subvolume: sv, Name: name, Path: "@snapshots/" + sv + "/" + name, ID: id,
+			Time: tm, OTime: tm, ReadOnly: true, Kind: snapshot.KindTimeline})
+	}
+	for i := range 12 { // every 15 minutes for 3 hours
+		add("@db", time.Duration(i)*15*time.Minute)
+	}
+	for i := range 5 { // daily for 5 days
+		add("@var-log", time.Duration(i)*24*time.Hour+time.Minute)
+	}
+	for i := range 4 { // hourly
+		add("@persist", time.Duration(i)*time.Hour)
+	}
+	add("@gone", 2*time.Hour)
+	add("@gone", 50*time.Hour)
+	slices.SortFunc(snaps, func(a, b snapshot.Entry) int { return a.Time.Compare(b.Time) })
+	p := Build(cfg, snaps, nil, nil, time.UTC, now)
+	var b bytes.Buffer
+	p.Print(&b)
+	golden := filepath.Join("testdata", "dryrun-policies.golden")
+	if *update {
+		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if diff := cmp.Diff(string(want), b.String()); diff != "" {
+		t.Errorf("dry-run output (-want +got):\n%s", diff)
 	}
 }

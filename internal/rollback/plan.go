@@ -93,6 +93,9 @@ type Options struct {
 	BootID string // 8 hex digits
 	// MinFree is the free space below which the rollback refuses to start.
 	MinFree uint64
+	// Blanks are the blanks this boot resets from, by ephemeral subvolume
+	// (blanks.Choose); a subvolume not in it resets from its configured blank.
+	Blanks map[string]string
 }
 
 // Plan is what a run does.
@@ -249,7 +252,11 @@ func (b *builder) subvolume(s config.Subvolume) {
 	}
 	// The reset: a fresh S.new, swapped with S.
 	if s.Blank != "" {
-		b.step(Step{Op: OpSnapshot, Subvolume: s.Name, From: s.Blank, Path: newName, Action: "reset"})
+		from := s.Blank
+		if f := b.opt.Blanks[s.Name]; f != "" {
+			from = f
+		}
+		b.step(Step{Op: OpSnapshot, Subvolume: s.Name, From: from, Path: newName, Action: "reset"})
 	} else {
 		b.step(Step{Op: OpCreate, Subvolume: s.Name, Path: newName, Action: "reset"})
 	}

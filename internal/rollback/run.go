@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/server-impermanence/server-impermanence/internal/audit"
+	"github.com/server-impermanence/server-impermanence/internal/blanks"
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/cmdline"
@@ -59,6 +60,12 @@ Resets every ephemeral subvolume from its blank and archives (or deletes) the
 previous state, then prunes old archives. Run in the initrd by
 server-impermanence-setup.service before the root is mounted.
 
+Each blank is the configured one, unless the kernel command line has
+server-impermanence.blank=previous|<name> (the root's former blank, for one
+boot; an unknown name is a warning, never a refusal), a newly committed blank
+is on a trial boot (counted in the trial file), or it failed its [blank]
+tries trial boots (the previous good blank: a fallback).
+
 Skipped when the kernel command line has server-impermanence.rollback=0 or
 when a hibernation image waits to be resumed. Refuses, leaving everything as
 it is, when the configuration is invalid, a blank is missing or writable, a
@@ -78,7 +85,10 @@ type Result struct {
 	ConfigSHA256 string   `json:"config_sha256,omitempty"`
 	BootID       string   `json:"boot_id,omitempty"`
 	Plan         *Plan    `json:"plan,omitempty"`
-	Done         int      `json:"steps_done"`
+	// Blanks are the blanks this boot reset from, with why (a former one
+	// the command line asked for, a trial, a fallback).
+	Blanks []blanks.Choice `json:"blanks,omitempty"`
+	Done   int             `json:"steps_done"`
 	// Restores are the restores staged with impermanence-restore
 	// --next-boot that this run performed (or tried: see their Error).
 	Restores []restorereq.Performed `json:"restores,omitempty"`
@@ -142,6 +152,9 @@ type runner struct {
 	res Result
 	// auditPath is where the audit log goes once the top level is mounted.
 	auditPath string
+	// blankEvents are the audit events of the blank choice, written once
+	// the audit log is open.
+	blankEvents []audit.Event
 }
 
 func (r *runner) run(ctx context.Context, f job.Flags, minFree uint64) int {
@@ -194,6 +207,7 @@ func (r *runner) run(ctx context.Context, f job.Flags, minFree uint64) int {
 		r.res.What = what
 		return r.refuse(errors.Join(errs...), msgid.RollbackFailed)
 	}
+	opt.Blanks = r.chooseBlanks(fsys, cfg, obs, string(line), f.DryRun)
 	plan := Build(cfg, obs, opt)
 	r.res.Plan = &plan
 	for _, w := range plan.Warnings {
@@ -207,6 +221,9 @@ func (r *runner) run(ctx context.Context, f job.Flags, minFree uint64) int {
 		return job.ExitOK
 	}
 	r.openAudit()
+	for _, e := range r.blankEvents {
+		r.s.AuditEvent(e)
+	}
 	hook := r.env.Stop
 	if h, ok := cmdline.Parse(string(line)).HaltAfter(true); ok && hook == nil {
 		hook = r.haltAfter(ctx, h, fsys)
@@ -228,6 +245,9 @@ func (r *runner) run(ctx context.Context, f job.Flags, minFree uint64) int {
 		return r.fail(err)
 	}
 	r.res.Result = state.ResultSuccess
+	if err := blanks.WriteStatus(r.env.RunDir(), blanks.Status{BootID: r.res.BootID, Choices: r.res.Blanks}); err != nil {
+		r.s.Log.Warn("blank status not recorded", "error", err)
+	}
 	r.s.Log.Info(fmt.Sprintf("rollback done: %d subvolume(s) reset, %d archived, %d archive(s) pruned",
 		len(cfg.Ephemeral()), len(plan.Archives), countDeletes(plan.Prune)),
 		journal.MessageID(msgid.RollbackDone), "archives", strings.Join(plan.Archives, " "),
@@ -416,6 +436,14 @@ func (r *runner) print(w io.Writer) {
 		verb = "plan (dry run, nothing changed)"
 	}
 	fmt.Fprintf(w, "%s: %s on %s, %d step(s):\n", program, verb, res.Device, len(p.Steps))
+	for _, c := range res.Blanks {
+		if c.Source != blanks.SourceDefault {
+			fmt.Fprintf(w, "  blank of %s: %s (%s: %s)\n", c.Subvolume, c.From, c.Source, c.Reason)
+		}
+		for _, m := range c.Warnings {
+			fmt.Fprintf(w, "warning: %s\n", m)
+		}
+	}
 	for _, rp := range p.Repairs {
 		fmt.Fprintf(w, "  repair: %s\n", rp)
 	}

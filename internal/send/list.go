@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
+	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/replicate"
@@ -69,20 +70,21 @@ func runList(ctx context.Context, args []string, env job.Env) int {
 	out := Listing{Rows: []Row{}}
 	code := job.ExitOK
 	for _, t := range targets {
-		root, ok := t.Local()
-		if !ok {
-			out.addError(t.Name, "SSH targets are not supported by this version")
-			code = job.ExitFailure
+		if t.Format == config.FormatStream {
+			code = max(code, out.addStream(s, t, bySV))
 			continue
 		}
-		l := local{root: root}
-		if err := l.check(s.FS.FSID()); err != nil {
+		l, err := targetOf(t)
+		if err == nil {
+			err = l.check(ctx, s.FS.FSID())
+		}
+		if err != nil {
 			out.addError(t.Name, err.Error())
 			code = job.ExitFailure
 			continue
 		}
 		for _, sv := range t.Subvolumes {
-			held, err := l.list(sv)
+			held, err := l.list(ctx, sv)
 			if err != nil {
 				out.addError(t.Name, err.Error())
 				code = job.ExitFailure

@@ -22,6 +22,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/replicate"
 	"github.com/server-impermanence/server-impermanence/internal/snapshot"
 	"github.com/server-impermanence/server-impermanence/internal/state"
+	"github.com/server-impermanence/server-impermanence/internal/targetdir"
 	"github.com/server-impermanence/server-impermanence/internal/targetstate"
 )
 
@@ -32,12 +33,14 @@ const (
 
 const usage = `Usage: impermanence-send [options] [--target NAME]
        impermanence-send list [options] [--target NAME]
+       impermanence-send verify [options] [--target NAME]
 
 Sends to every [[target]] (or the one named) the snapshots it lacks,
 oldest first, each incrementally from the newest snapshot both sides hold
 (matched by received UUID), in full only when there is none; then runs the
 target's retention, which never deletes that common snapshot. "list" shows
-what each side holds.
+what each side holds; "verify" checks every stream a stream target stores
+against its manifest.
 
 Options:
 `
@@ -89,6 +92,9 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	env = env.WithDefaults()
 	if len(args) > 0 && args[0] == "list" {
 		return runList(ctx, args[1:], env)
+	}
+	if len(args) > 0 && args[0] == "verify" {
+		return runVerify(ctx, args[1:], env)
 	}
 	fl := flag.NewFlagSet(program, flag.ContinueOnError)
 	fl.SetOutput(env.Stderr)
@@ -209,15 +215,14 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 		}
 		return tr
 	}
-	root, ok := t.Local()
-	switch {
-	case t.Format != config.FormatBtrfs:
-		return fail(fmt.Errorf("target %s: format %q is not supported by this version (only %q)", t.Name, t.Format, config.FormatBtrfs))
-	case !ok:
-		return fail(fmt.Errorf("target %s: SSH targets are not supported by this version (only a local directory)", t.Name))
+	if t.Format != config.FormatBtrfs {
+		return runStream(ctx, s, t, dryRun, timeout)
 	}
-	l := local{root: root}
-	if err := l.check(s.FS.FSID()); err != nil {
+	l, err := targetOf(t)
+	if err != nil {
+		return fail(err)
+	}
+	if err := l.check(ctx, s.FS.FSID()); err != nil {
 		return fail(err)
 	}
 	if !dryRun {
@@ -226,10 +231,24 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 			return fail(fmt.Errorf("target %s: %w", t.Name, err))
 		}
 		defer lk.Release()
+		// A stop cuts a transfer short (btrfs receive is killed): its
+		// partial subvolume goes now, under the lock, not at the next run.
+		defer func() {
+			if job.Stopped(ctx) == nil {
+				return
+			}
+			removed, err := l.clean()
+			for _, c := range removed {
+				log.Info("removed the partial transfer the stop cut short: "+c, "path", path.Join(targetdir.Incoming, c))
+			}
+			if err != nil {
+				log.Warn("partial transfer left for the next run to remove", "error", err)
+			}
+		}()
 		cleaned, err := l.clean()
 		tr.Cleaned = cleaned
 		for _, c := range cleaned {
-			log.Info("removed a partial transfer a killed run left: "+c, "path", path.Join(incoming, c))
+			log.Info("removed a partial transfer a killed run left: "+c, "path", path.Join(targetdir.Incoming, c))
 		}
 		if err != nil {
 			return fail(err)
@@ -271,7 +290,7 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 				continue
 			}
 		}
-		held, err := l.list(sv)
+		held, err := l.list(ctx, sv)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -302,7 +321,7 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 			n, err := l.receive(ctx, tx)
 			r.Bytes, r.Seconds = n, time.Since(t0).Seconds()
 			rec.SentBytes += n
-			ev := audit.Event{Action: "send", Subvolume: sv, Path: path.Join(root, sv, x.Name), Duration: r.Seconds, Result: audit.ResultSuccess}
+			ev := audit.Event{Action: "send", Subvolume: sv, Path: l.where(sv, x.Name), Duration: r.Seconds, Result: audit.ResultSuccess}
 			if err != nil {
 				okAll = false
 				r.Error = err.Error()
@@ -321,13 +340,14 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 			}
 		}
 		// The target's retention only after every send succeeded: the plan
-		// counted on them (its parent is the newest sent).
-		if okAll {
+		// counted on them (its parent is the newest sent). An append-only
+		// target (SSH) runs its own retention on the backup host.
+		if okAll && !l.appendOnly() {
 			for _, name := range plan.Deletions() {
 				d := Deleted{Subvolume: sv, Name: name, OK: true}
 				if !dryRun {
 					err := l.delete(sv, name)
-					ev := audit.Event{Action: "target-delete", Subvolume: sv, Path: path.Join(root, sv, name), Result: audit.ResultSuccess}
+					ev := audit.Event{Action: "target-delete", Subvolume: sv, Path: l.where(sv, name), Result: audit.ResultSuccess}
 					if err != nil {
 						d.OK, d.Error = false, err.Error()
 						ev.Result, ev.Error = audit.ResultFailure, d.Error
@@ -344,7 +364,7 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 			continue
 		}
 		// What the target holds now, read again.
-		held, err = l.list(sv)
+		held, err = l.list(ctx, sv)
 		if err != nil {
 			errs = append(errs, err)
 			continue

@@ -23,6 +23,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/jobtest"
 	"github.com/server-impermanence/server-impermanence/internal/prune"
 	"github.com/server-impermanence/server-impermanence/internal/snapshot"
+	"github.com/server-impermanence/server-impermanence/internal/targetdir"
 	"github.com/server-impermanence/server-impermanence/internal/targetstate"
 )
 
@@ -193,7 +194,7 @@ func TestSendLocal(t *testing.T) {
 		t.Errorf("caught up:\n%s", got)
 	}
 	for _, s := range snaps {
-		info, err := subvolInfo(filepath.Join(r.root, "@persist", s))
+		info, err := targetdir.Info(filepath.Join(r.root, "@persist", s))
 		if err != nil || !info.ReadOnly || info.ReceivedUUID.IsZero() {
 			t.Errorf("target %s: %+v, %v; want read-only with a received UUID", s, info, err)
 		}
@@ -288,7 +289,7 @@ func TestSIGKILLMidTransfer(t *testing.T) {
 		cmd.Wait()
 		// Nothing partial is visible where backups are.
 		for _, name := range r.targetNames(t, "@persist") {
-			info, err := subvolInfo(filepath.Join(r.root, "@persist", name))
+			info, err := targetdir.Info(filepath.Join(r.root, "@persist", name))
 			if err != nil || !info.ReadOnly || info.ReceivedUUID.IsZero() {
 				t.Fatalf("iteration %d: target @persist/%s after SIGKILL: %+v %v", i, name, info, err)
 			}

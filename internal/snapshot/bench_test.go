@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"io"
+
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/jobtest"
 	"github.com/server-impermanence/server-impermanence/internal/snapshot"
 )
@@ -65,4 +68,20 @@ func BenchmarkSnapshot7(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkListRun is one `impermanence-snapshot list` in process (no
+// process start) into io.Discard, of the filesystem whose top level
+// LIST_BENCH_MOUNT names with the configuration LIST_BENCH_CONFIG.
+func BenchmarkListRun(b *testing.B) {
+	mount, cfg := os.Getenv("LIST_BENCH_MOUNT"), os.Getenv("LIST_BENCH_CONFIG")
+	if mount == "" || cfg == "" {
+		b.Skip("set LIST_BENCH_MOUNT and LIST_BENCH_CONFIG")
+	}
+	env := job.Env{Stdout: io.Discard, Stderr: io.Discard, Root: b.TempDir(), Journal: func() bool { return false }}
+	for b.Loop() {
+		if code := snapshot.Run(context.Background(), []string{"list", "--config", cfg, "--mount", mount}, env); code != 0 {
+			b.Fatalf("exit %d", code)
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package timespan
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +128,35 @@ func TestParseTableMatchesSystemd(t *testing.T) {
 			continue // cannot be passed in argv
 		}
 		compareWithSystemd(t, bin, tc.in)
+	}
+}
+
+// TestStrtoll: the boundaries of C's strtoll, which Parse reaches only
+// through a sign after a vertical tab or form feed (Parse's own whitespace
+// does not skip them): -2^63 is a number, -2^63-1 and 2^63 overflow.
+func TestStrtoll(t *testing.T) {
+	for _, tc := range []struct {
+		in       string
+		v        int64
+		end      int
+		overflow bool
+	}{
+		{"-9223372036854775808", math.MinInt64, 20, false},
+		{"-9223372036854775809", 0, 20, true},
+		{"9223372036854775807", math.MaxInt64, 19, false},
+		{"9223372036854775808", 0, 19, true},
+		{"-1", -1, 2, false},
+		{"\v\f+7x", 7, 4, false},
+		{"-", 0, 0, false},
+		{"x", 0, 0, false},
+		{"99999999999999999999999", 0, 23, true},
+	} {
+		v, end, overflow := strtoll(tc.in, 0)
+		if overflow != tc.overflow || end != tc.end || (!overflow && v != tc.v) {
+			t.Errorf("strtoll(%q) = %d, %d, %t; want %d, %d, %t", tc.in, v, end, overflow, tc.v, tc.end, tc.overflow)
+		}
+	}
+	if _, err := Parse("\v-9223372036854775808s"); err == nil || !strings.Contains(err.Error(), "negative time spans are not allowed") {
+		t.Errorf(`Parse("\v-9223372036854775808s") = %v, want the negative span refused`, err)
 	}
 }

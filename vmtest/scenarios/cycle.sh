@@ -91,7 +91,7 @@ fi
 # --- 3: exporter (after the jobs of boot 2 on boot 2 and 3)
 scrape > "$out/scrape.txt" 2>&1
 check s3.exporter-answers grep -q '^impermanence_build_info' "$out/scrape.txt"
-rb=$(grep '^impermanence_job_last_duration_seconds{job="rollback"}' "$out/scrape.txt" | awk '{print $2}')
+rb=$(grep '^impermanence_job_last_duration_seconds{job_name="rollback"}' "$out/scrape.txt" | awk '{print $2}')
 check s3.exporter-rollback-duration test -n "$rb"
 metric exporter_rollback_seconds "${rb:-none}"
 eq s3.exporter-rollback-this-boot "$(grep '^impermanence_rollback_this_boot ' "$out/scrape.txt" | awk '{print $2}')" 1

@@ -69,8 +69,8 @@ case $b in
 	sleep 1
 	check s7.snapshot-job systemctl start server-snapshots.service
 	eq s7.textfile-refreshed "$([ "$(stat -c %Y $tf 2>/dev/null || echo 0)" -ge "$t0" ] && echo yes)" yes
-	eq s7.textfile-job-success "$(grep '^impermanence_job_last_result{.*job="snapshot".*result="success"' $tf | awk '{print $2}')" 1
-	eq s7.textfile-job-this-run "$(awk '/^impermanence_job_last_run_timestamp_seconds\{.*job="snapshot"/ { print ($2 >= '"$t0"') ? "yes" : "no" }' $tf)" yes
+	eq s7.textfile-job-success "$(grep '^impermanence_job_last_result{.*job_name="snapshot".*result="success"' $tf | awk '{print $2}')" 1
+	eq s7.textfile-job-this-run "$(awk '/^impermanence_job_last_run_timestamp_seconds\{.*job_name="snapshot"/ { print ($2 >= '"$t0"') ? "yes" : "no" }' $tf)" yes
 	check s7.io-commit-60 sh -c 'findmnt -n -o OPTIONS / | grep -q "commit=60"'
 	check s7.io-compress sh -c 'findmnt -n -o OPTIONS / | grep -q "compress=zstd:1"'
 	check s7.io-same-everywhere sh -c '! findmnt -rn -o OPTIONS -t btrfs | grep -v "commit=60" | grep -q .'
@@ -91,8 +91,8 @@ case $b in
 	sleep 2
 	check s8.failure-handler-ran sh -c 'journalctl -b -u "server-impermanence-failure@server-snapshots.service.service" -o cat | grep -q "server-snapshots.service failed"'
 	scrape > "$out/scrape.txt" 2>&1
-	eq s8.failure-metric "$(grep '^impermanence_job_last_result{.*job="snapshot".*result="failure"' "$out/scrape.txt" | awk '{print $2}')" 1
+	eq s8.failure-metric "$(grep '^impermanence_job_last_result{.*job_name="snapshot".*result="failure"' "$out/scrape.txt" | awk '{print $2}')" 1
 	tf=/var/lib/prometheus/node-exporter/server_impermanence.prom
-	eq s8.failure-textfile "$(grep '^impermanence_job_last_result{.*job="snapshot".*result="failure"' $tf | awk '{print $2}')" 1
+	eq s8.failure-textfile "$(grep '^impermanence_job_last_result{.*job_name="snapshot".*result="failure"' $tf | awk '{print $2}')" 1
 	;;
 esac
