@@ -88,7 +88,6 @@ func build(f *Facts, s samples, cfg *config.Config, cfgErr error, records map[st
 			LastSuccess: rec.LastSuccess.UTC(), Duration: rec.Duration, Error: rec.Error})
 	}
 
-	retention := describeRetention(cfg.Snapshots.Retention)
 	for _, sv := range cfg.Subvolumes {
 		_, hasArchives := s.get("archives", "subvolume", sv.Name)
 		archived := sv.Class == config.Ephemeral && sv.Archive
@@ -104,7 +103,12 @@ func build(f *Facts, s samples, cfg *config.Config, cfgErr error, records map[st
 			if v, ok := s.get("snapshot_unrecognized_entries", "subvolume", sv.Name); ok {
 				out.Unrecognized = int(v)
 			}
-			out.Retention = retention
+			// Its effective policy: its own, a [policy.NAME]'s or
+			// [snapshots]'s, which says where it comes from.
+			out.Retention = describeRetention(sv.Retention)
+			if sv.PolicyFrom != "" && sv.PolicyFrom != config.PolicyDefault {
+				out.Retention += " (" + sv.PolicyFrom + ")"
+			}
 			// A per-subvolume interval when the exporter serves one, else
 			// the [snapshots] schedule's.
 			if v, ok := s.get("snapshot_schedule_interval_seconds", "subvolume", sv.Name); ok {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/metrics"
 	"github.com/server-impermanence/server-impermanence/internal/rollback"
@@ -159,5 +161,34 @@ func TestHelp(t *testing.T) {
 	code, out, errOut := runStatus(t, false, "--help")
 	if code != ExitHealthy || out != "" || !strings.Contains(errOut, "Exit status: 0 healthy;") || !strings.Contains(errOut, "-json") {
 		t.Errorf("--help: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+}
+
+// TestBuildPolicies: each subvolume shows its effective retention and where
+// it comes from, and its own schedule interval when the exporter serves one
+// per subvolume.
+func TestBuildPolicies(t *testing.T) {
+	cfg, err := config.Load("../config/testdata/valid/policies.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := samples{"snapshot_schedule_interval_seconds": {
+		{labels: map[string]string{"subvolume": "@db"}, value: 900},
+		{labels: map[string]string{}, value: 3600},
+	}}
+	var f Facts
+	build(&f, s, cfg, nil, nil, "config.toml")
+	var got []string
+	for _, sv := range f.Subvolumes {
+		got = append(got, fmt.Sprintf("%s: %s; every %s", sv.Name, sv.Retention, time.Duration(sv.ScheduleInterval)))
+	}
+	want := []string{
+		"@persist: keep 1 newest, 12 hourly, 3 daily, 4 weekly, 12 monthly; all younger than 30min; every 1h0m0s",
+		"@db: keep 4 newest, 24 hourly (policy.database); every 15m0s",
+		"@var-log: keep 1 newest, 31 daily; all younger than 30min (subvolume); every 1h0m0s",
+		"@srv: keep 1 newest, 12 hourly, 3 daily, 4 weekly, 12 monthly; all younger than 30min (policy.inherit); every 1h0m0s",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("subvolumes (-want +got):\n%s", d)
 	}
 }

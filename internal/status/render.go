@@ -123,7 +123,8 @@ func Render(w io.Writer, r Report, colour bool) error {
 	if slices.ContainsFunc(f.Subvolumes, func(s Subvolume) bool { return s.Snapshot }) {
 		section("Snapshots")
 		rows := [][]string{{"subvolume", "timeline", "newest", "oldest", "manual", "every"}}
-		var retention []string
+		var retention []string           // distinct, in order
+		holders := map[string][]string{} // the subvolumes of each
 		for _, sv := range f.Subvolumes {
 			if !sv.Snapshot {
 				continue
@@ -141,10 +142,15 @@ func Render(w io.Writer, r Report, colour bool) error {
 			if !slices.Contains(retention, sv.Retention) {
 				retention = append(retention, sv.Retention)
 			}
+			holders[sv.Retention] = append(holders[sv.Retention], sv.Name)
 		}
 		table(&b, rows, []bool{false, true, false, false, true, false})
 		for _, r := range retention {
-			para(&b, "retention: "+r)
+			if len(retention) == 1 {
+				para(&b, "retention: "+r)
+			} else {
+				para(&b, "retention of "+strings.Join(holders[r], ", ")+": "+r)
+			}
 		}
 	}
 
