@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
@@ -204,17 +205,28 @@ func (p *started) wait(t *testing.T, limit time.Duration) int {
 	return -1
 }
 
-// holders lists the processes still in mount namespace ns (a child the
-// killed binary left, which would keep its private mounts alive).
+// holders lists the processes still in mount namespace ns that the run
+// started (a child the killed binary left, which would keep its private
+// mounts alive). The test process is their subreaper (see
+// TestSIGTERMAndSIGKILL), so an orphan's parent is the test: a namespace
+// of another process that reuses the number (the kernel reuses them at
+// once) is not counted.
 func holders(ns string) []string {
 	var out []string
 	procs, _ := filepath.Glob("/proc/[0-9]*/ns/mnt")
 	for _, p := range procs {
-		if l, _ := os.Readlink(p); l == ns {
-			pid := strings.Split(p, "/")[2]
-			comm, _ := os.ReadFile("/proc/" + pid + "/comm")
-			out = append(out, pid+" "+strings.TrimSpace(string(comm)))
+		if l, _ := os.Readlink(p); l != ns {
+			continue
 		}
+		pid := strings.Split(p, "/")[2]
+		stat, _ := os.ReadFile("/proc/" + pid + "/stat")
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) < 2 || fields[1] != fmt.Sprint(os.Getpid()) {
+			continue
+		}
+		comm, _ := os.ReadFile("/proc/" + pid + "/comm")
+		out = append(out, pid+" "+strings.TrimSpace(string(comm)))
 	}
 	return out
 }
@@ -306,6 +318,9 @@ func TestSIGTERMAndSIGKILL(t *testing.T) {
 		fmt.Sscan(s, &seed)
 	}
 	t.Logf("seed %d (IMPERMANENCE_SIGNAL_SEED=%d repeats it)", seed, seed)
+	// The orphans of a killed binary become the test's children (holders).
+	must(t, unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0))
+	t.Cleanup(func() { unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0) })
 	rnd := rand.New(rand.NewPCG(seed, 3))
 	r := newStopRig(t)
 	r.snapshot(t) // what restore restores
