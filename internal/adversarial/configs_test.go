@@ -74,6 +74,10 @@ func (c configCase) document() (text string, line, col int, keyPath string) {
 				lines = append(lines, l)
 			}
 		}
+		if k.Name == "pre_snapshot" || k.Name == "post_snapshot" {
+			// hooks of a subvolume that is never snapshotted are refused
+			lines = append(lines, `snapshot = true`)
+		}
 	case k.Table == "target":
 		// A [[target]] of the @data entry (which then snapshots): the key
 		// first, then what the entry still needs.
