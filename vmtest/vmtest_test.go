@@ -323,7 +323,9 @@ func TestQuickstartConversion(t *testing.T) {
 			case 3:
 				m.readImage(func(top string) {
 					hostEq(t, b, "q7.canary-archived-once", globCount(filepath.Join(top, "old_roots/@rootfs/*/root/canary")), "1")
-					hostEq(t, b, "q7.one-blank", globCount(filepath.Join(top, "@rootfs-blank*")), "1")
+					// the new blank, and the one it replaced kept in the history
+					hostEq(t, b, "q7.one-blank", globCount(filepath.Join(top, "@rootfs-blank")), "1")
+					hostEq(t, b, "q7.blank-history", globCount(filepath.Join(top, "@rootfs-blank.2*")), "1")
 					out, _ := exec.Command("btrfs", "property", "get", "-ts", filepath.Join(top, "@rootfs-blank"), "ro").CombinedOutput()
 					hostEq(t, b, "q7.blank-ro", strings.TrimSpace(string(out)), "ro=true")
 				})

@@ -102,6 +102,11 @@ func Assess(f Facts) Report {
 	}
 
 	for _, j := range f.Jobs {
+		if j.Job == "snapshot" && j.HookFailures > 0 {
+			add(Warning, "ImpermanenceSnapshotHookFailed", fmt.Sprintf("%d snapshot hook(s) failed in the last snapshot run%s: a snapshot skipped or taken without the application's help.",
+				j.HookFailures, ago(now, j.LastRun)), "",
+				"journalctl -u server-snapshots.service", "server-impermanence-generator --check")
+		}
 		failed := j.Result == state.ResultFailure || j.Result == state.ResultRefused
 		switch {
 		case j.Job == "snapshot" && failed:

@@ -132,6 +132,9 @@ type Job struct {
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	Duration    float64   `json:"duration_seconds"`
 	Error       string    `json:"error,omitempty"`
+	// HookFailures counts the snapshot hooks that failed in the last run
+	// (the snapshot record's pre_hook_failed and post_hook_failed).
+	HookFailures int64 `json:"hook_failures,omitempty"`
 }
 
 // Unit is a unit of the suite as systemd sees it.

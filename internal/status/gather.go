@@ -85,7 +85,8 @@ func build(f *Facts, s samples, cfg *config.Config, cfgErr error, records map[st
 			continue
 		}
 		f.Jobs = append(f.Jobs, Job{Job: job, Result: rec.Result, LastRun: rec.LastRun.UTC(),
-			LastSuccess: rec.LastSuccess.UTC(), Duration: rec.Duration, Error: rec.Error})
+			LastSuccess: rec.LastSuccess.UTC(), Duration: rec.Duration, Error: rec.Error,
+			HookFailures: rec.Counters["pre_hook_failed"] + rec.Counters["post_hook_failed"]})
 	}
 
 	for _, sv := range cfg.Subvolumes {

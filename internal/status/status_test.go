@@ -115,6 +115,8 @@ var cases = []struct {
 		j := jobOf(f, "snapshot")
 		j.Result, j.Error = "failure", "snapshot @persist to /.snapshots/@persist/20260101T030000Z: no space left on device"
 	}, []string{"ImpermanenceSnapshotFailed"}, ExitCritical},
+	{"snapshot-hook-failed", func(f *Facts) { jobOf(f, "snapshot").HookFailures = 1 },
+		[]string{"ImpermanenceSnapshotHookFailed"}, ExitWarning},
 	{"snapshot-slow", func(f *Facts) { jobOf(f, "snapshot").Duration = 45 }, []string{"ImpermanenceSnapshotSlow"}, ExitWarning},
 	{"snapshots-stale", func(f *Facts) {
 		f.Subvolumes[2].Timeline.Newest = now.Add(-5 * time.Hour)

@@ -91,7 +91,7 @@ case $b in
 	# re-captured from the live root; a file written after it must go.
 	echo upgraded > /usr/local/lib/vmtest-upgrade
 	check q7.replace-blank impermanence-provision --blank-from @rootfs --replace-blank
-	# q7.one-blank, q7.blank-ro: checked by the host after power-off
+	# q7.one-blank, q7.blank-history, q7.blank-ro: checked by the host after power-off
 	impermanence-diff > "$out/diff-after-recapture.txt" 2>&1
 	eq q7.diff-after-recapture-exit $? 0
 	touch /root/canary2
