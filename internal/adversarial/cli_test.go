@@ -21,6 +21,11 @@ type cliCase struct {
 var lockJobs = []string{"impermanence-snapshot", "impermanence-prune", "impermanence-maintain",
 	"impermanence-provision", "impermanence-restore", "impermanence-rollback", "impermanence-send"}
 
+// jobs parse their flags with the job shell (--default, --config=,
+// --mount); the other binaries have flags of their own.
+var jobs = []string{"impermanence-diff", "impermanence-maintain", "impermanence-provision", "impermanence-prune",
+	"impermanence-restore", "impermanence-rollback", "impermanence-send", "impermanence-snapshot", "impermanence-tune"}
+
 // cliCases: for every binary an unknown flag, a flag without its value
 // and too many arguments; for every job a negative and a garbled
 // --lock-timeout; then each binary's own flags with values out of range.
@@ -33,7 +38,7 @@ func cliCases() []cliCase {
 	slices.Sort(names)
 	for _, p := range names {
 		def := []string{"--default"}
-		if p == "server-impermanence-generator" || p == "impermanence-exporter" {
+		if !slices.Contains(jobs, p) {
 			def = nil
 		}
 		cs = append(cs,
@@ -60,10 +65,14 @@ func cliCases() []cliCase {
 		"impermanence-rollback": `"a"`, "impermanence-send": `"a"`, "impermanence-tune": `"a"`, "impermanence-snapshot": "a:",
 		"impermanence-diff": "subvolume a ", "impermanence-restore": "SUBVOLUME",
 		"server-impermanence-generator": "", "impermanence-exporter": `"a"`,
+		"impermanence-status": `"a"`, "impermanence-notify": `"a"`,
 	}
 	for _, p := range names {
+		if p == "impermanence-receive" {
+			continue // its words are the client's request: refused (exit 1) and audited, not a usage error
+		}
 		args := []string{"--default", "a", "b", "c", "d"}
-		if p == "server-impermanence-generator" || p == "impermanence-exporter" {
+		if !slices.Contains(jobs, p) {
 			args = args[1:]
 		}
 		if p == "impermanence-restore" {
@@ -103,6 +112,19 @@ func cliCases() []cliCase {
 		cliCase{"server-impermanence-generator", []string{"--render"}, "-render"},
 		cliCase{"server-impermanence-generator", []string{"--check", "--print-default"}, "--print-default"},
 		cliCase{"server-impermanence-generator", []string{"--initrd"}, "--initrd"},
+		cliCase{"impermanence-receive", nil, "--root"},
+		cliCase{"impermanence-receive", []string{"--root", ""}, "--root"},
+		cliCase{"impermanence-receive", []string{"--root", "srv/backup"}, "--root"},
+		cliCase{"impermanence-receive", []string{"--root", "/srv/../etc"}, "--root"},
+		cliCase{"impermanence-receive", []string{"--prune"}, "--root"},
+		cliCase{"impermanence-receive", []string{"--root", "/srv/backup", "--dry-run"}, "--dry-run"},
+		cliCase{"impermanence-status", []string{"--color", "sometimes"}, "--color"},
+		cliCase{"impermanence-status", []string{"--timeout", "-1s"}, "--timeout"},
+		cliCase{"impermanence-status", []string{"--timeout", "0"}, "--timeout"},
+		cliCase{"impermanence-status", []string{"--config", ""}, "--config"},
+		cliCase{"impermanence-notify", nil, "UNIT"},
+		cliCase{"impermanence-notify", []string{""}, "UNIT"},
+		cliCase{"impermanence-notify", []string{"--config", "", "x.service"}, "--config"},
 	)
 }
 

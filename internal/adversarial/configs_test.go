@@ -92,6 +92,14 @@ func (c configCase) document() (text string, line, col int, keyPath string) {
 				lines = append(lines, l)
 			}
 		}
+	case k.Table == "policy":
+		// A [policy.db] table no subvolume names (a warning, not an error).
+		lines = append(lines, "[policy.db]", k.Name+" = "+c.value)
+		line, keyPath = len(lines), "policy.db."+k.Name
+		col = 1
+		if i := strings.LastIndex(k.Name, "."); i >= 0 {
+			col = i + 2 // a dotted key's error is at its last part
+		}
 	case k.Table == "persist":
 		entry := "{ " + k.Name + " = " + c.value + `, path = "/var/lib/x" }`
 		if k.Name == "path" {
@@ -408,6 +416,13 @@ func value(cfg *config.Config, k config.Key) any {
 			return nil
 		}
 		v, _ := cfg.Targets[0].Value(k.Name)
+		return v
+	case "policy":
+		p, ok := cfg.Policy("db")
+		if !ok {
+			return nil
+		}
+		v, _ := p.Value(k.Name)
 		return v
 	case "persist":
 		for _, p := range cfg.Persist.Directories {

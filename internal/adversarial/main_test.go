@@ -58,6 +58,7 @@ var programs = map[string]string{
 	"impermanence-restore": "helpers/restore", "impermanence-rollback": "helpers/rollback",
 	"impermanence-send": "helpers/send", "impermanence-snapshot": "helpers/snapshot", "impermanence-tune": "helpers/tune",
 	"server-impermanence-generator": "generator", "impermanence-exporter": "exporter",
+	"impermanence-receive": "helpers/receive", "impermanence-status": "helpers/status", "impermanence-notify": "helpers/notify",
 }
 
 // build builds every binary into dir with one go build.

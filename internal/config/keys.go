@@ -12,7 +12,8 @@ type Key struct {
 	// Table is "" for a top-level key (Name is its dotted path,
 	// "archive.keep_days"), "subvolume" for a key of a [[subvolume]]
 	// entry, "target" for a key of a [[target]] entry (Name is dotted
-	// within it, "retention.daily"), "persist" for a key of a persisted
+	// within it, "retention.daily"), "policy" for a key of a
+	// [policy.NAME] table (likewise), "persist" for a key of a persisted
 	// path's table form.
 	Table string
 	Name  string
@@ -37,6 +38,7 @@ func Keys() []Key {
 	out = appendKeys(out, "", schema)
 	out = appendKeys(out, subvolumeTable, subvolumeSchema)
 	out = appendKeys(out, targetTable, targetSchema)
+	out = appendKeys(out, policyTable, policySchema)
 	return appendKeys(out, "persist", persistEntrySchema)
 }
 
@@ -76,6 +78,15 @@ func (t Target) Value(key string) (any, bool) {
 		return nil, false
 	}
 	return deref(f.to(&t)), true
+}
+
+// Value returns the value a [policy.NAME] key holds in p.
+func (p Policy) Value(key string) (any, bool) {
+	f, ok := lookup(policySchema, key)
+	if !ok {
+		return nil, false
+	}
+	return deref(f.to(&p)), true
 }
 
 // Value returns the value a persisted path's key holds in p.
