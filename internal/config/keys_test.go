@@ -6,11 +6,11 @@ import (
 	"time"
 )
 
-// TestKeys: Keys lists every row of the four tables with its kind and
+// TestKeys: Keys lists every row of the five tables with its kind and
 // range, and Value reads what the row writes.
 func TestKeys(t *testing.T) {
 	keys := Keys()
-	if got, want := len(keys), len(schema)+len(subvolumeSchema)+len(targetSchema)+len(persistEntrySchema); got != want {
+	if got, want := len(keys), len(schema)+len(subvolumeSchema)+len(targetSchema)+len(policySchema)+len(persistEntrySchema); got != want {
 		t.Fatalf("Keys() has %d keys, want %d", got, want)
 	}
 	want := Key{Name: "archive.keep_days", Kind: "count", Max: MaxKeepDays}
@@ -35,6 +35,13 @@ func TestKeys(t *testing.T) {
 	sv, _ := c.Subvolume("@var-tmp")
 	if v, _ := sv.Value("cow"); v != false {
 		t.Errorf(`@var-tmp Value("cow") = %v, want false`, v)
+	}
+	want = Key{Table: "policy", Name: "retention.hourly", Kind: "count", Max: MaxCount}
+	if i := slices.IndexFunc(keys, func(k Key) bool { return k.Table == want.Table && k.Name == want.Name }); i < 0 || keys[i] != want {
+		t.Errorf("Keys() at %d, want %+v", i, want)
+	}
+	if v, ok := (Policy{Schedule: "*:0/15"}).Value("schedule"); !ok || v != "*:0/15" {
+		t.Errorf(`Policy Value("schedule") = %v, %v; want *:0/15`, v, ok)
 	}
 	want = Key{Table: "target", Name: "retention.daily", Kind: "count", Max: MaxCount}
 	if i := slices.IndexFunc(keys, func(k Key) bool { return k.Table == want.Table && k.Name == want.Name }); i < 0 || keys[i] != want {
