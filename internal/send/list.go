@@ -15,7 +15,6 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/names"
 	"github.com/server-impermanence/server-impermanence/internal/replicate"
-	"github.com/server-impermanence/server-impermanence/internal/snapshot"
 )
 
 // Row is one snapshot of one subvolume of one target, on either side.
@@ -56,17 +55,12 @@ func runList(ctx context.Context, args []string, env job.Env) int {
 		return job.ExitFailure
 	}
 	defer s.Close()
-	subvols, err := s.FS.List()
+	src, err := listSources(s)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		return job.ExitFailure
 	}
-	bySV := map[string][]replicate.Source{}
-	for _, e := range snapshot.List(subvols, s.Config.Snapshots.Dir, s.FS.Mountpoint()) {
-		if e.Kind != snapshot.KindUnknown && e.ReadOnly {
-			bySV[e.Subvolume] = append(bySV[e.Subvolume], replicate.Source{Name: e.Name, UUID: uuidOf(subvols, e.ID).String()})
-		}
-	}
+	bySV := src.bySV
 	out := Listing{Rows: []Row{}}
 	code := job.ExitOK
 	for _, t := range targets {

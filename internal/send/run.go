@@ -20,7 +20,6 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/lock"
 	"github.com/server-impermanence/server-impermanence/internal/replicate"
-	"github.com/server-impermanence/server-impermanence/internal/snapshot"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 	"github.com/server-impermanence/server-impermanence/internal/targetdir"
 	"github.com/server-impermanence/server-impermanence/internal/targetstate"
@@ -256,22 +255,11 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 			return fail(err)
 		}
 	}
-	subvols, err := s.FS.List()
+	src, err := listSources(s)
 	if err != nil {
 		return fail(err)
 	}
-	bySV := map[string][]replicate.Source{}
-	entries := map[string]snapshot.Entry{}
-	uuids := map[string]btrfs.UUID{}
-	for _, e := range snapshot.List(subvols, s.Config.Snapshots.Dir, s.FS.Mountpoint()) {
-		if e.Kind == snapshot.KindUnknown || !e.ReadOnly {
-			continue
-		}
-		u := uuidOf(subvols, e.ID)
-		bySV[e.Subvolume] = append(bySV[e.Subvolume], replicate.Source{Name: e.Name, UUID: u.String()})
-		entries[e.Subvolume+"/"+e.Name] = e
-		uuids[e.Subvolume+"/"+e.Name] = u
-	}
+	bySV, entries, uuids := src.bySV, src.entries, src.uuids
 	prev, _ := targetstate.Read(s.Env.StateDir(), t.Name)
 	rec := targetstate.Record{Target: t.Name, URL: t.URL, Subvolumes: map[string]targetstate.Subvolume{}, SentBytes: prev.SentBytes}
 	compressed := compressedSend(s.Env.Sysfs)

@@ -24,12 +24,13 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/targetstate"
 )
 
-// sources is the source side of a run: the read-only snapshots of every
-// subvolume, by subvolume, with their entries by "<subvolume>/<name>" and
-// their paths by UUID.
+// sources is the source side of a run (every target format, list and
+// verify): the read-only snapshots of every subvolume, by subvolume, with
+// their entries and UUIDs by "<subvolume>/<name>" and their paths by UUID.
 type sources struct {
 	bySV    map[string][]replicate.Source
 	entries map[string]snapshot.Entry
+	uuids   map[string]btrfs.UUID
 	byUUID  map[string]string // UUID → path below the top level
 }
 
@@ -38,14 +39,17 @@ func listSources(s *job.Session) (sources, error) {
 	if err != nil {
 		return sources{}, err
 	}
-	src := sources{bySV: map[string][]replicate.Source{}, entries: map[string]snapshot.Entry{}, byUUID: map[string]string{}}
+	src := sources{bySV: map[string][]replicate.Source{}, entries: map[string]snapshot.Entry{},
+		uuids: map[string]btrfs.UUID{}, byUUID: map[string]string{}}
 	for _, e := range snapshot.List(subvols, s.Config.Snapshots.Dir, s.FS.Mountpoint()) {
 		if e.Kind == snapshot.KindUnknown || !e.ReadOnly {
 			continue
 		}
-		u := uuidOf(subvols, e.ID).String()
+		id := uuidOf(subvols, e.ID)
+		u := id.String()
 		src.bySV[e.Subvolume] = append(src.bySV[e.Subvolume], replicate.Source{Name: e.Name, UUID: u})
 		src.entries[e.Subvolume+"/"+e.Name] = e
+		src.uuids[e.Subvolume+"/"+e.Name] = id
 		src.byUUID[u] = e.Path
 	}
 	return src, nil

@@ -11,7 +11,6 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/replicate"
-	"github.com/server-impermanence/server-impermanence/internal/snapshot"
 	"github.com/server-impermanence/server-impermanence/internal/targetstate"
 )
 
@@ -105,17 +104,12 @@ func runVerify(ctx context.Context, args []string, env job.Env) int {
 		return job.ExitFailure
 	}
 	defer s.Close()
-	subvols, err := s.FS.List()
+	src, err := listSources(s)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		return job.ExitFailure
 	}
-	bySV := map[string][]replicate.Source{}
-	for _, e := range snapshot.List(subvols, s.Config.Snapshots.Dir, s.FS.Mountpoint()) {
-		if e.Kind != snapshot.KindUnknown && e.ReadOnly {
-			bySV[e.Subvolume] = append(bySV[e.Subvolume], replicate.Source{Name: e.Name, UUID: uuidOf(subvols, e.ID).String()})
-		}
-	}
+	bySV := src.bySV
 	out := Verification{Checks: []Check{}}
 	code := job.ExitOK
 	fail := func(t, msg string) {
