@@ -200,3 +200,12 @@ func clock(d time.Duration) string {
 	}
 	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
+
+// Rate formats n bytes moved in seconds for a log line ("12.3 MB/s";
+// "-" when no time passed), the same in every command's journal.
+func Rate(n int64, seconds float64) string {
+	if seconds <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f MB/s", float64(n)/seconds/1e6)
+}

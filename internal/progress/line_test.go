@@ -146,3 +146,17 @@ func TestPercent(t *testing.T) {
 		}
 	}
 }
+
+func TestRate(t *testing.T) {
+	for _, tt := range []struct {
+		n    int64
+		secs float64
+		want string
+	}{
+		{0, 0, "-"}, {1e6, -1, "-"}, {0, 1, "0.0 MB/s"}, {25e6, 2, "12.5 MB/s"}, {1<<63 - 1, 1, "9223372036854.8 MB/s"},
+	} {
+		if got := Rate(tt.n, tt.secs); got != tt.want {
+			t.Errorf("Rate(%d, %v) = %q, want %q", tt.n, tt.secs, got, tt.want)
+		}
+	}
+}
