@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -197,4 +198,46 @@ func TestFlagsOpen(t *testing.T) {
 	if _, ok := Terminal(pw); ok {
 		t.Error("Terminal(a pipe) = true")
 	}
+}
+
+// The reader of a stream and the logger write at once (run with -race):
+// every log line arrives whole, on a line of its own.
+func TestMeterConcurrent(t *testing.T) {
+	var out bytes.Buffer
+	var mu sync.Mutex
+	clockNow := time.Now
+	m := New(&lockedWriter{w: &out, mu: &mu}, clockNow, 0)
+	log := m.Above(&lockedWriter{w: &out, mu: &mu})
+	m.Start(item("s1", 1, 1))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w := m.Writer(io.Discard)
+		for range 2000 {
+			w.Write(make([]byte, 100))
+		}
+	}()
+	for range 50 {
+		io.WriteString(log, "level=INFO msg=line\n")
+	}
+	wg.Wait()
+	m.Finish(nil)
+	if n := strings.Count(out.String(), "\rlevel=INFO msg=line\n"); n != 50 {
+		t.Errorf("%d log lines after a cleared status line, want 50:\n%q", n, out.String())
+	}
+	if !strings.Contains(out.String(), "sent 195.31KiB") {
+		t.Errorf("final line lost bytes:\n%q", out.String())
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
@@ -18,6 +19,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/human"
 	"github.com/server-impermanence/server-impermanence/internal/progress"
 	"github.com/server-impermanence/server-impermanence/internal/restore"
+	"github.com/server-impermanence/server-impermanence/internal/streamstore"
 )
 
 // terminal is a pseudo-terminal: a command writes to slave (its stderr)
@@ -323,4 +325,52 @@ func runPiped(t *testing.T, r *rig, args ...string) string {
 		t.Fatalf("send %v: exit %d\n%s", args, code, out)
 	}
 	return out
+}
+
+// A new full stream to a stream target shows the newest stored full
+// stream's size as its estimate ("~"); an incremental has none.
+func TestProgressFullStreamEstimate(t *testing.T) {
+	r := newStreamRig(t, "{ keep_min = 100 }", "full_every = \"weekly\"\n")
+	r.snapshot(t, map[string][]byte{"a": random(2<<20, 11)})
+	r.send(t, 0)
+	first := r.manifest(t).Streams[0]
+	r.now = r.now.Add(8 * 24 * time.Hour)
+	s2 := r.snapshot(t, map[string][]byte{"b": random(64<<10, 12)})
+	s3 := r.snapshot(t, map[string][]byte{"c": random(64<<10, 13)})
+	term := openTerminal(t, 80)
+	r.src.Reset()
+	r.src.Env.Stderr = term.slave
+	if code := Run(context.Background(), r.args(), r.src.Env); code != 0 {
+		t.Fatalf("send: exit %d\n%s", code, r.src.Out)
+	}
+	out := term.close()
+	if !strings.Contains(r.src.Out.String(), "sent @persist/"+s2+" (full:") {
+		t.Fatalf("the second chain did not start with a full stream:\n%s", r.src.Out)
+	}
+	wantDrawn(t, out,
+		"vault @persist/"+s2+"  1/2 0B/~"+human.Bytes(uint64(first.StreamBytes))+" 0:00",
+		"vault @persist/"+s3+"  2/2 0B 0:00")
+}
+
+func TestEstimate(t *testing.T) {
+	m := streamstore.Manifest{Streams: []streamstore.Stream{
+		{Name: "20261201T000000Z", Kind: streamstore.Full, StreamBytes: 100},
+		{Name: "20261208T000000Z", Kind: streamstore.Full, StreamBytes: 300},
+		{Name: "20261209T000000Z", Kind: streamstore.Incremental, StreamBytes: 7},
+		{Name: "20261205T000000Z", Kind: streamstore.Full, StreamBytes: 200}, // not in order
+	}}
+	for _, tt := range []struct {
+		m    streamstore.Manifest
+		kind streamstore.Kind
+		want int64
+	}{
+		{m, streamstore.Full, 300},
+		{m, streamstore.Incremental, 0},
+		{streamstore.Manifest{}, streamstore.Full, 0},
+		{streamstore.Manifest{Streams: m.Streams[2:3]}, streamstore.Full, 0},
+	} {
+		if got := estimate(tt.m, tt.kind); got != tt.want {
+			t.Errorf("estimate(%d streams, %s) = %d, want %d", len(tt.m.Streams), tt.kind, got, tt.want)
+		}
+	}
 }
