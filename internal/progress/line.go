@@ -26,6 +26,9 @@ type Item struct {
 	// Estimated marks a Total that is an estimate: the time left is shown
 	// with "~" and no percentage.
 	Estimated bool
+	// Doing, when set, says what is being done before the bytes of the
+	// running line ("checking"); a transfer leaves it empty.
+	Doing string
 	// Verb names the finished item in its final line ("sent",
 	// "replayed"); default "done".
 	Verb string
@@ -65,6 +68,9 @@ func Line(s Status, width int) string {
 	stats := []string{}
 	if s.Count > 0 {
 		stats = append(stats, fmt.Sprintf("%d/%d", s.Index, s.Count))
+	}
+	if s.Doing != "" {
+		stats = append(stats, printable(s.Doing))
 	}
 	amount := humanBytes(s.Done)
 	if s.Total > 0 {
@@ -181,7 +187,7 @@ func percent(done, total int64) int {
 	return min(int(float64(done)/float64(total)*100), 99)
 }
 
-func humanBytes(n int64) string { return human.Bytes(uint64(max(n, 0))) }
+func humanBytes(n int64) string { return human.Short(uint64(max(n, 0))) }
 
 // maxClock is the longest time shown; beyond it the line says ">99:59:59".
 const maxClock = 100*time.Hour - time.Second

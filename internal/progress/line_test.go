@@ -45,6 +45,7 @@ var lineCases = []struct {
 	{"long names cut in the middle, the snapshot kept", Status{Item: Item{Target: strings.Repeat("t", 64), Subvolume: "@" + strings.Repeat("var-lib-postgresql-", 6) + "data", Snapshot: "20261206T100000Z-before-the-upgrade", Index: 123, Count: 4567, Total: 900 * GiB}, Done: 899 * GiB, Elapsed: 99 * time.Hour}},
 	{"control characters shown as ?", Status{Item: Item{Target: "usb", Subvolume: "@x\x1b[2J\r\n", Snapshot: "s\ty"}, Done: 1, Elapsed: time.Second}},
 	{"wide characters counted as runes", Status{Item: Item{Target: "üsb", Subvolume: "@persönlich", Snapshot: "20261206T100000Z"}, Done: 1, Elapsed: time.Second}},
+	{"what is being done", Status{Item: Item{Target: "vault", Subvolume: "@persist", Snapshot: "20261206T100000Z", Total: 3 * GiB, Doing: "checking", Verb: "checked"}, Done: GiB, Elapsed: 10 * time.Second}},
 	{"negative bytes as 0", Status{Item: persist, Done: -5, Elapsed: time.Second}},
 }
 

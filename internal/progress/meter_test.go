@@ -57,7 +57,7 @@ func TestMeterRedrawsAtMostEvery(t *testing.T) {
 	c.add(10 * time.Millisecond)
 	m.Finish(nil)
 	lines := screen(&out)
-	if got, want := lines[len(lines)-1], "usb @persist/20261206T100000Z  1/2 sent 100.00MiB in 0:01, 100.00MiB/s\n"; got != want {
+	if got, want := lines[len(lines)-1], "usb @persist/20261206T100000Z  1/2 sent 100MiB in 0:01, 100MiB/s\n"; got != want {
 		t.Errorf("final line %q, want %q", got, want)
 	}
 	m.Finish(nil) // a second Finish writes nothing
@@ -226,7 +226,7 @@ func TestMeterConcurrent(t *testing.T) {
 	if n := strings.Count(out.String(), "\rlevel=INFO msg=line\n"); n != 50 {
 		t.Errorf("%d log lines after a cleared status line, want 50:\n%q", n, out.String())
 	}
-	if !strings.Contains(out.String(), "sent 195.31KiB") {
+	if !strings.Contains(out.String(), "sent 195KiB") {
 		t.Errorf("final line lost bytes:\n%q", out.String())
 	}
 }

@@ -98,13 +98,7 @@ func fetchFromTarget(ctx context.Context, s *job.Session, o Options) (*Fetched, 
 		}
 	}
 	if o.DryRun {
-		var damage []error
-		for _, x := range chain {
-			if d := st.Verify(o.Subvolume, x); d != nil {
-				damage = append(damage, d)
-			}
-		}
-		return f, errors.Join(damage...)
+		return f, st.VerifyChain(o.Subvolume, chain, streamstore.Watch{Meter: o.Progress, Target: t.Name})
 	}
 	scratch := fromTargetPrefix + t.Name
 	if _, err := fsys.Info(scratch); err == nil {

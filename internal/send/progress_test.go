@@ -224,8 +224,10 @@ func TestProgressNarrowTerminal(t *testing.T) {
 	wantDrawn(t, out, "usb @persist/"+s1+"  1/1 0B 0:00")
 }
 
-// Restore from a stream target on a terminal: each stream of the chain is
-// a line with its stored size as the total, ended by "replayed".
+// Restore from a stream target on a terminal: first the check of the
+// whole chain (the sum of its stored sizes as the total), then each
+// stream of the chain with its stored size as the total, ended by
+// "replayed"; a dry run draws the check alone.
 func TestProgressRestoreFromTarget(t *testing.T) {
 	id, keyFile := newIdentity(t)
 	r := newStreamRig(t, "{ keep_min = 100 }", fmt.Sprintf("recipients = [%q]\n", id.Recipient().String()))
@@ -240,19 +242,40 @@ func TestProgressRestoreFromTarget(t *testing.T) {
 		}
 	}
 	m := r.manifest(t)
+	var total int64
+	for _, x := range m.Streams {
+		total += x.Size
+	}
+	last := "vault @persist/" + snaps[2] + "  "
+	check := []string{last + "checking 0B/" + human.Short(uint64(total)) + " 0% 0:00", last + "checked " + human.Short(uint64(total)) + " in "}
+	args := []string{"--config", r.config, "--mount", r.src.FS.Mount, "--from-target", "vault", "--identity", keyFile, "--from", snaps[2], "--next-boot", "@persist"}
+
+	// A dry run checks the chain only: that line alone.
 	term := openTerminal(t, 80)
 	r.src.Reset()
 	r.src.Env.Stderr = term.slave
-	args := []string{"--config", r.config, "--mount", r.src.FS.Mount, "--from-target", "vault", "--identity", keyFile, "--from", snaps[2], "--next-boot", "@persist"}
-	code := restore.Run(context.Background(), args, r.src.Env)
+	code := restore.Run(context.Background(), append([]string{"--dry-run"}, args...), r.src.Env)
 	out := term.close()
+	if code != 0 {
+		t.Fatalf("restore --from-target --dry-run: exit %d\n%s%q", code, r.src.Out, out)
+	}
+	wantDrawn(t, out, check...)
+	if strings.Contains(out, "replayed") {
+		t.Errorf("a dry run replayed:\n%q", out)
+	}
+
+	term = openTerminal(t, 80)
+	r.src.Reset()
+	r.src.Env.Stderr = term.slave
+	code = restore.Run(context.Background(), args, r.src.Env)
+	out = term.close()
 	if code != 0 {
 		t.Fatalf("restore --from-target: exit %d\n%s%q", code, r.src.Out, out)
 	}
-	var want []string
+	want := check
 	for i, s := range snaps {
 		st, _ := m.Find(s)
-		size := human.Bytes(uint64(st.Size))
+		size := human.Short(uint64(st.Size))
 		want = append(want, fmt.Sprintf("vault @persist/%s  %d/3 0B/%s 0%% 0:00", s, i+1, size),
 			fmt.Sprintf("vault @persist/%s  %d/3 replayed %s in ", s, i+1, size))
 	}
@@ -348,7 +371,7 @@ func TestProgressFullStreamEstimate(t *testing.T) {
 		t.Fatalf("the second chain did not start with a full stream:\n%s", r.src.Out)
 	}
 	wantDrawn(t, out,
-		"vault @persist/"+s2+"  1/2 0B/~"+human.Bytes(uint64(first.StreamBytes))+" 0:00",
+		"vault @persist/"+s2+"  1/2 0B/~"+human.Short(uint64(first.StreamBytes))+" 0:00",
 		"vault @persist/"+s3+"  2/2 0B 0:00")
 }
 

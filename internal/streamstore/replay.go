@@ -72,16 +72,12 @@ func (s Store) Replay(ctx context.Context, sv, name string, identities []age.Ide
 	if err != nil {
 		return nil, err
 	}
-	var damage []error
 	for _, st := range chain {
 		if st.Encrypted && len(identities) == 0 {
 			return nil, fmt.Errorf("stream %s/%s is encrypted: give the identity file", sv, st.File)
 		}
-		if d := s.Verify(sv, st); d != nil {
-			damage = append(damage, d)
-		}
 	}
-	if err := errors.Join(damage...); err != nil {
+	if err := s.VerifyChain(sv, chain, w); err != nil {
 		return nil, fmt.Errorf("verify the chain of %s/%s: nothing applied: %w", sv, name, err)
 	}
 	for i, st := range chain {
@@ -98,6 +94,31 @@ func (s Store) Replay(ctx context.Context, sv, name string, identities []age.Ide
 		}
 	}
 	return chain, nil
+}
+
+// VerifyChain checks every stream of chain (of sv, oldest first) against
+// the manifest, as Verify does; the damage of all of them joined, nil when
+// every one matches. w.Meter shows it as one item, the bytes read of the
+// whole chain against their total.
+func (s Store) VerifyChain(sv string, chain []Stream, w Watch) error {
+	var total int64
+	for _, st := range chain {
+		total += st.Size
+	}
+	last := ""
+	if len(chain) > 0 {
+		last = chain[len(chain)-1].Name
+	}
+	w.Meter.Start(progress.Item{Target: w.Target, Subvolume: sv, Snapshot: last, Total: total, Doing: "checking", Verb: "checked"})
+	var damage []error
+	for _, st := range chain {
+		if d := s.verify(sv, st, w.Meter); d != nil {
+			damage = append(damage, d)
+		}
+	}
+	err := errors.Join(damage...)
+	w.Meter.Finish(err)
+	return err
 }
 
 // apply pipes one stream into btrfs receive dest; meter counts the
