@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/audit"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/progress"
 	"github.com/server-impermanence/server-impermanence/internal/streamstore"
 	"github.com/server-impermanence/server-impermanence/internal/targetstate"
 )
@@ -96,13 +98,7 @@ func fetchFromTarget(ctx context.Context, s *job.Session, o Options) (*Fetched, 
 		}
 	}
 	if o.DryRun {
-		var damage []error
-		for _, x := range chain {
-			if d := st.Verify(o.Subvolume, x); d != nil {
-				damage = append(damage, d)
-			}
-		}
-		return f, errors.Join(damage...)
+		return f, st.VerifyChain(o.Subvolume, chain, streamstore.Watch{Meter: o.Progress, Target: t.Name})
 	}
 	scratch := fromTargetPrefix + t.Name
 	if _, err := fsys.Info(scratch); err == nil {
@@ -119,9 +115,10 @@ func fetchFromTarget(ctx context.Context, s *job.Session, o Options) (*Fetched, 
 		}
 	}()
 	log := s.Log.With("target", t.Name, "subvolume", o.Subvolume)
-	_, err = st.Replay(ctx, o.Subvolume, o.From, ids, filepath.Join(fsys.Mountpoint(), scratch), func(r streamstore.Replayed) {
-		log.Info(fmt.Sprintf("replayed %s from %s: %d bytes in %.1f s", r.Stream.File, t.Name, r.Stream.Size, r.Seconds), "file", r.Stream.File)
-	})
+	_, err = st.Replay(ctx, o.Subvolume, o.From, ids, filepath.Join(fsys.Mountpoint(), scratch), streamstore.Watch{Meter: o.Progress, Target: t.Name, Each: func(r streamstore.Replayed) {
+		log.Info(fmt.Sprintf("replayed %s from %s: %d bytes in %.1f s (%s)", r.Stream.File, t.Name, r.Stream.Size, r.Seconds, progress.Rate(r.Stream.Size, r.Seconds)),
+			"file", r.Stream.File, "snapshot", r.Stream.Name, "bytes", r.Stream.Size, "seconds", math.Round(r.Seconds*1000)/1000)
+	}})
 	ev := audit.Event{Action: "restore-fetch", Subvolume: o.Subvolume, Path: path.Join(root, o.Subvolume, o.From), Result: audit.ResultSuccess}
 	if err == nil {
 		err = fsys.Snapshot(path.Join(scratch, o.From), dst, true)

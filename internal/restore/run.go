@@ -16,6 +16,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
+	"github.com/server-impermanence/server-impermanence/internal/progress"
 	"github.com/server-impermanence/server-impermanence/internal/restorereq"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
@@ -85,6 +86,8 @@ type Options struct {
 	UnitDirs      []string
 	// FromTarget and Identity: fetch From from a stream target first.
 	FromTarget, Identity string
+	// Progress shows the fetch from a target on a terminal (nil: off).
+	Progress *progress.Meter
 }
 
 // Run is the whole program; main only calls it.
@@ -104,6 +107,8 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	fl.BoolVar(&o.Force, "force", false, "with --path: replace existing paths (the current one is kept as PATH.pre-restore-<time>)")
 	fl.BoolVar(&o.Cancel, "cancel", false, "cancel the staged restore of SUBVOLUME")
 	fl.BoolVar(&o.ApplyRequests, "apply-requests", false, "perform the staged restores (before the subvolumes are mounted)")
+	var pf progress.Flags
+	pf.Register(fl)
 	unitDirs := fl.String("unit-dirs", strings.Join(DefaultUnitDirs, ":"), "`DIRS` (colon-separated) whose unit files name the services that use a restored mountpoint")
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
 	if done, code := job.ParseFlags(fl, args, &f, env, func() string { return buildinfo.String(program) }); done {
@@ -113,6 +118,12 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	if err := o.check(fl.Args()); err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		return job.ExitUsage
+	}
+	// The progress line of a fetch from a target; the log lines (stderr
+	// without a journal) go above it.
+	var err error
+	if o.Progress, env.Stderr, err = pf.Open(env.Stderr, time.Now); err != nil {
+		return job.Usage(env, program, "%v", err)
 	}
 	s, err := job.OpenRun(ctx, env, f, program, jobName, nil)
 	if err != nil {

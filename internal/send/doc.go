@@ -15,6 +15,10 @@
 // side, leaves only .incoming debris, which the next transfer deletes
 // first.
 //
+// On a terminal each transfer is a progress line on stderr
+// (internal/progress: the meter counts the send stream as it is read);
+// without one, each snapshot is its one log line with size and rate.
+//
 // The run takes no filesystem job lock (a transfer may take hours; the
 // snapshots and the cleanup keep their schedule): the kernel refuses to
 // delete a snapshot while it is being sent, and impermanence-prune keeps

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
+	"github.com/server-impermanence/server-impermanence/internal/progress"
 	"github.com/server-impermanence/server-impermanence/internal/replicate"
 	"github.com/server-impermanence/server-impermanence/internal/targetdir"
 )
@@ -54,6 +55,7 @@ type transfer struct {
 	sv, name   string
 	uuid       btrfs.UUID // the snapshot's: the received UUID to expect
 	compressed bool
+	meter      *progress.Meter // counts the send stream; nil: off
 }
 
 // stream starts the send ioctl of t into a pipe and returns its reading
@@ -79,7 +81,7 @@ func (l local) receive(ctx context.Context, t transfer) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, rerr := l.Receive(ctx, pr, targetdir.Want{Subvolume: t.sv, Name: t.name, UUID: t.uuid})
+	n, rerr := l.Receive(ctx, t.meter.Reader(pr), targetdir.Want{Subvolume: t.sv, Name: t.name, UUID: t.uuid})
 	pr.Close()
 	serr := wait()
 	if serr != nil {

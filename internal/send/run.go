@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os/exec"
 	"path"
 	"regexp"
@@ -19,6 +20,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/lock"
+	"github.com/server-impermanence/server-impermanence/internal/progress"
 	"github.com/server-impermanence/server-impermanence/internal/replicate"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 	"github.com/server-impermanence/server-impermanence/internal/targetdir"
@@ -102,6 +104,8 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	f.LockTimeout = 0
 	f.Register(fl, true)
 	target := fl.String("target", "", "send to the target called `NAME` only")
+	var pf progress.Flags
+	pf.Register(fl)
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
 	if done, code := job.ParseFlags(fl, args, &f, env, func() string { return buildinfo.String(program) }); done {
 		return code
@@ -109,6 +113,13 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	if fl.NArg() > 0 {
 		return job.Usage(env, program, "unexpected argument %q", fl.Arg(0))
 	}
+	// On a terminal, the progress line of each snapshot on stderr; the
+	// log lines (stderr without a journal) go above it.
+	meter, stderr, err := pf.Open(env.Stderr, time.Now)
+	if err != nil {
+		return job.Usage(env, program, "%v", err)
+	}
+	env.Stderr = stderr
 	s, targets, err := open(ctx, env, f, *target, f.DryRun)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
@@ -128,7 +139,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 		if job.Stopped(ctx) != nil {
 			break
 		}
-		tr := runTarget(ctx, s, t, f.DryRun, f.LockTimeout)
+		tr := runTarget(ctx, s, t, f.DryRun, f.LockTimeout, meter)
 		if tr.Error != "" {
 			failed++
 		}
@@ -203,8 +214,9 @@ func open(ctx context.Context, env job.Env, f job.Flags, only string, dryRun boo
 	return s, targets, nil
 }
 
-// runTarget sends to one target under its lock.
-func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool, timeout time.Duration) TargetReport {
+// runTarget sends to one target under its lock; meter (nil: off) shows
+// each transfer.
+func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool, timeout time.Duration, meter *progress.Meter) TargetReport {
 	tr := TargetReport{Target: t.Name, URL: t.URL, Sent: []Sent{}, Deleted: []Deleted{}}
 	log := s.Log.With("target", t.Name)
 	fail := func(err error) TargetReport {
@@ -216,7 +228,7 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 		return tr
 	}
 	if t.Format != config.FormatBtrfs {
-		return runStream(ctx, s, t, dryRun, timeout)
+		return runStream(ctx, s, t, dryRun, timeout, meter)
 	}
 	l, err := targetOf(t, s.Env.RunDir())
 	if err != nil {
@@ -291,7 +303,7 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 			log.Warn(w)
 		}
 		okAll := true
-		for _, x := range plan.Sends {
+		for i, x := range plan.Sends {
 			r := Sent{Subvolume: sv, Name: x.Name, Parent: x.Parent, Why: x.Why}
 			if dryRun {
 				r.OK = true
@@ -303,12 +315,14 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 				break
 			}
 			tx := transfer{fsys: s.FS, snapshot: entries[sv+"/"+x.Name].Path, sv: sv, name: x.Name,
-				uuid: uuids[sv+"/"+x.Name], compressed: compressed}
+				uuid: uuids[sv+"/"+x.Name], compressed: compressed, meter: meter}
 			if x.Parent != "" {
 				tx.parent = entries[sv+"/"+x.Parent].Path
 			}
 			t0 := time.Now()
+			meter.Start(sendItem(t.Name, sv, x.Name, i, len(plan.Sends), 0))
 			n, err := l.receive(ctx, tx)
+			meter.Finish(err)
 			r.Bytes, r.Seconds = n, time.Since(t0).Seconds()
 			rec.SentBytes += n
 			ev := audit.Event{Action: "send", Subvolume: sv, Path: l.where(sv, x.Name), Duration: r.Seconds, Result: audit.ResultSuccess}
@@ -320,8 +334,8 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 				errs = append(errs, fmt.Errorf("send %s/%s: %w", sv, x.Name, err))
 			} else {
 				r.OK = true
-				log.Info(fmt.Sprintf("sent %s/%s to %s: %s, %d bytes in %.1f s", sv, x.Name, t.Name, x.Why, n, r.Seconds),
-					"subvolume", sv, "snapshot", x.Name, "parent", x.Parent, "bytes", n)
+				log.Info(fmt.Sprintf("sent %s/%s to %s: %s, %d bytes in %.1f s (%s)", sv, x.Name, t.Name, x.Why, n, r.Seconds, progress.Rate(n, r.Seconds)),
+					"subvolume", sv, "snapshot", x.Name, "parent", x.Parent, "bytes", n, "seconds", secs(r.Seconds))
 			}
 			s.AuditEvent(ev)
 			tr.Sent = append(tr.Sent, r)
@@ -386,6 +400,16 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 	}
 	return tr
 }
+
+// sendItem is the progress item of the i-th (from 0) of n sends of sv to
+// target; estimate is its expected size, 0 for none.
+func sendItem(target, sv, name string, i, n int, estimate int64) progress.Item {
+	return progress.Item{Target: target, Subvolume: sv, Snapshot: name, Index: i + 1, Count: n,
+		Total: estimate, Estimated: estimate > 0, Verb: "sent"}
+}
+
+// secs rounds a duration in seconds for a log field.
+func secs(s float64) float64 { return math.Round(s*1000) / 1000 }
 
 func uuidOf(subvols []btrfs.Subvolume, id uint64) btrfs.UUID {
 	for _, s := range subvols {

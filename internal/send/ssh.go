@@ -189,7 +189,7 @@ func (s *sshTarget) receive(ctx context.Context, t transfer) (int64, error) {
 		return 0, err
 	}
 	defer pr.Close()
-	count := &counter{r: pr}
+	count := &counter{r: t.meter.Reader(pr)}
 	var wire io.Reader = count
 	var zstd *exec.Cmd
 	var zout io.Closer

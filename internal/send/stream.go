@@ -18,6 +18,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/lock"
+	"github.com/server-impermanence/server-impermanence/internal/progress"
 	"github.com/server-impermanence/server-impermanence/internal/replicate"
 	"github.com/server-impermanence/server-impermanence/internal/snapshot"
 	"github.com/server-impermanence/server-impermanence/internal/streamstore"
@@ -89,8 +90,9 @@ func openStream(s *job.Session, t config.Target) (streamstore.Store, []age.Recip
 
 // runStream sends to a stream target: each snapshot the plan picks is
 // written as a file through streamstore, the target's retention deletes
-// whole chains only, and the record says what the target holds.
-func runStream(ctx context.Context, s *job.Session, t config.Target, dryRun bool, timeout time.Duration) TargetReport {
+// whole chains only, and the record says what the target holds; meter
+// (nil: off) shows each stream as it is written.
+func runStream(ctx context.Context, s *job.Session, t config.Target, dryRun bool, timeout time.Duration, meter *progress.Meter) TargetReport {
 	tr := TargetReport{Target: t.Name, URL: t.URL, Sent: []Sent{}, Deleted: []Deleted{}}
 	log := s.Log.With("target", t.Name)
 	fail := func(err error) TargetReport {
@@ -160,7 +162,7 @@ func runStream(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 			log.Warn(w)
 		}
 		okAll := true
-		for _, x := range plan.Sends {
+		for i, x := range plan.Sends {
 			r := Sent{Subvolume: sv, Name: x.Name, Parent: x.Parent, Why: x.Why}
 			if dryRun {
 				r.OK = true
@@ -173,7 +175,9 @@ func runStream(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 			}
 			meta := streamstore.Meta{Name: x.Name, UUID: x.UUID, Kind: x.Kind, Parent: x.Parent, ParentUUID: x.ParentUUID}
 			t0 := time.Now()
-			w, err := writeStream(ctx, s.FS, st, sv, src.entries[sv+"/"+x.Name].Path, src.byUUID[x.ParentUUID], meta, compressed, recipients, s.Env.Now())
+			meter.Start(sendItem(t.Name, sv, x.Name, i, len(plan.Sends), estimate(m, x.Kind)))
+			w, err := writeStream(ctx, s.FS, st, sv, src.entries[sv+"/"+x.Name].Path, src.byUUID[x.ParentUUID], meta, compressed, recipients, s.Env.Now(), meter)
+			meter.Finish(err)
 			r.Bytes, r.Seconds = w.Stream.Size, time.Since(t0).Seconds()
 			rec.SentBytes += w.Stream.Size
 			file := streamstore.FileName(x.Name, x.Kind, len(recipients) > 0)
@@ -187,8 +191,8 @@ func runStream(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 			} else {
 				r.OK = true
 				written[x.Name] = w.Stream.SHA256
-				log.Info(fmt.Sprintf("sent %s/%s to %s: %s, %d bytes stored in %.1f s (%s)", sv, x.Name, t.Name, x.Why, w.Stream.Size, r.Seconds, rate(w.StreamBytes, r.Seconds)),
-					"subvolume", sv, "snapshot", x.Name, "parent", x.Parent, "bytes", w.Stream.Size, "file", file)
+				log.Info(fmt.Sprintf("sent %s/%s to %s: %s, %d bytes stored in %.1f s (%s)", sv, x.Name, t.Name, x.Why, w.Stream.Size, r.Seconds, progress.Rate(w.StreamBytes, r.Seconds)),
+					"subvolume", sv, "snapshot", x.Name, "parent", x.Parent, "bytes", w.Stream.Size, "seconds", secs(r.Seconds), "file", file)
 			}
 			s.AuditEvent(ev)
 			tr.Sent = append(tr.Sent, r)
@@ -267,8 +271,9 @@ func streamRecord(m streamstore.Manifest, src []replicate.Source, trusted, writt
 // writeStream sends the snapshot (incrementally from parent when it is not
 // "") through a pipe into the store. The store sees the end of the stream
 // only once the send ioctl succeeded: a failed send is a read error, so
-// nothing of it reaches the manifest.
-func writeStream(ctx context.Context, fsys *btrfs.FS, st streamstore.Store, sv, snap, parent string, m streamstore.Meta, compressed bool, rs []age.Recipient, now time.Time) (streamstore.Written, error) {
+// nothing of it reaches the manifest. meter (nil: off) counts the send
+// stream.
+func writeStream(ctx context.Context, fsys *btrfs.FS, st streamstore.Store, sv, snap, parent string, m streamstore.Meta, compressed bool, rs []age.Recipient, now time.Time, meter *progress.Meter) (streamstore.Written, error) {
 	if m.Kind == streamstore.Incremental && parent == "" {
 		return streamstore.Written{}, fmt.Errorf("the parent %s is not on the source", m.Parent)
 	}
@@ -284,12 +289,30 @@ func writeStream(ctx context.Context, fsys *btrfs.FS, st streamstore.Store, sv, 
 	}()
 	stop := context.AfterFunc(ctx, func() { pr.Close() }) // a send still writing gets EPIPE
 	defer stop()
-	w, werr := st.Write(sv, m, &sendReader{r: pr, sent: sent}, rs, now)
+	w, werr := st.Write(sv, m, &sendReader{r: meter.Reader(pr), sent: sent}, rs, now)
 	pr.Close()
 	if werr != nil {
 		return w, werr
 	}
 	return w, nil
+}
+
+// estimate is the expected size of the next send stream of kind to a
+// stream target holding m: for a full stream, the send stream of the
+// newest full one stored (the same subvolume, sent again in full); 0 for
+// an incremental, whose size says nothing about the next.
+func estimate(m streamstore.Manifest, kind streamstore.Kind) int64 {
+	if kind != streamstore.Full {
+		return 0
+	}
+	var full streamstore.Manifest
+	for _, x := range m.Streams {
+		if x.Kind == streamstore.Full {
+			full.Streams = append(full.Streams, x)
+		}
+	}
+	newest, _ := full.Newest()
+	return newest.StreamBytes
 }
 
 // sendReader reads the pipe of a send; at its end it returns the send's
@@ -308,14 +331,6 @@ func (s *sendReader) Read(p []byte) (int, error) {
 		s.sent <- nil // a later Read sees EOF again
 	}
 	return n, err
-}
-
-// rate formats bytes per second for a log line.
-func rate(n int64, seconds float64) string {
-	if seconds <= 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.1f MB/s", float64(n)/seconds/1e6)
 }
 
 // addStream adds the rows of a stream target to a listing: its manifest

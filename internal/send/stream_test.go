@@ -81,7 +81,7 @@ func (r *rig) replay(t *testing.T, identityFile, name string) (string, error) {
 	if err := os.Mkdir(dest, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err = streamstore.Store{Root: r.root}.Replay(context.Background(), "@persist", name, ids, dest, nil)
+	_, err = streamstore.Store{Root: r.root}.Replay(context.Background(), "@persist", name, ids, dest, streamstore.Watch{})
 	return dest, err
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/server-impermanence/server-impermanence/internal/progress"
 	"github.com/server-impermanence/server-impermanence/internal/safefile"
 )
 
@@ -40,6 +41,17 @@ type Replayed struct {
 	Seconds float64
 }
 
+// Watch is who follows a replay; the zero Watch is no one.
+type Watch struct {
+	// Each, when set, is called after each stream is applied.
+	Each func(Replayed)
+	// Meter (nil: off) counts the stored bytes of each stream as they
+	// are read, the stream's size in the manifest as its total, under the
+	// name Target.
+	Meter  *progress.Meter
+	Target string
+}
+
 // Replay restores the snapshot name of sv into dest, a directory on a
 // btrfs filesystem: btrfs receive makes dest/<snapshot> for every stream
 // of the chain (its full stream, then each incremental up to name; an
@@ -50,8 +62,8 @@ type Replayed struct {
 // is applied its bytes are hashed again: a file that changes after the
 // check fails the replay (what was received from it is then in dest, for
 // the caller to discard; a fresh filesystem is the place to replay into).
-// each, when set, is called after each stream is applied.
-func (s Store) Replay(ctx context.Context, sv, name string, identities []age.Identity, dest string, each func(Replayed)) ([]Stream, error) {
+// w follows the streams as they are applied.
+func (s Store) Replay(ctx context.Context, sv, name string, identities []age.Identity, dest string, w Watch) ([]Stream, error) {
 	m, err := s.Read(sv)
 	if err != nil {
 		return nil, err
@@ -60,32 +72,58 @@ func (s Store) Replay(ctx context.Context, sv, name string, identities []age.Ide
 	if err != nil {
 		return nil, err
 	}
-	var damage []error
 	for _, st := range chain {
 		if st.Encrypted && len(identities) == 0 {
 			return nil, fmt.Errorf("stream %s/%s is encrypted: give the identity file", sv, st.File)
 		}
-		if d := s.Verify(sv, st); d != nil {
-			damage = append(damage, d)
-		}
 	}
-	if err := errors.Join(damage...); err != nil {
+	if err := s.VerifyChain(sv, chain, w); err != nil {
 		return nil, fmt.Errorf("verify the chain of %s/%s: nothing applied: %w", sv, name, err)
 	}
-	for _, st := range chain {
+	for i, st := range chain {
 		t0 := time.Now()
-		if err := s.apply(ctx, sv, st, identities, dest); err != nil {
+		w.Meter.Start(progress.Item{Target: w.Target, Subvolume: sv, Snapshot: st.Name, Index: i + 1, Count: len(chain),
+			Total: st.Size, Verb: "replayed"})
+		err := s.apply(ctx, sv, st, identities, dest, w.Meter)
+		w.Meter.Finish(err)
+		if err != nil {
 			return chain, err
 		}
-		if each != nil {
-			each(Replayed{Stream: st, Seconds: time.Since(t0).Seconds()})
+		if w.Each != nil {
+			w.Each(Replayed{Stream: st, Seconds: time.Since(t0).Seconds()})
 		}
 	}
 	return chain, nil
 }
 
-// apply pipes one stream into btrfs receive dest.
-func (s Store) apply(ctx context.Context, sv string, st Stream, identities []age.Identity, dest string) error {
+// VerifyChain checks every stream of chain (of sv, oldest first) against
+// the manifest, as Verify does; the damage of all of them joined, nil when
+// every one matches. w.Meter shows it as one item, the bytes read of the
+// whole chain against their total.
+func (s Store) VerifyChain(sv string, chain []Stream, w Watch) error {
+	var total int64
+	for _, st := range chain {
+		total += st.Size
+	}
+	last := ""
+	if len(chain) > 0 {
+		last = chain[len(chain)-1].Name
+	}
+	w.Meter.Start(progress.Item{Target: w.Target, Subvolume: sv, Snapshot: last, Total: total, Doing: "checking", Verb: "checked"})
+	var damage []error
+	for _, st := range chain {
+		if d := s.verify(sv, st, w.Meter); d != nil {
+			damage = append(damage, d)
+		}
+	}
+	err := errors.Join(damage...)
+	w.Meter.Finish(err)
+	return err
+}
+
+// apply pipes one stream into btrfs receive dest; meter counts the
+// stored bytes read.
+func (s Store) apply(ctx context.Context, sv string, st Stream, identities []age.Identity, dest string, meter *progress.Meter) error {
 	path := filepath.Join(s.dir(sv), st.File)
 	f, err := safefile.Open(path)
 	if err != nil {
@@ -93,7 +131,7 @@ func (s Store) apply(ctx context.Context, sv string, st Stream, identities []age
 	}
 	defer f.Close()
 	h := sha256.New()
-	stored := &countReader{r: io.TeeReader(f, h)}
+	stored := &countReader{r: io.TeeReader(meter.Reader(f), h)}
 	var r io.Reader = stored
 	if st.Encrypted {
 		if r, err = age.Decrypt(stored, identities...); err != nil {

@@ -18,6 +18,7 @@ import (
 	"filippo.io/age"
 	"golang.org/x/sys/unix"
 
+	"github.com/server-impermanence/server-impermanence/internal/progress"
 	"github.com/server-impermanence/server-impermanence/internal/safefile"
 )
 
@@ -287,14 +288,17 @@ func (d Damage) Error() string {
 
 // Verify checks the stored bytes of one stream against the manifest entry
 // (size and SHA-256); nil when they match.
-func (s Store) Verify(sv string, st Stream) *Damage {
+func (s Store) Verify(sv string, st Stream) *Damage { return s.verify(sv, st, nil) }
+
+// verify is Verify, its reads counted by meter (nil: off).
+func (s Store) verify(sv string, st Stream, meter *progress.Meter) *Damage {
 	f, err := safefile.Open(filepath.Join(s.dir(sv), st.File))
 	if err != nil {
 		return &Damage{Subvolume: sv, File: st.File, Problem: err.Error()}
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(h, f, make([]byte, copyBuffer))
+	n, err := io.CopyBuffer(h, meter.Reader(f), make([]byte, copyBuffer))
 	if err != nil {
 		return &Damage{Subvolume: sv, File: st.File, Problem: "read: " + err.Error()}
 	}
