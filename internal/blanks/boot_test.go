@@ -12,7 +12,9 @@ import (
 )
 
 func TestNewestKernel(t *testing.T) {
-	k := func(v, linux, initrd string) Kernel { return Kernel{Version: v, Linux: "boot/" + linux, Initrd: "boot/" + initrd} }
+	k := func(v, linux, initrd string) Kernel {
+		return Kernel{Version: v, Linux: "boot/" + linux, Initrd: "boot/" + initrd}
+	}
 	for _, c := range []struct {
 		name  string
 		files []string
