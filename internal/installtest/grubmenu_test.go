@@ -1,0 +1,298 @@
+package installtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
+	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/names"
+	"github.com/server-impermanence/server-impermanence/internal/provision"
+)
+
+// grubScript is the grub.d script of the GRUB menu of former blanks.
+const grubScript = "../../grub/42_server-impermanence"
+
+// grubLib is grub-mkconfig's library (grub-common), which the script
+// sources.
+const grubLib = "/usr/share/grub/grub-mkconfig_lib"
+
+// grubProbe stands in for grub-probe: the tests' root device is a name,
+// /dev/vda2 (root) or /dev/vda1 (a separate /boot), so that the menu does
+// not depend on the loop device or on the host's disks. The blanks are
+// real: a loop-backed btrfs and impermanence-provision.
+const grubProbe = `#!/bin/sh
+dev=
+for a; do
+	case $a in --target=*) t=${a#--target=} ;; esac
+	case $prev in --device) dev=$a ;; esac
+	prev=$a
+done
+case $t in
+fs) case $dev in /dev/vda1) echo ext2 ;; *) echo btrfs ;; esac ;;
+fs_uuid) case $dev in /dev/vda1) echo 0b0e7a3c-58a1-4f3e-9d1e-5c8a1f1b2c01 ;; *) echo 5e77e4b1-2f0a-4c11-8e4b-1d7b0a6f9c02 ;; esac ;;
+partmap) echo msdos ;;
+hints_string) case $dev in /dev/vda1) echo --hint-bios=hd0,msdos1 ;; *) echo --hint-bios=hd0,msdos2 ;; esac ;;
+abstraction | compatibility_hint | cryptodisk_uuid) ;;
+device) echo /dev/vda2 ;;
+*) echo "grub-probe stand-in: no target $t" >&2; exit 1 ;;
+esac
+`
+
+// grubMkrelpath stands in for grub-mkrelpath: the path of / and /boot in
+// their filesystems, from $REL_ROOT and $REL_BOOT.
+const grubMkrelpath = `#!/bin/sh
+case $1 in
+/) echo "$REL_ROOT" ;;
+/boot) echo "$REL_BOOT" ;;
+*) echo "grub-mkrelpath stand-in: no path $1" >&2; exit 1 ;;
+esac
+`
+
+// grubRun is one run of the script.
+type grubRun struct {
+	code           int
+	stdout, stderr string
+}
+
+// runGrubScript runs the script as grub-mkconfig does (its exported
+// variables in env), in a private mount namespace with tmpfs on /run,
+// /var/lib and /var/log (impermanence-provision mounts the filesystem
+// beneath /run and must not touch the host's state) and defaultDir bound
+// on /etc/default, bootDir on /boot.
+func runGrubScript(t *testing.T, env []string, defaultDir, bootDir string) grubRun {
+	t.Helper()
+	script, err := filepath.Abs(grubScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := `mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/lib && mount -t tmpfs tmpfs /var/log &&
+mount --bind "$T_DEFAULT" /etc/default && mount --bind "$T_BOOT" /boot && exec "$T_SCRIPT"`
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", inner)
+	cmd.Env = append(append(os.Environ(), "T_DEFAULT="+defaultDir, "T_BOOT="+bootDir, "T_SCRIPT="+script), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("%s: %v", script, err)
+	}
+	return grubRun{code, out.String(), errb.String()}
+}
+
+// writeFiles writes each name: content below dir, with the mode of an
+// executable when the content starts with #!.
+func writeFiles(t *testing.T, dir string, files map[string]string) string {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasPrefix(content, "#!") {
+			mode = 0o755
+		}
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// volatile replaces what a real filesystem makes up (creation times and
+// generations) in the emitted menu.
+var volatile = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`committed \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`), "committed <time>"},
+	{regexp.MustCompile(`generation \d+`), "generation <generation>"},
+}
+
+func normalize(s string) string {
+	for _, v := range volatile {
+		s = v.re.ReplaceAllString(s, v.with)
+	}
+	return s
+}
+
+// TestGrubMenu runs the grub.d script against a real loop-backed btrfs
+// whose root has a history of three former blanks committed by the real
+// impermanence-provision (the oldest, the first blank, without a kernel;
+// the others each with their own /boot), through grub-mkconfig's own
+// library: the menu with each blank's kernel (/boot on the root) and with
+// the live kernel (a separate /boot) against golden files, grub-script-check
+// on both, and nothing but exit 0 when disabled, unconfigured or broken.
+func TestGrubMenu(t *testing.T) {
+	for _, tool := range []string{"unshare", "grub-script-check"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (grub-common; scripts/install-deps.sh)", tool)
+		}
+	}
+	if _, err := os.Stat(grubLib); err != nil {
+		t.Skipf("%s: %v (grub-common; scripts/install-deps.sh)", grubLib, err)
+	}
+	tfs := btrfstest.New(t)
+	stateRoot := t.TempDir()
+	t0 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	prov := func(now time.Time, args ...string) {
+		t.Helper()
+		var out bytes.Buffer
+		env := job.Env{Stdout: &out, Stderr: &out, Root: stateRoot, Now: func() time.Time { return now }}
+		if code := provision.Run(context.Background(), append([]string{"--default", "--mount", tfs.Mount}, args...), env); code != job.ExitOK {
+			t.Fatalf("provision %q: exit %d\n%s", args, code, out.String())
+		}
+	}
+	prov(t0)
+	root := filepath.Join(tfs.Mount, "@root")
+	kernels := [][]string{
+		{"vmlinuz-6.1.0-9-amd64", "initrd.img-6.1.0-9-amd64", "config-6.1.0-9-amd64"},
+		{"vmlinuz-6.1.0-9-amd64", "initrd.img-6.1.0-9-amd64", "vmlinuz-6.1.0-26-amd64", "initrd.img-6.1.0-26-amd64"},
+		{"vmlinuz-6.1.0-26-amd64", "initrd.img-6.1.0-26-amd64", "vmlinuz-6.1.0-28-amd64"},
+	}
+	for i, files := range kernels {
+		boot := filepath.Join(root, "boot")
+		os.RemoveAll(boot)
+		m := map[string]string{}
+		for _, f := range files {
+			m[f] = ""
+		}
+		writeFiles(t, boot, m)
+		prov(t0.Add(time.Duration(i+1)*24*time.Hour), "--commit")
+	}
+
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(bin, "impermanence-provision"), "./helpers/provision")
+	build.Dir = "../.."
+	if o, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, o)
+	}
+	tools := writeFiles(t, t.TempDir(), map[string]string{"grub-probe": grubProbe, "grub-mkrelpath": grubMkrelpath,
+		"failing/impermanence-provision": "#!/bin/sh\necho 'impermanence-provision: stand-in failure' >&2\nexit 1\n"})
+	cfgDir := t.TempDir()
+	toml := strings.Replace(string(config.DefaultTOML()), `device = "/dev/disk/by-label/server"`, `device = "`+tfs.Device+`"`, 1)
+	conf := filepath.Join(writeFiles(t, cfgDir, map[string]string{"config.toml": toml}), "config.toml")
+	badConf := filepath.Join(writeFiles(t, cfgDir, map[string]string{"bad.toml": strings.Replace(toml, tfs.Device, "/dev/disk/by-label/no-such-filesystem", 1)}), "bad.toml")
+
+	enabled := writeFiles(t, t.TempDir(), map[string]string{"grub": "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_SERVER_IMPERMANENCE=true\n"})
+	enabledDropIn := writeFiles(t, t.TempDir(), map[string]string{"grub": "GRUB_SERVER_IMPERMANENCE=false\n",
+		"grub.d/50-server-impermanence.cfg": "GRUB_SERVER_IMPERMANENCE=true\n"})
+	disabled := writeFiles(t, t.TempDir(), map[string]string{"grub": "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\n"})
+	emptyBoot := t.TempDir()
+	liveBoot := writeFiles(t, t.TempDir(), map[string]string{"vmlinuz-6.1.0-28-amd64": "", "initrd.img-6.1.0-28-amd64": "",
+		"vmlinuz-6.1.0-30-amd64": "", "vmlinuz-6.1.0-28-amd64.dpkg-tmp": "", "grub/grub.cfg": ""})
+
+	path := "PATH=" + bin + ":" + os.Getenv("PATH")
+	// What grub-mkconfig exports (GRUB_CMDLINE_LINUX_DEFAULT comes from
+	// /etc/default/grub, which grub-mkconfig has sourced).
+	base := []string{path, "SERVER_IMPERMANENCE_CONFIG=" + conf, "pkgdatadir=/usr/share/grub",
+		"grub_probe=" + filepath.Join(tools, "grub-probe"), "grub_mkrelpath=" + filepath.Join(tools, "grub-mkrelpath"),
+		"GRUB_DEVICE=/dev/vda2", "GRUB_DEVICE_UUID=5e77e4b1-2f0a-4c11-8e4b-1d7b0a6f9c02", "GRUB_FS=btrfs",
+		"GRUB_CMDLINE_LINUX=", "GRUB_CMDLINE_LINUX_DEFAULT=quiet", "REL_ROOT=/@root"}
+	onRoot := append(base[:len(base):len(base)], "GRUB_DEVICE_BOOT=/dev/vda2", "REL_BOOT=/@root/boot")
+	separate := append(base[:len(base):len(base)], "GRUB_DEVICE_BOOT=/dev/vda1", "REL_BOOT=/")
+	with := func(env []string, extra ...string) []string { return append(env[:len(env):len(env)], extra...) }
+	former := func(day int) string { return names.BlankHistory("@root-blank", t0.Add(time.Duration(day)*24*time.Hour)) }
+
+	for _, c := range []struct {
+		name        string
+		env         []string
+		defaults    string
+		boot        string
+		golden      string   // the menu, when there is one
+		stderr      []string // lines stderr must hold
+		emptyStderr bool
+	}{
+		{name: "/boot on the root: each blank's own kernel", env: onRoot, defaults: enabled, boot: emptyBoot, golden: "boot-on-root",
+			stderr: []string{"42_server-impermanence: " + former(1) + " has no kernel with an initrd in its /boot: no entry",
+				"42_server-impermanence: found blank " + former(3) + " (Linux 6.1.0-26-amd64)"}},
+		{name: "a separate /boot: the live kernel", env: separate, defaults: enabled, boot: liveBoot, golden: "boot-separate",
+			stderr: []string{"42_server-impermanence: found blank " + former(1) + " (Linux 6.1.0-28-amd64)"}},
+		{name: "enabled in a grub.d drop-in", env: onRoot, defaults: enabledDropIn, boot: emptyBoot, golden: "boot-on-root"},
+		{name: "enabled in the environment", env: with(onRoot, "GRUB_SERVER_IMPERMANENCE=true"), defaults: disabled, boot: emptyBoot, golden: "boot-on-root"},
+		{name: "disabled by default", env: onRoot, defaults: disabled, boot: emptyBoot, emptyStderr: true},
+		{name: "disabled in the environment", env: with(onRoot, "GRUB_SERVER_IMPERMANENCE=false"), defaults: enabled, boot: emptyBoot, emptyStderr: true},
+		{name: "unconfigured", env: with(onRoot, "SERVER_IMPERMANENCE_CONFIG="+filepath.Join(cfgDir, "missing.toml")), defaults: enabled, boot: emptyBoot, emptyStderr: true},
+		{name: "provision fails", env: with(onRoot, "SERVER_IMPERMANENCE_CONFIG="+badConf), defaults: enabled, boot: emptyBoot,
+			stderr: []string{"42_server-impermanence: impermanence-provision --list-blanks failed (exit 1): no server-impermanence entries"}},
+		{name: "a broken provision binary", env: with(onRoot, "PATH="+filepath.Join(tools, "failing")+":"+os.Getenv("PATH")), defaults: enabled, boot: emptyBoot,
+			stderr: []string{"impermanence-provision: stand-in failure", "42_server-impermanence: impermanence-provision --list-blanks failed (exit 1): no server-impermanence entries"}},
+		{name: "the root is not btrfs", env: with(onRoot, "GRUB_FS=ext2"), defaults: enabled, boot: emptyBoot,
+			stderr: []string{"42_server-impermanence: the root is ext2, not btrfs: no server-impermanence entries"}},
+		{name: "/ is not the configured root", env: with(onRoot, "REL_ROOT=/@other", "REL_BOOT=/@other/boot"), defaults: enabled, boot: emptyBoot,
+			stderr: []string{"42_server-impermanence: / is /@other in its filesystem, not the configured root @root: no server-impermanence entries"}},
+		{name: "a separate /boot without a kernel", env: separate, defaults: enabled, boot: emptyBoot,
+			stderr: []string{"42_server-impermanence: no kernel with an initrd in /boot: no server-impermanence entries"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := runGrubScript(t, c.env, c.defaults, c.boot)
+			if r.code != 0 {
+				t.Errorf("exit %d, want 0 (a grub.d script never fails grub-mkconfig)\nstderr:\n%s", r.code, r.stderr)
+			}
+			for _, l := range c.stderr {
+				if !strings.Contains(r.stderr, l+"\n") {
+					t.Errorf("stderr lacks %q:\n%s", l, r.stderr)
+				}
+			}
+			if c.emptyStderr && r.stderr != "" {
+				t.Errorf("stderr = %q, want nothing", r.stderr)
+			}
+			if c.golden == "" {
+				if r.stdout != "" {
+					t.Errorf("stdout = %q, want no entries", r.stdout)
+				}
+				return
+			}
+			checkGolden(t, filepath.Join("testdata", "grub", c.golden+".golden"), normalize(r.stdout))
+			scriptCheck(t, r.stdout)
+		})
+	}
+}
+
+// checkGolden compares got with the golden file (-update rewrites it).
+func checkGolden(t *testing.T, golden, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (go test ./internal/installtest -run TestGrubMenu -update writes it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("the menu differs from %s (-want +got; -update rewrites it):\n%s", golden, diff)
+	}
+}
+
+// scriptCheck runs grub-script-check on a menu.
+func scriptCheck(t *testing.T, menu string) {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "menu.cfg")
+	if err := os.WriteFile(f, []byte(menu), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("grub-script-check", f).CombinedOutput(); err != nil {
+		t.Errorf("grub-script-check: %v\n%s\n%s", err, out, menu)
+	}
+}
