@@ -208,7 +208,9 @@ func TestGrubMenu(t *testing.T) {
 	onRoot := append(base[:len(base):len(base)], "GRUB_DEVICE_BOOT=/dev/vda2", "REL_BOOT=/@root/boot")
 	separate := append(base[:len(base):len(base)], "GRUB_DEVICE_BOOT=/dev/vda1", "REL_BOOT=/")
 	with := func(env []string, extra ...string) []string { return append(env[:len(env):len(env)], extra...) }
-	former := func(day int) string { return names.BlankHistory("@root-blank", t0.Add(time.Duration(day)*24*time.Hour)) }
+	former := func(day int) string {
+		return names.BlankHistory("@root-blank", t0.Add(time.Duration(day)*24*time.Hour))
+	}
 
 	for _, c := range []struct {
 		name        string
