@@ -265,6 +265,106 @@ func TestGrubMenu(t *testing.T) {
 			scriptCheck(t, r.stdout)
 		})
 	}
+
+	t.Run("grub-mkconfig", func(t *testing.T) {
+		grubMkconfig(t, tfs, filepath.Join(bin, "impermanence-provision"), toml, former(3), former(2))
+	})
+}
+
+// grubMkconfig runs the real grub-mkconfig -o with the real grub-probe in
+// a chroot whose / is the test filesystem's @root (as the rollback leaves
+// it: /boot in it), in a private mount namespace: the host's /usr,
+// /etc/alternatives, /dev and /sys bound in, its own /proc, /run and /tmp, and an /etc of the
+// test's own (00_header, 10_linux, the menu script, /etc/default/grub
+// turning the menu on). The host's /boot and /etc/default/grub are never
+// read or written. want are the former blanks with an entry, newest
+// first.
+func grubMkconfig(t *testing.T, tfs *btrfstest.FS, provisionBin, toml string, want ...string) {
+	t.Helper()
+	if _, err := exec.LookPath("grub-mkconfig"); err != nil {
+		t.Skip("grub-mkconfig not installed (grub-common)")
+	}
+	root := filepath.Join(tfs.Mount, "@root")
+	script, err := os.ReadFile(grubScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := os.ReadFile(provisionBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"etc/grub.d/42_server-impermanence":              string(script),
+		"etc/default/grub":                               "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_SERVER_IMPERMANENCE=true\n",
+		"etc/server-impermanence/config.toml":            toml,
+		"opt/server-impermanence/impermanence-provision": string(bin),
+	}
+	for _, f := range []string{"00_header", "10_linux"} {
+		b, err := os.ReadFile(filepath.Join("/etc/grub.d", f))
+		if err != nil {
+			t.Skipf("grub-common's %v", err)
+		}
+		files["etc/grub.d/"+f] = string(b)
+	}
+	writeFiles(t, root, files)
+	os.Chmod(filepath.Join(root, "opt/server-impermanence/impermanence-provision"), 0o755)
+	for _, d := range []string{"usr", "dev", "proc", "sys", "run", "tmp", "etc/alternatives"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range []string{"bin", "sbin", "lib", "lib64"} {
+		if err := os.Symlink("usr/"+l, filepath.Join(root, l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chroot := t.TempDir()
+	inner := `set -e
+mount -o subvol=@root "$T_DEV" "$T_ROOT"
+mount --bind /usr "$T_ROOT/usr"
+mount --bind /etc/alternatives "$T_ROOT/etc/alternatives"
+mount --bind /dev "$T_ROOT/dev"
+mount --bind /sys "$T_ROOT/sys"
+mount -t proc proc "$T_ROOT/proc"
+mount -t tmpfs tmpfs "$T_ROOT/run"
+mount -t tmpfs tmpfs "$T_ROOT/tmp"
+chroot "$T_ROOT" /usr/bin/env -i PATH=/opt/server-impermanence:/usr/sbin:/usr/bin LANG=C grub-mkconfig -o /tmp/grub.cfg
+echo "### grub.cfg"
+cat "$T_ROOT/tmp/grub.cfg"`
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", inner)
+	cmd.Env = append(os.Environ(), "T_DEV="+tfs.Device, "T_ROOT="+chroot)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("grub-mkconfig -o in a chroot of @root: %v\nstderr:\n%s\nstdout:\n%s", err, errb.String(), out.String())
+	}
+	_, cfg, ok := strings.Cut(out.String(), "### grub.cfg\n")
+	if !ok {
+		t.Fatalf("no grub.cfg:\n%s", out.String())
+	}
+	// On a loop device numbered 0 to 9, grub-mkconfig_lib takes the root
+	// for a file-backed loop (loop-AES) and probes the image file, which
+	// the chroot does not have: its complaint on stderr is expected.
+	t.Logf("grub-mkconfig stderr:\n%s", errb.String())
+	section := regexp.MustCompile(`(?s)### BEGIN /etc/grub.d/42_server-impermanence ###\n(.*)### END /etc/grub.d/42_server-impermanence ###`).FindStringSubmatch(cfg)
+	if section == nil {
+		t.Fatalf("grub.cfg has no section of 42_server-impermanence:\n%s", cfg)
+	}
+	menu := section[1]
+	if !strings.HasPrefix(menu, "submenu 'server-impermanence: boot a previous blank' ") {
+		t.Errorf("the section does not start with the submenu:\n%s", menu)
+	}
+	kernels := map[string]string{want[0]: "6.1.0-26-amd64", want[1]: "6.1.0-9-amd64"}
+	var got []string
+	for _, m := range regexp.MustCompile(`(?m)^\t\tlinux\t'(/[^']+)' root=\S+ ro rootflags=subvol=@root quiet server-impermanence.blank=(\S+)$`).FindAllStringSubmatch(menu, -1) {
+		if k := kernels[m[2]]; m[1] != "/"+m[2]+"/boot/vmlinuz-"+k {
+			t.Errorf("the entry of %s loads %s, want its own /boot/vmlinuz-%s", m[2], m[1], k)
+		}
+		got = append(got, m[2])
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("grub.cfg's entries (-want +got):\n%s\n%s", diff, menu)
+	}
 }
 
 // checkGolden compares got with the golden file (-update rewrites it).
