@@ -266,6 +266,25 @@ func TestGrubMenu(t *testing.T) {
 		})
 	}
 
+	t.Run("a writable former blank has no entry", func(t *testing.T) {
+		rw := filepath.Join(tfs.Mount, former(3))
+		setRO := func(v string) {
+			t.Helper()
+			if out, err := exec.Command("btrfs", "property", "set", "-ts", rw, "ro", v).CombinedOutput(); err != nil {
+				t.Fatalf("btrfs property set %s ro %s: %v\n%s", rw, v, err, out)
+			}
+		}
+		setRO("false")
+		defer setRO("true")
+		r := runGrubScript(t, onRoot, enabled, emptyBoot)
+		if want := "42_server-impermanence: " + former(3) + " is writable, so it may not be pristine: no entry\n"; r.code != 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("exit %d, stderr:\n%s\nwant exit 0 and %q", r.code, r.stderr, want)
+		}
+		if strings.Contains(r.stdout, "blank="+former(3)) || !strings.Contains(r.stdout, "blank="+former(2)) {
+			t.Errorf("with %s writable the menu is:\n%s\nwant the entry of %s alone", former(3), r.stdout, former(2))
+		}
+	})
+
 	t.Run("grub-mkconfig", func(t *testing.T) {
 		grubMkconfig(t, tfs, filepath.Join(bin, "impermanence-provision"), toml, former(3), former(2))
 	})
