@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,13 +141,13 @@ func normalize(s string) string {
 // the live kernel (a separate /boot) against golden files, grub-script-check
 // on both, and nothing but exit 0 when disabled, unconfigured or broken.
 func TestGrubMenu(t *testing.T) {
-	for _, tool := range []string{"unshare", "grub-script-check"} {
+	for _, tool := range []string{"unshare", "grub-script-check", "grub-mkconfig"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not installed (grub-common; scripts/install-deps.sh)", tool)
+			missingTool(t, tool+" (grub-common; scripts/install-deps.sh)")
 		}
 	}
 	if _, err := os.Stat(grubLib); err != nil {
-		t.Skipf("%s: %v (grub-common; scripts/install-deps.sh)", grubLib, err)
+		missingTool(t, grubLib+" (grub-common; scripts/install-deps.sh)")
 	}
 	tfs := btrfstest.New(t)
 	stateRoot := t.TempDir()
@@ -300,9 +301,6 @@ func TestGrubMenu(t *testing.T) {
 // first.
 func grubMkconfig(t *testing.T, tfs *btrfstest.FS, provisionBin, toml string, want ...string) {
 	t.Helper()
-	if _, err := exec.LookPath("grub-mkconfig"); err != nil {
-		t.Skip("grub-mkconfig not installed (grub-common)")
-	}
 	root := filepath.Join(tfs.Mount, "@root")
 	script, err := os.ReadFile(grubScript)
 	if err != nil {
@@ -321,7 +319,7 @@ func grubMkconfig(t *testing.T, tfs *btrfstest.FS, provisionBin, toml string, wa
 	for _, f := range []string{"00_header", "10_linux"} {
 		b, err := os.ReadFile(filepath.Join("/etc/grub.d", f))
 		if err != nil {
-			t.Skipf("grub-common's %v", err)
+			missingTool(t, fmt.Sprintf("grub-common's %v", err))
 		}
 		files["etc/grub.d/"+f] = string(b)
 	}
@@ -384,6 +382,16 @@ cat "$T_ROOT/tmp/grub.cfg"`
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("grub.cfg's entries (-want +got):\n%s\n%s", diff, menu)
 	}
+}
+
+// missingTool skips t for a tool that is not installed, or fails it when
+// IMPERMANENCE_REQUIRE_TOOLS is set (make test, CI).
+func missingTool(t *testing.T, what string) {
+	t.Helper()
+	if os.Getenv("IMPERMANENCE_REQUIRE_TOOLS") != "" {
+		t.Fatalf("%s is missing and IMPERMANENCE_REQUIRE_TOOLS is set", what)
+	}
+	t.Skipf("%s is missing", what)
 }
 
 // checkGolden compares got with the golden file (-update rewrites it).
