@@ -23,6 +23,10 @@ SYSUSERSDIR  := $(PREFIX)/lib/sysusers.d
 DRACUTDIR    := $(PREFIX)/lib/dracut/modules.d/90server-impermanence
 MANDIR       := $(PREFIX)/share/man
 DOCDIR       := $(PREFIX)/share/doc/server-impermanence
+# The grub.d script of the GRUB menu of former blanks; grub-mkconfig runs
+# what is in /etc/grub.d, so the Debian package runs it from there through a
+# conffile (debian/grub/), a manual install through a link (docs/upgrades.md).
+GRUBDIR      := $(PREFIX)/lib/server-impermanence/grub
 
 # What `make install` installs, as mode:source:destination (without DESTDIR).
 # `make uninstall` removes exactly these; internal/installtest compares them
@@ -44,10 +48,11 @@ INSTALL_LIST := \
 	$(if $(wildcard units/dracut/90server-impermanence/module-setup.sh),0755:units/dracut/90server-impermanence/module-setup.sh:$(DRACUTDIR)/module-setup.sh) \
 	$(foreach c,$(sort $(wildcard sysctl/*.conf)),0644:$(c):$(SYSCTLDIR)/$(notdir $(c))) \
 	$(foreach m,$(MAN_PAGES),0644:$(BIN)/man/$(notdir $(m)):$(MANDIR)/$(m)) \
+	0755:grub/42_server-impermanence:$(GRUBDIR)/42_server-impermanence \
 	0644:internal/config/default.toml:$(DOCDIR)/examples/config.toml \
 	$(if $(wildcard exporter/alerts/impermanence.rules.yml),0644:exporter/alerts/impermanence.rules.yml:$(DOCDIR)/examples/impermanence.rules.yml)
 # Folders that belong to the project alone, removed by uninstall when empty.
-OWN_DIRS := $(SYSCTLDIR) $(PREFIX)/lib/server-impermanence $(DRACUTDIR) $(DOCDIR)/examples $(DOCDIR)
+OWN_DIRS := $(SYSCTLDIR) $(GRUBDIR) $(PREFIX)/lib/server-impermanence $(DRACUTDIR) $(DOCDIR)/examples $(DOCDIR)
 
 .DEFAULT_GOAL := help
 .PHONY: help build man test test-host test-unit test-adversarial bench bench-inprocess bench-io demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest mutation
@@ -108,7 +113,7 @@ demo: deps build ## Provision the built-in default layout on a loop-backed btrfs
 man: ## Render the man pages (docs/man/*.md) into bin/man/
 	@$(GO) run ./internal/manpage/mangen -version '$(VERSION)' -o $(BIN)/man $(wildcard docs/man/*.[1-8].md)
 
-install: build man ## Install (DESTDIR=, PREFIX=/usr): binaries, generator, units, catalog, dracut module, sysctl modes, man pages, example config
+install: build man ## Install (DESTDIR=, PREFIX=/usr): binaries, generator, units, catalog, dracut module, sysctl modes, GRUB menu script, man pages, example config
 	@set -e; for e in $(INSTALL_LIST); do \
 		IFS=: read -r mode src dst <<<"$$e"; \
 		if [ "$$mode" = link ]; then \

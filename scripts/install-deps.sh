@@ -13,9 +13,12 @@ case "${1:-}" in
 	# strace: the syscall-count tests (internal/syscount); postgresql: the
 	# snapshot hook test with a real database (internal/snapshot);
 	# openssh-server, openssh-client, iproute2, zstd: the SSH target tests
-	# (internal/send starts sshd in a network namespace of its own).
+	# (internal/send starts sshd in a network namespace of its own);
+	# grub-common: grub-mkconfig, its library, grub-probe and
+	# grub-script-check for the GRUB menu script's test (internal/installtest;
+	# it installs no boot loader and runs no update-grub).
 	packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian man-db strace postgresql
-		openssh-server openssh-client iproute2 zstd) ;;
+		openssh-server openssh-client iproute2 zstd grub-common) ;;
 bench)
 	# btrbk: the reference of the prune row (the other rows use btrfs-progs
 	# and systemd-fstab-generator from the list above).

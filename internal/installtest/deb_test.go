@@ -46,6 +46,9 @@ var catalogIDRE = regexp.MustCompile(`(?m)^-- ([0-9a-f]{32})$`)
 // aptConf is the apt hooks' conffile.
 const aptConf = "/etc/apt/apt.conf.d/80server-impermanence"
 
+// grubConf is the conffile that runs the GRUB menu script.
+const grubConf = "/etc/grub.d/42_server-impermanence"
+
 // TestDebianPackage builds the package with scripts/build-deb.sh (which fails
 // on a lintian error), installs it with apt, checks the files, that nothing
 // was enabled or configured and that the catalog is in journald's database,
@@ -94,7 +97,9 @@ func TestDebianPackage(t *testing.T) {
 		"/usr/share/doc/server-impermanence/copyright",
 		"/usr/lib/server-impermanence/apt-pre-invoke",
 		"/usr/lib/server-impermanence/apt-post-invoke",
+		"/usr/lib/server-impermanence/grub/42_server-impermanence",
 		aptConf,
+		grubConf,
 	} {
 		if !strings.Contains(listed, f+"\n") {
 			t.Errorf("dpkg -L %s does not list %s", pkg, f)
@@ -123,11 +128,18 @@ func TestDebianPackage(t *testing.T) {
 			t.Errorf("after install %s exists: the package must not configure or enable anything", p)
 		}
 	}
-	// The one file in /etc is the apt hooks' conffile.
+	// The files in /etc are the apt hooks' and the GRUB menu's conffiles.
 	for _, l := range strings.Split(listed, "\n") {
-		if strings.HasPrefix(l, "/etc/") && l != aptConf && !strings.HasPrefix(aptConf, l+"/") {
+		if !strings.HasPrefix(l, "/etc/") {
+			continue
+		}
+		if l != aptConf && !strings.HasPrefix(aptConf, l+"/") && l != grubConf && !strings.HasPrefix(grubConf, l+"/") {
 			t.Errorf("the package ships %s in /etc", l)
 		}
+	}
+	// The GRUB menu is off by default: its grub.d script prints nothing.
+	if out := run(t, grubConf); out != "" {
+		t.Errorf("%s (off by default) printed %q, want nothing", grubConf, out)
 	}
 	// The generator without a configuration writes nothing.
 	gen := t.TempDir()
@@ -159,11 +171,16 @@ func TestDebianPackage(t *testing.T) {
 			t.Errorf("after remove %s still exists", p)
 		}
 	}
+	// The conffile stays until the purge, and does nothing without the
+	// package's script.
+	if out := run(t, "env", "GRUB_SERVER_IMPERMANENCE=true", grubConf); out != "" {
+		t.Errorf("%s after remove printed %q, want nothing", grubConf, out)
+	}
 	run(t, "dpkg", "--purge", pkg)
 	if out, _ := exec.Command("dpkg-query", "-W", "-f=${Status}", pkg).CombinedOutput(); strings.Contains(string(out), "installed") || strings.Contains(string(out), "config-files") {
 		t.Errorf("after purge dpkg-query says %q", out)
 	}
-	for _, p := range []string{"/var/lib/server-impermanence", "/usr/lib/server-impermanence", "/usr/share/doc/server-impermanence", aptConf} {
+	for _, p := range []string{"/var/lib/server-impermanence", "/usr/lib/server-impermanence", "/usr/share/doc/server-impermanence", aptConf, grubConf} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("after purge %s still exists", p)
 		}

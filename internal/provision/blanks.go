@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/audit"
 	"github.com/server-impermanence/server-impermanence/internal/blanks"
@@ -23,7 +26,7 @@ import (
 const maxDpkgStatus = 64 << 20
 
 // runBlanks is --list-blanks (read-only, no lock) and --mark-good.
-func runBlanks(ctx context.Context, env job.Env, f job.Flags, list bool) int {
+func runBlanks(ctx context.Context, env job.Env, f job.Flags, list, tsv bool) int {
 	s, err := job.Open(ctx, env, f, program, jobName, list || f.DryRun)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
@@ -31,7 +34,7 @@ func runBlanks(ctx context.Context, env job.Env, f job.Flags, list bool) int {
 	}
 	defer s.Close()
 	if list {
-		return listBlanks(s, f)
+		return listBlanks(s, f, tsv)
 	}
 	return markGood(s, f)
 }
@@ -45,6 +48,12 @@ type blankRow struct {
 	// Packages changed since the next older entry, when both have a dpkg
 	// status file.
 	Packages *blanks.PackageDiff `json:"packages,omitempty"`
+	// Kernel is the newest kernel with an initrd in the blank's own
+	// /boot; nil when it has none (/boot is a separate mount).
+	Kernel *blanks.Kernel `json:"kernel,omitempty"`
+	// Request is the server-impermanence.blank= value that boots a former
+	// blank ("" for the current one).
+	Request string `json:"request,omitempty"`
 }
 
 type blankList struct {
@@ -56,7 +65,7 @@ type blankList struct {
 	Entries   []blankRow    `json:"entries"`
 }
 
-func listBlanks(s *job.Session, f job.Flags) int {
+func listBlanks(s *job.Session, f job.Flags, tsv bool) int {
 	owner, ok := blanks.Owner(s.Config)
 	if !ok {
 		fmt.Fprintf(s.Env.Stderr, "%s: no ephemeral subvolume has a blank\n", program)
@@ -81,7 +90,7 @@ func listBlanks(s *job.Session, f job.Flags) int {
 	pkgs := make([]map[string]string, len(hist))
 	for i, e := range hist {
 		pkgs[i] = dpkgPackages(s.FS.Mountpoint(), e.Name)
-		r := blankRow{Entry: e, Roles: []string{}}
+		r := blankRow{Entry: e, Roles: []string{}, Kernel: bootKernel(s.FS.Mountpoint(), e.Name), Request: blanks.RequestFor(e)}
 		if e.Current {
 			r.Roles = append(r.Roles, "current")
 		}
@@ -104,10 +113,65 @@ func listBlanks(s *job.Session, f job.Flags) int {
 			out.Entries[i].Packages = &d
 		}
 	}
-	if err := job.Print(s.Env.Stdout, f.JSON, out, out.print); err != nil {
+	print := out.print
+	if tsv {
+		print = out.printTSV
+	}
+	if err := job.Print(s.Env.Stdout, f.JSON, out, print); err != nil {
 		return job.ExitFailure
 	}
 	return job.ExitOK
+}
+
+// printTSV is --list-blanks --tsv, for scripts (the GRUB menu of former
+// blanks): one line per blank, newest first, nothing when there is none;
+// tab-separated fields that never hold a tab or a newline, "-" for none:
+// subvolume, name, current|former, committed (RFC 3339, UTC), generation,
+// ro|rw, roles (comma-separated, as in the table), the
+// server-impermanence.blank= value, kernel version, kernel and initrd
+// (relative to the blank).
+func (l blankList) printTSV(w io.Writer) {
+	for _, e := range l.Entries {
+		kind, ro := "former", "rw"
+		if e.Current {
+			kind = "current"
+		}
+		if e.ReadOnly {
+			ro = "ro"
+		}
+		var k blanks.Kernel
+		if e.Kernel != nil {
+			k = *e.Kernel
+		}
+		fields := []string{l.Subvolume, e.Name, kind, e.Committed.Format(time.RFC3339), strconv.FormatUint(e.Generation, 10), ro,
+			dash(strings.Join(e.Roles, ",")), dash(e.Request), dash(k.Version), dash(k.Linux), dash(k.Initrd)}
+		fmt.Fprintln(w, strings.Join(fields, "\t"))
+	}
+}
+
+// bootKernel returns the newest kernel of the blank at rel (relative to
+// the top level top) in its own /boot; nil when it has none or the
+// directory cannot be read.
+func bootKernel(top, rel string) *blanks.Kernel {
+	dir := filepath.Join(top, rel, blanks.BootDir)
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return nil
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var files []string
+	for _, e := range ents {
+		if e.Type().IsRegular() {
+			files = append(files, e.Name())
+		}
+	}
+	k, ok := blanks.NewestKernel(files)
+	if !ok {
+		return nil
+	}
+	return &k
 }
 
 func (l blankList) print(w io.Writer) {

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -144,6 +146,97 @@ func TestProvisionBlankModesExclusive(t *testing.T) {
 		code, _, stderr := runProvision(t, nil, append([]string{"--default"}, args...)...)
 		if code != job.ExitUsage || !strings.Contains(stderr, "exclude each other") {
 			t.Errorf("%v: exit %d, %s", args, code, stderr)
+		}
+	}
+}
+
+// bootFiles replaces the /boot of the root at dir with empty files of
+// those names.
+func bootFiles(t *testing.T, dir string, files ...string) {
+	t.Helper()
+	boot := filepath.Join(dir, "boot")
+	if err := os.RemoveAll(boot); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(boot, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(boot, f), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestProvisionListBlanksTSV checks --list-blanks --tsv, the listing the
+// GRUB menu script reads: one line per blank, each blank's own newest
+// kernel with an initrd, the request that boots it, and the usage errors.
+func TestProvisionListBlanksTSV(t *testing.T) {
+	h, _ := newHost(t)
+	root := filepath.Join(h.tfs.Mount, "@root")
+	bootFiles(t, root, "vmlinuz-6.1.0-9-amd64", "initrd.img-6.1.0-9-amd64")
+	if code, out, stderr := h.run(t, "--commit"); code != job.ExitOK {
+		t.Fatalf("commit exit %d\n%s%s", code, out, stderr)
+	}
+	bootFiles(t, root, "vmlinuz-6.1.0-9-amd64", "initrd.img-6.1.0-9-amd64", "vmlinuz-6.1.0-26-amd64", "initrd.img-6.1.0-26-amd64")
+	if err := os.Symlink("vmlinuz-6.1.0-26-amd64", filepath.Join(root, "boot/vmlinuz-9.9")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "boot/initrd.img-9.9"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.now = at(1)
+	if code, out, stderr := h.run(t, "--commit"); code != job.ExitOK {
+		t.Fatalf("commit exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr := h.run(t, "--list-blanks", "--tsv")
+	if code != job.ExitOK {
+		t.Fatalf("--list-blanks --tsv exit %d\n%s%s", code, out, stderr)
+	}
+	var got [][]string
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		f := strings.Split(l, "\t")
+		if len(f) != 11 {
+			t.Fatalf("--tsv line %q has %d fields, want 11", l, len(f))
+		}
+		if _, err := time.Parse(time.RFC3339, f[3]); err != nil {
+			t.Errorf("--tsv committed %q: %v", f[3], err)
+		}
+		if _, err := strconv.ParseUint(f[4], 10, 64); err != nil {
+			t.Errorf("--tsv generation %q: %v", f[4], err)
+		}
+		got = append(got, append(f[:3:3], f[5:]...))
+	}
+	want := [][]string{
+		{"@root", blank, "current", "ro", "current,trial 0/2", "-", "6.1.0-26-amd64", "boot/vmlinuz-6.1.0-26-amd64", "boot/initrd.img-6.1.0-26-amd64"},
+		{"@root", former(1), "former", "ro", "-", former(1), "6.1.0-9-amd64", "boot/vmlinuz-6.1.0-9-amd64", "boot/initrd.img-6.1.0-9-amd64"},
+		{"@root", former(0), "former", "ro", "running,fallback", former(0), "-", "-", "-"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("--list-blanks --tsv (-want +got):\n%s", diff)
+	}
+
+	_, out, _ = h.run(t, "--list-blanks", "--json")
+	var l blankList
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		t.Fatalf("--json: %v\n%s", err, out)
+	}
+	wantK := []*blanks.Kernel{
+		{Version: "6.1.0-26-amd64", Linux: "boot/vmlinuz-6.1.0-26-amd64", Initrd: "boot/initrd.img-6.1.0-26-amd64"},
+		{Version: "6.1.0-9-amd64", Linux: "boot/vmlinuz-6.1.0-9-amd64", Initrd: "boot/initrd.img-6.1.0-9-amd64"},
+		nil,
+	}
+	var gotK []*blanks.Kernel
+	for _, e := range l.Entries {
+		gotK = append(gotK, e.Kernel)
+	}
+	if diff := cmp.Diff(wantK, gotK); diff != "" {
+		t.Errorf("--list-blanks --json kernels (-want +got):\n%s", diff)
+	}
+
+	for _, args := range [][]string{{"--tsv"}, {"--list-blanks", "--tsv", "--json"}, {"--mark-good", "--tsv"}} {
+		if code, out, stderr := h.run(t, args...); code != job.ExitUsage || !strings.Contains(stderr, "--tsv goes with --list-blanks") {
+			t.Errorf("%q: exit %d, want %d\n%s%s", args, code, job.ExitUsage, out, stderr)
 		}
 	}
 }

@@ -39,6 +39,7 @@ It takes the filesystem job lock, like the rollback, snapshot and prune.
 
   impermanence-provision --commit            commit the running root
   impermanence-provision --list-blanks       the history of blanks
+                                             (--json, or --tsv for scripts)
   impermanence-provision --mark-good         (boot-complete) this boot's
                                              trial blank is good
 
@@ -63,6 +64,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	replace := flags.Bool("replace-blank", false, "with --blank-from: replace the existing blank with a new capture (atomic exchange; the old blank goes into the history)")
 	commit := flags.Bool("commit", false, "commit the running root (or --blank-from) as the new blank; the old one goes into the history, the new one is on trial")
 	list := flags.Bool("list-blanks", false, "list the history of blanks (with the packages changed between entries where dpkg is found) and exit")
+	tsv := flags.Bool("tsv", false, "with --list-blanks: one tab-separated line per blank, for scripts (the GRUB menu of former blanks)")
 	markGood := flags.Bool("mark-good", false, "mark the blank this boot came from good when this was one of its trial boots (server-impermanence-blank-good.service)")
 	flags.Usage = func() {
 		fmt.Fprint(env.Stderr, usage)
@@ -86,8 +88,12 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 		fmt.Fprintf(env.Stderr, "%s: --commit (or --replace-blank), --list-blanks and --mark-good exclude each other\n", program)
 		return job.ExitUsage
 	}
+	if *tsv && (!*list || f.JSON) {
+		fmt.Fprintf(env.Stderr, "%s: --tsv goes with --list-blanks, without --json\n", program)
+		return job.ExitUsage
+	}
 	if *list || *markGood {
-		return runBlanks(ctx, env, f, *list)
+		return runBlanks(ctx, env, f, *list, *tsv)
 	}
 	if *commit {
 		*replace = true
