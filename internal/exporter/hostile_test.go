@@ -99,8 +99,9 @@ func TestSlowloris(t *testing.T) {
 	}
 }
 
-// blockingUnits blocks every call until release is closed, counting the
-// calls that entered.
+// blockingUnits blocks every call until release is closed; each call
+// first reports on entered (a call that enters is never missed, however
+// late the test reads: the report waits for the reader or the release).
 type blockingUnits struct {
 	entered chan struct{}
 	release chan struct{}
@@ -109,7 +110,7 @@ type blockingUnits struct {
 func (b blockingUnits) Properties(ctx context.Context, unit, iface string) (map[string]any, error) {
 	select {
 	case b.entered <- struct{}{}:
-	default:
+	case <-b.release:
 	}
 	<-b.release
 	return units{}.Properties(ctx, unit, iface)
