@@ -120,7 +120,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	// The record goes to the run directory: it survives the switch to the
 	// host root, where the exporter reads it.
 	s.StateDir = env.RunDir()
-	s.Log = s.Log.With("job", Job)
+	s.LogWithJob()
 	r := runner{env: env, s: s, res: Result{DryRun: f.DryRun}}
 	r.res.BootID = r.bootID()
 	code := r.run(ctx, f, *minFree<<20)
