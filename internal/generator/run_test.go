@@ -11,20 +11,28 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/config"
 )
 
-// TestRunFlags: the modes (--check, --render, --print-default, --version)
-// exclude each other, and --initrd and --config go only with the modes
-// that use them; a usage error (exit 2) names the flags, prints nothing on
-// stdout and writes nothing, instead of running one mode and ignoring the
-// rest.
-func TestRunFlags(t *testing.T) {
-	root := t.TempDir()
-	cfg := filepath.Join(root, config.DefaultPath)
+// defaultRoot returns a root with the built-in default configuration at
+// its config path, and that path.
+func defaultRoot(t *testing.T) (root, cfg string) {
+	t.Helper()
+	root = t.TempDir()
+	cfg = filepath.Join(root, config.DefaultPath)
 	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(cfg, config.DefaultTOML(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return root, cfg
+}
+
+// TestRunFlags: the modes (--check, --render, --print-default, --version)
+// exclude each other, and --initrd and --config go only with the modes
+// that use them; a usage error (exit 2) names the flags, prints nothing on
+// stdout and writes nothing, instead of running one mode and ignoring the
+// rest.
+func TestRunFlags(t *testing.T) {
+	root, cfg := defaultRoot(t)
 	for _, tc := range []struct {
 		args []string // "DIR" is a fresh output directory
 		code int
@@ -97,14 +105,7 @@ func TestJoinAnd(t *testing.T) {
 // any other count is a usage error (exit 2) that names the program and
 // says what it got, writes nothing, and is followed by the usage.
 func TestRunArgCount(t *testing.T) {
-	root := t.TempDir()
-	cfg := filepath.Join(root, config.DefaultPath)
-	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cfg, config.DefaultTOML(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	root, _ := defaultRoot(t)
 	if err := os.MkdirAll(filepath.Join(root, "proc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
