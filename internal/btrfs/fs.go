@@ -113,7 +113,7 @@ func (fs *FS) Close() error {
 func (fs *FS) MountReadOnly() (bool, error) {
 	var st unix.Statfs_t
 	if err := unix.Fstatfs(int(fs.top.Fd()), &st); err != nil {
-		return false, fmt.Errorf("statfs %s: %w", fs.mount, err)
+		return false, fmt.Errorf("statfs %s: %w", ShowPath(fs.mount), err)
 	}
 	return st.Flags&unix.ST_RDONLY != 0, nil
 }

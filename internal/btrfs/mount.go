@@ -22,7 +22,8 @@ import (
 // SIGKILL included, so a killed job leaves no mount behind. The returned
 // path reaches it through the descriptor (/proc/<pid>/fd/<n>, which child
 // processes such as cp can follow too); the returned function closes the
-// descriptor, which unmounts it once nothing else holds it.
+// descriptor, which unmounts it once nothing else holds it. Messages show
+// paths below it as ShowPath does.
 func MountTopLevel(device string, readOnly bool) (string, func() error, error) {
 	fail := func(step string, fsfd int, err error) error {
 		if msg := fsMessages(fsfd); msg != "" {
@@ -56,7 +57,13 @@ func MountTopLevel(device string, readOnly bool) (string, func() error, error) {
 		return "", nil, fail("fsmount", fsfd, err)
 	}
 	f := os.NewFile(uintptr(mfd), "top level of "+device)
-	return fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), mfd), f.Close, nil
+	path := fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), mfd)
+	detached.Store(path, device)
+	unmount := func() error {
+		detached.Delete(path)
+		return f.Close()
+	}
+	return path, unmount, nil
 }
 
 // fsMessages reads what the kernel logged on the filesystem context fd

@@ -192,3 +192,26 @@ func TestMountedSubvolumesThroughDetachedMount(t *testing.T) {
 		t.Errorf("an unmounted filesystem: mounted %v, %v; want none", m, err)
 	}
 }
+
+// TestMountTopLevelShowsPaths: a path below a detached top level is shown
+// as the device and the path in its top level while it is mounted, and a
+// real open's error through it (fd-relative) names that, not the
+// descriptor.
+func TestMountTopLevelShowsPaths(t *testing.T) {
+	tfs := btrfstest.New(t)
+	dir, unmount, err := btrfs.MountTopLevel(tfs.Device, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = os.Open(filepath.Join(dir, "old_roots", "missing"))
+	shown := btrfs.ShowErr(err)
+	if want := "open " + tfs.Device + ":/old_roots/missing: no such file or directory"; shown == nil || shown.Error() != want || !errors.Is(shown, os.ErrNotExist) {
+		t.Errorf("ShowErr(%v) = %v, want %q (still ErrNotExist)", err, shown, want)
+	}
+	if err := unmount(); err != nil {
+		t.Fatal(err)
+	}
+	if got := btrfs.ShowPath(dir + "/x"); got != dir+"/x" {
+		t.Errorf("ShowPath after the unmount = %q, want %q", got, dir+"/x")
+	}
+}

@@ -61,7 +61,7 @@ func (a Allocation) Ratio() float64 {
 func (fs *FS) Usage() (Usage, error) {
 	u, err := ReadUsage(fs.SysfsDir())
 	if err != nil {
-		return Usage{}, fmt.Errorf("usage of %s: %w", fs.mount, err)
+		return Usage{}, fmt.Errorf("usage of %s: %w", ShowPath(fs.mount), err)
 	}
 	return u, nil
 }

@@ -272,6 +272,12 @@ func listener(addr string) (net.Listener, error) {
 	case 0:
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
+			// The *net.OpError says "listen tcp ADDR: " again: keep what
+			// follows (bind: address already in use).
+			var oe *net.OpError
+			if errors.As(err, &oe) && oe.Err != nil {
+				err = oe.Err
+			}
 			return nil, fmt.Errorf("listen on %s: %w", addr, err)
 		}
 		return l, nil

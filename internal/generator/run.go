@@ -78,8 +78,7 @@ func Run(args []string, env Env) int {
 	given := map[string]bool{"check": *check, "render": *render != "", "print-default": *printDefault,
 		"version": *version, "initrd": *initrd, "config": *cfgPath != ""}
 	if err := checkFlags(given); err != nil {
-		fmt.Fprintln(env.Stderr, err)
-		return 2
+		return usageError(env, "%v", err)
 	}
 	path := *cfgPath
 	if path == "" {
@@ -94,21 +93,20 @@ func Run(args []string, env Env) int {
 		return 0
 	case *check:
 		if fs.NArg() != 0 {
-			fmt.Fprintln(env.Stderr, "--check takes no arguments")
-			return 2
+			return usageError(env, "--check takes no arguments, got %q", fs.Args())
 		}
 		return runCheck(path, env)
 	case *render != "":
 		if fs.NArg() != 0 {
-			fmt.Fprintln(env.Stderr, "--render takes one directory")
-			return 2
+			return usageError(env, "--render takes one directory: unexpected arguments %q", fs.Args())
 		}
 		log := slog.New(&kmsgHandler{mu: &sync.Mutex{}, w: env.Stderr, ident: Program})
 		return generate(log, path, []string{*render}, plan.Env{Initrd: *initrd, SourcePath: config.DefaultPath})
 	}
 	if n := fs.NArg(); n != 1 && n != 3 {
+		code := usageError(env, "want NORMAL_DIR or NORMAL_DIR EARLY_DIR LATE_DIR (1 or 3 directories, as systemd calls a generator), got %d arguments", n)
 		fs.Usage()
-		return 2
+		return code
 	}
 	log, closeLog := newLogger(env.Kmsg, env.Stderr, Program)
 	defer closeLog()
@@ -120,6 +118,13 @@ func Run(args []string, env Env) int {
 	}
 	penv.Cmdline = plan.ParseCmdline(string(cmdline))
 	return generate(log, path, fs.Args(), penv)
+}
+
+// usageError prints the usage error "program: message", as every binary
+// of the suite does, and returns the exit code of one (2).
+func usageError(env Env, format string, a ...any) int {
+	fmt.Fprintf(env.Stderr, "%s: %s\n", Program, fmt.Sprintf(format, a...))
+	return 2
 }
 
 // checkFlags returns the usage error of a combination of the given flags

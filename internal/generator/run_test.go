@@ -2,6 +2,7 @@ package generator
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,20 +11,28 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/config"
 )
 
-// TestRunFlags: the modes (--check, --render, --print-default, --version)
-// exclude each other, and --initrd and --config go only with the modes
-// that use them; a usage error (exit 2) names the flags, prints nothing on
-// stdout and writes nothing, instead of running one mode and ignoring the
-// rest.
-func TestRunFlags(t *testing.T) {
-	root := t.TempDir()
-	cfg := filepath.Join(root, config.DefaultPath)
+// defaultRoot returns a root with the built-in default configuration at
+// its config path, and that path.
+func defaultRoot(t *testing.T) (root, cfg string) {
+	t.Helper()
+	root = t.TempDir()
+	cfg = filepath.Join(root, config.DefaultPath)
 	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(cfg, config.DefaultTOML(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return root, cfg
+}
+
+// TestRunFlags: the modes (--check, --render, --print-default, --version)
+// exclude each other, and --initrd and --config go only with the modes
+// that use them; a usage error (exit 2) names the flags, prints nothing on
+// stdout and writes nothing, instead of running one mode and ignoring the
+// rest.
+func TestRunFlags(t *testing.T) {
+	root, cfg := defaultRoot(t)
 	for _, tc := range []struct {
 		args []string // "DIR" is a fresh output directory
 		code int
@@ -67,6 +76,9 @@ func TestRunFlags(t *testing.T) {
 		if tc.code != 2 {
 			continue
 		}
+		if !strings.HasPrefix(stderr.String(), Program+": ") {
+			t.Errorf("Run(%q) (a usage error) stderr %q, want it to start %q", tc.args, stderr.String(), Program+": ")
+		}
 		if entries, _ := os.ReadDir(dir); stdout.Len() != 0 || len(entries) != 0 {
 			t.Errorf("Run(%q) (a usage error) wrote stdout %q and %d entries into DIR, want nothing", tc.args, stdout.String(), len(entries))
 		}
@@ -85,6 +97,46 @@ func TestJoinAnd(t *testing.T) {
 	} {
 		if got := joinAnd(tc.in); got != tc.want {
 			t.Errorf("joinAnd(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestRunArgCount: systemd calls a generator with one directory or three;
+// any other count is a usage error (exit 2) that names the program and
+// says what it got, writes nothing, and is followed by the usage.
+func TestRunArgCount(t *testing.T) {
+	root, _ := defaultRoot(t)
+	if err := os.MkdirAll(filepath.Join(root, "proc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "proc/cmdline"), []byte("root=/dev/vda2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for n := range 5 {
+		var dirs []string
+		for range n {
+			dirs = append(dirs, t.TempDir())
+		}
+		var stdout, stderr bytes.Buffer
+		code := Run(dirs, Env{Root: root, Stdout: &stdout, Stderr: &stderr})
+		if n == 1 || n == 3 {
+			if code != 0 || stderr.Len() != 0 {
+				t.Errorf("Run(%d directories) = %d, stderr %q; want 0 and nothing", n, code, stderr.String())
+			}
+			if entries, _ := os.ReadDir(dirs[0]); len(entries) == 0 {
+				t.Errorf("Run(%d directories) wrote nothing into NORMAL_DIR", n)
+			}
+			continue
+		}
+		first, rest, _ := strings.Cut(stderr.String(), "\n")
+		want := fmt.Sprintf("%s: want NORMAL_DIR or NORMAL_DIR EARLY_DIR LATE_DIR (1 or 3 directories, as systemd calls a generator), got %d arguments", Program, n)
+		if code != 2 || first != want || !strings.HasPrefix(rest, "Usage:\n") || stdout.Len() != 0 {
+			t.Errorf("Run(%d directories) = %d, stdout %q, stderr %q; want 2, nothing, %q then the usage", n, code, stdout.String(), stderr.String(), want)
+		}
+		for _, d := range dirs {
+			if entries, _ := os.ReadDir(d); len(entries) != 0 {
+				t.Errorf("Run(%d directories) (a usage error) wrote %d entries into %s", n, len(entries), d)
+			}
 		}
 	}
 }

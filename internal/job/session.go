@@ -41,7 +41,10 @@ type Session struct {
 	// Records says the run writes a job record (OpenRun sets it unless
 	// this is a dry run): a stop that Main forces records the failure too.
 	Records bool
-	ctx     context.Context
+	// logHasJob says Log carries job=<Job> already (LogWithJob), so the
+	// shell's own entries do not add it again.
+	logHasJob bool
+	ctx       context.Context
 	// where names the top level in messages: the --mount directory, or
 	// "the top level of <device>" for a private mount.
 	where   string
@@ -227,11 +230,29 @@ func (s *Session) Close() error {
 	return errors.Join(errs...)
 }
 
+// LogWithJob narrows Log with the job's name, job=<Job> on every entry of
+// the run (the rollback's, whose lines the initrd's journal mixes with
+// others); the shell's own entries then carry it once, not again.
+func (s *Session) LogWithJob() {
+	if !s.logHasJob {
+		s.Log, s.logHasJob = s.Log.With("job", s.Job), true
+	}
+}
+
+// jobAttr is the job attribute of the shell's own entries about job: none
+// when Log carries it already.
+func (s *Session) jobAttr(job string) []any {
+	if s.logHasJob && job == s.Job {
+		return nil
+	}
+	return []any{"job", job}
+}
+
 // LogStopped says in the journal that a signal stopped the run before it
 // finished, with err (which says where); the job records the failure.
 func (s *Session) LogStopped(err error) {
 	s.Log.Warn(fmt.Sprintf("%s %v; what it finished is complete, the next run does the rest", s.Job, err),
-		journal.MessageID(msgid.JobStopped), "job", s.Job)
+		append([]any{journal.MessageID(msgid.JobStopped)}, s.jobAttr(s.Job)...)...)
 }
 
 // AuditEvent appends an event (the session's job and clock fill Job and
@@ -271,7 +292,7 @@ func (s *Session) Record(r state.Record) {
 		s.LogStopped(errors.New(r.Error))
 	}
 	if err := state.Finish(s.StateDir, r, s.Start); err != nil {
-		s.Log.Warn("state record write failed", "job", r.Job, "error", err)
+		s.Log.Warn("state record write failed", append(s.jobAttr(r.Job), "error", err)...)
 	}
 }
 

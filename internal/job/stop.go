@@ -69,11 +69,11 @@ func forcedStop(cause error, grace time.Duration) {
 	go func() {
 		defer close(done)
 		fmt.Fprintf(s.Env.Stderr, "%s: %s\n", s.Program, msg)
-		s.Log.Error(msg, journal.MessageID(msgid.JobStopped), "job", s.Job)
+		s.Log.Error(msg, append([]any{journal.MessageID(msgid.JobStopped)}, s.jobAttr(s.Job)...)...)
 		if s.Records {
 			r := state.Record{Job: s.Job, Result: state.ResultFailure, Error: msg, Duration: s.Env.Now().Sub(s.Start).Seconds()}
 			if err := state.Finish(s.StateDir, r, s.Start); err != nil {
-				s.Log.Warn("state record write failed", "job", s.Job, "error", err)
+				s.Log.Warn("state record write failed", append(s.jobAttr(s.Job), "error", err)...)
 			}
 		}
 	}()

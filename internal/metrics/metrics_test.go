@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -61,32 +60,23 @@ func fixtureOptions(t testing.TB) Options {
 	return Options{Paths: PathsAt(root), Now: func() time.Time { return fixtureNow }, Version: "v1.2.3"}
 }
 
-// goldenNames returns the metric names of a golden file, to leave out
-// impermanence_collector_duration_seconds, which varies.
-func goldenNames(t *testing.T, golden []byte) []string {
-	var names []string
-	sc := bufio.NewScanner(bytes.NewReader(golden))
-	for sc.Scan() {
-		if f := strings.Fields(sc.Text()); len(f) >= 3 && f[0] == "#" && f[1] == "TYPE" {
-			names = append(names, f[2])
-		}
-	}
-	return names
-}
-
-// encodeStable gathers g as text without the duration family, whose
-// values vary, and with the Go version replaced by GOVERSION.
+// encodeStable gathers g as text, the whole exposition a scrape serves
+// (every family, HELP, TYPE, labels and values), with the two things that
+// vary made fixed: the values of impermanence_collector_duration_seconds
+// are zeroed (its collector labels stay) and the Go version is GOVERSION.
 func encodeStable(t *testing.T, g prometheus.Gatherer) []byte {
 	t.Helper()
 	b, err := textfile.Encode(prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
 		mfs, err := g.Gather()
-		out := mfs[:0]
 		for _, mf := range mfs {
 			if mf.GetName() != "impermanence_collector_duration_seconds" {
-				out = append(out, mf)
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				m.Gauge.Value = new(float64)
 			}
 		}
-		return out, err
+		return mfs, err
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -94,14 +84,21 @@ func encodeStable(t *testing.T, g prometheus.Gatherer) []byte {
 	return bytes.ReplaceAll(b, []byte(runtime.Version()), []byte("GOVERSION"))
 }
 
-// checkGolden compares the collector's output with testdata/<name>.prom
-// through testutil.CollectAndCompare, and lints it.
+// goldenDiff compares the whole of got with the golden file's bytes, line
+// by line; "" when they are the same.
+func goldenDiff(want, got []byte) string {
+	return cmp.Diff(strings.Split(string(want), "\n"), strings.Split(string(got), "\n"))
+}
+
+// checkGolden compares the collector's whole output with
+// testdata/<name>.prom (-update rewrites it), and lints it.
 func checkGolden(t *testing.T, name string, opts Options) {
 	t.Helper()
 	reg := NewRegistry(opts)
 	golden := filepath.Join("testdata", name+".prom")
+	got := encodeStable(t, reg)
 	if *update {
-		if err := os.WriteFile(golden, encodeStable(t, reg), 0o644); err != nil {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -109,9 +106,8 @@ func checkGolden(t *testing.T, name string, opts Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expected := bytes.ReplaceAll(want, []byte("GOVERSION"), []byte(runtime.Version()))
-	if err := testutil.CollectAndCompare(New(opts), bytes.NewReader(expected), goldenNames(t, want)...); err != nil {
-		t.Errorf("%s (run go test -update to accept):\n%v", golden, err)
+	if diff := goldenDiff(want, got); diff != "" {
+		t.Errorf("%s (-want +got; run go test -update to accept):\n%s", golden, diff)
 	}
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
@@ -119,6 +115,67 @@ func checkGolden(t *testing.T, name string, opts Options) {
 	}
 	for _, p := range problems {
 		t.Errorf("lint %s: %s", p.Metric, p.Text)
+	}
+}
+
+// TestGoldenIsWhole: the golden comparison sees every part of the output,
+// not only the families the golden file names: a family the golden lacks,
+// a HELP text, a label and a value that differ each fail it.
+func TestGoldenIsWhole(t *testing.T) {
+	opts := fixtureOptions(t)
+	opts.Systemd = fixtureUnits()
+	got := encodeStable(t, NewRegistry(opts))
+	want, err := os.ReadFile(filepath.Join("testdata", "host.prom"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := goldenDiff(want, got); d != "" {
+		t.Fatalf("host.prom differs already:\n%s", d)
+	}
+	lines := strings.Split(string(want), "\n")
+	first := func(prefix string) int {
+		for i, l := range lines {
+			if strings.HasPrefix(l, prefix) {
+				return i
+			}
+		}
+		t.Fatalf("host.prom has no line starting %q", prefix)
+		return -1
+	}
+	edit := func(f func([]string) []string) []byte {
+		return []byte(strings.Join(f(slices.Clone(lines)), "\n"))
+	}
+	for _, tc := range []struct {
+		name   string
+		golden []byte
+	}{
+		{"a family the golden lacks", edit(func(ls []string) []string {
+			i := first("# HELP impermanence_build_info ")
+			return slices.Delete(ls, i, i+3)
+		})},
+		{"another HELP", edit(func(ls []string) []string {
+			i := first("# HELP impermanence_build_info ")
+			ls[i] += " (old)"
+			return ls
+		})},
+		{"another label", edit(func(ls []string) []string {
+			i := first("impermanence_build_info{")
+			ls[i] = strings.Replace(ls[i], `version="v1.2.3"`, `version="v1.2.2"`, 1)
+			return ls
+		})},
+		{"another value", edit(func(ls []string) []string {
+			i := first("impermanence_archive_keep_min ")
+			ls[i] = "impermanence_archive_keep_min 4"
+			return ls
+		})},
+		{"a collector's duration sample missing", edit(func(ls []string) []string {
+			i := first("impermanence_collector_duration_seconds{")
+			return slices.Delete(ls, i, i+1)
+		})},
+	} {
+		if goldenDiff(tc.golden, got) == "" {
+			t.Errorf("%s: the golden comparison passed", tc.name)
+		}
 	}
 }
 

@@ -169,11 +169,25 @@ func replace(ctx context.Context, fsys *btrfs.FS, a Action, stop func(string) bo
 
 // fill makes the subvolume tmp of a: empty with the properties of a, filled
 // from a.From for a capture or a replacement from a directory, and made
-// read-only if a asks for it.
+// read-only if a asks for it. A signal that cuts it short (the copy is
+// killed) removes the unfinished tmp it made, so a stop leaves no
+// S.provisioning; a crash does, which the next run removes first.
 func fill(ctx context.Context, fsys *btrfs.FS, a Action, tmp string) error {
 	if err := fsys.CreateSubvolume(tmp); err != nil {
 		return err
 	}
+	err := fillMade(ctx, fsys, a, tmp)
+	if err == nil || job.Stopped(ctx) == nil {
+		return err
+	}
+	if _, derr := fsys.DeleteRecursive(tmp); derr != nil {
+		return fmt.Errorf("%w; the unfinished %s stays (the next run removes it): %w", err, tmp, derr)
+	}
+	return fmt.Errorf("%w; removed the unfinished %s", err, tmp)
+}
+
+// fillMade is fill once tmp exists.
+func fillMade(ctx context.Context, fsys *btrfs.FS, a Action, tmp string) error {
 	if a.NoCoW {
 		if err := fsys.SetNoCoW(tmp); err != nil {
 			return err

@@ -1,7 +1,6 @@
 package replicate
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -62,15 +61,7 @@ type Plan struct {
 }
 
 // Deletions returns the names the target's retention deletes.
-func (p Plan) Deletions() []string {
-	var out []string
-	for _, v := range p.Target {
-		if !v.Keep {
-			out = append(out, v.Name)
-		}
-	}
-	return out
-}
+func (p Plan) Deletions() []string { return Deletions(p.Target) }
 
 // Policy returns the target's retention policy in loc.
 func Policy(t config.Target, loc *time.Location) retention.Policy {
@@ -79,29 +70,13 @@ func Policy(t config.Target, loc *time.Location) retention.Policy {
 		Yearly: r.Yearly, KeepMin: r.KeepMin, MinAge: r.MinAge, Location: loc}
 }
 
-// snap is a snapshot with its parsed name, on either side.
-type snap struct {
-	name   string
-	t      time.Time
-	manual bool
-	uuid   string // the source UUID (received UUID on the target)
-}
-
-func older(a, b snap) int { return cmp.Or(a.t.Compare(b.t), strings.Compare(a.name, b.name)) }
-
 // Build plans one subvolume of one target.
 func Build(subvolume string, src []Source, held []Held, policy retention.Policy, now time.Time) Plan {
 	p := Plan{Subvolume: subvolume}
-	var source []snap
-	for _, s := range src {
-		if t, label, ok := names.ParseSnapshot(s.Name); ok && s.UUID != "" {
-			source = append(source, snap{name: s.Name, t: t, manual: label != "", uuid: s.UUID})
-		}
-	}
-	slices.SortFunc(source, older)
+	source := Sources(src)
 
 	// What the target holds: received snapshots by name, the rest untouched.
-	onTarget := map[string]snap{} // by name
+	onTarget := map[string]Snap{} // by name
 	byUUID := map[string]bool{}   // received UUIDs the target holds
 	var foreign []Verdict
 	for _, h := range held {
@@ -112,7 +87,7 @@ func Build(subvolume string, src []Source, held []Held, policy retention.Policy,
 		case h.ReceivedUUID == "":
 			foreign = append(foreign, Verdict{Name: h.Name, Keep: true, Reason: "no received UUID (not made by btrfs receive): never touched"})
 		default:
-			onTarget[h.Name] = snap{name: h.Name, t: t, manual: label != "", uuid: h.ReceivedUUID}
+			onTarget[h.Name] = Snap{Name: h.Name, Time: t, Manual: label != "", UUID: h.ReceivedUUID}
 			byUUID[h.ReceivedUUID] = true
 		}
 	}
@@ -123,51 +98,42 @@ func Build(subvolume string, src []Source, held []Held, policy retention.Policy,
 
 	// Candidates: source snapshots the target lacks (by UUID) and whose
 	// name is free there.
-	var candidates []snap
+	var candidates []Snap
 	common := map[string]bool{} // source names both sides hold
 	for _, s := range source {
-		if byUUID[s.uuid] {
-			common[s.name] = true
+		if byUUID[s.UUID] {
+			common[s.Name] = true
 			continue
 		}
-		if h, clash := onTarget[s.name]; clash || taken[s.name] {
+		if h, clash := onTarget[s.Name]; clash || taken[s.Name] {
 			why := "it is not a received snapshot"
 			if clash {
-				why = fmt.Sprintf("it was received from %s, the source snapshot is %s", h.uuid, s.uuid)
+				why = fmt.Sprintf("it was received from %s, the source snapshot is %s", h.UUID, s.UUID)
 			}
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s/%s: the target holds another subvolume of that name (%s): not sent, nothing overwritten",
-				subvolume, s.name, why))
+				subvolume, s.Name, why))
 			continue
 		}
 		candidates = append(candidates, s)
 	}
 
-	// The target's retention over what it would hold: candidates it would
-	// delete at once are not sent; the newest source snapshot always is
-	// (it is what the backup is for, and the next parent).
-	union := make([]snap, 0, len(onTarget)+len(candidates))
+	// The target's retention over what it would hold chooses what is sent.
+	union := make([]Snap, 0, len(onTarget))
 	for _, s := range onTarget {
 		union = append(union, s)
 	}
-	union = append(union, candidates...)
-	keep := decide(union, policy, now, "")
-	var sending []snap
-	for i, c := range candidates {
-		if keep[len(onTarget)+i].Keep || i == len(candidates)-1 && (len(source) > 0 && c.name == source[len(source)-1].name) {
-			sending = append(sending, c)
-		}
-	}
+	sending := Worth(union, candidates, Newest(source), policy, now)
 
 	// Parents, oldest send first; each sent snapshot becomes common.
 	for _, s := range sending {
-		send := Send{Name: s.name}
-		var before, after *snap
+		send := Send{Name: s.Name}
+		var before, after *Snap
 		for i := range source {
 			c := &source[i]
-			if !common[c.name] {
+			if !common[c.Name] {
 				continue
 			}
-			if older(*c, s) < 0 {
+			if Older(*c, s) < 0 {
 				before = c
 			} else if after == nil {
 				after = c
@@ -175,48 +141,38 @@ func Build(subvolume string, src []Source, held []Held, policy retention.Policy,
 		}
 		switch {
 		case before != nil:
-			send.Parent, send.Why = before.name, "incremental from "+before.name+", the newest snapshot both sides hold before it"
+			send.Parent, send.Why = before.Name, "incremental from "+before.Name+", the newest snapshot both sides hold before it"
 		case after != nil:
-			send.Parent, send.Why = after.name, "incremental from "+after.name+", the oldest snapshot both sides hold after it (none before)"
+			send.Parent, send.Why = after.Name, "incremental from "+after.Name+", the oldest snapshot both sides hold after it (none before)"
 		default:
 			send.Why = "full: no snapshot both sides hold"
 		}
 		p.Sends = append(p.Sends, send)
-		common[s.name] = true
+		common[s.Name] = true
 	}
 
 	// The newest snapshot both sides hold from now on.
 	parentUUID := ""
 	for i := len(source) - 1; i >= 0; i-- {
-		if common[source[i].name] {
-			p.Parent, parentUUID = source[i].name, source[i].uuid
+		if common[source[i].Name] {
+			p.Parent, parentUUID = source[i].Name, source[i].UUID
 			break
 		}
 	}
 
 	// The target's retention after the sends.
-	after := make([]snap, 0, len(onTarget)+len(sending))
+	after := make([]Snap, 0, len(onTarget)+len(sending))
 	for _, s := range onTarget {
 		after = append(after, s)
 	}
 	after = append(after, sending...)
-	slices.SortFunc(after, func(a, b snap) int { return older(b, a) })
-	for i, d := range decide(after, policy, now, parentUUID) {
-		p.Target = append(p.Target, Verdict{Name: after[i].name, Keep: d.Keep, Reason: d.String()})
+	slices.SortFunc(after, func(a, b Snap) int { return Older(b, a) })
+	for i, d := range Decide(after, policy, now, parentUUID) {
+		p.Target = append(p.Target, Verdict{Name: after[i].Name, Keep: d.Keep, Reason: d.String()})
 	}
 	slices.SortFunc(foreign, func(a, b Verdict) int { return strings.Compare(a.Name, b.Name) })
 	p.Target = append(p.Target, foreign...)
 	return p
-}
-
-// decide runs retention over ss, pinning the snapshot of the source UUID
-// parent (the target's copy of the parent has it as its received UUID).
-func decide(ss []snap, policy retention.Policy, now time.Time, parent string) []retention.Decision {
-	rs := make([]retention.Snapshot, len(ss))
-	for i, s := range ss {
-		rs[i] = retention.Snapshot{Name: s.name, Time: s.t, Manual: s.manual, Parent: parent != "" && s.uuid == parent}
-	}
-	return retention.Select(rs, policy, now)
 }
 
 // Common returns the newest source snapshot the target holds (by received
@@ -228,13 +184,13 @@ func Common(src []Source, held []Held) string {
 			have[h.ReceivedUUID] = true
 		}
 	}
-	best := snap{}
+	best := Snap{}
 	for _, s := range src {
 		t, _, ok := names.ParseSnapshot(s.Name)
-		c := snap{name: s.Name, t: t}
-		if ok && have[s.UUID] && (best.name == "" || older(best, c) < 0) {
+		c := Snap{Name: s.Name, Time: t}
+		if ok && have[s.UUID] && (best.Name == "" || Older(best, c) < 0) {
 			best = c
 		}
 	}
-	return best.name
+	return best.Name
 }

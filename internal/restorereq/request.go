@@ -55,14 +55,14 @@ func ReadRequests(top string, cfg *config.Config) (Requests, error) {
 		return Requests{Version: RequestVersion}, nil
 	}
 	if err != nil {
-		return Requests{}, fmt.Errorf("read restore requests: %w", err)
+		return Requests{}, fmt.Errorf("read restore requests: %w", btrfs.ShowErr(err))
 	}
 	var r Requests
 	if err := json.Unmarshal(b, &r); err != nil {
-		return Requests{}, fmt.Errorf("read restore requests %s: %w", p, err)
+		return Requests{}, fmt.Errorf("read restore requests %s: %w", btrfs.ShowPath(p), err)
 	}
 	if r.Version != RequestVersion {
-		return Requests{}, fmt.Errorf("restore requests %s: version %d, want %d", p, r.Version, RequestVersion)
+		return Requests{}, fmt.Errorf("restore requests %s: version %d, want %d", btrfs.ShowPath(p), r.Version, RequestVersion)
 	}
 	return r, nil
 }
@@ -73,14 +73,14 @@ func WriteRequests(top string, cfg *config.Config, r Requests) error {
 	p := filepath.Join(top, RequestPath(cfg))
 	if len(r.Requests) == 0 {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("remove restore requests: %w", err)
+			return fmt.Errorf("remove restore requests: %w", btrfs.ShowErr(err))
 		}
 		return nil
 	}
 	r.Version = RequestVersion
 	b, _ := json.MarshalIndent(r, "", "  ")
 	if err := safefile.Replace(p, append(b, '\n'), safefile.Perm{File: 0o600, Dir: 0o700}, safefile.Durable); err != nil {
-		return fmt.Errorf("write restore requests: %w", err)
+		return fmt.Errorf("write restore requests: %w", btrfs.ShowErr(err))
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,6 +15,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
+	"github.com/server-impermanence/server-impermanence/internal/names"
 )
 
 // ErrStopped is returned by Apply when the stop hook stopped it (tests
@@ -59,16 +61,22 @@ type Applier struct {
 	Log   *slog.Logger
 	Audit *audit.Log // may be nil
 	// Stop, when not nil, is asked after every step and stops the run when
-	// it returns true. Only tests set it.
-	Stop   func(step string) bool
-	Now    func() time.Time
-	BootID string
+	// it returns true. Only tests set it (a crash after any step).
+	Stop func(step string) bool
+	// Signalled, when not nil, is asked after each step that leaves a safe
+	// point (SafePoints) and stops the run when it returns true: a signal
+	// (a unit timeout, a shutdown) lets the reset of the subvolume in
+	// progress finish, so it leaves no S.new and no writable archive.
+	Signalled func() bool
+	Now       func() time.Time
+	BootID    string
 }
 
 // Apply runs the steps in order and stops at the first failure: every later
 // step depends on the earlier ones, and the state left is one Build repairs.
 // It returns the number of steps done.
 func (a *Applier) Apply(steps []Step) (int, error) {
+	safe := SafePoints(steps)
 	for i, s := range steps {
 		start := a.Now()
 		err := a.do(s)
@@ -80,8 +88,44 @@ func (a *Applier) Apply(steps []Step) (int, error) {
 		if a.Stop != nil && a.Stop(fmt.Sprintf("%d %s", i+1, s)) {
 			return i + 1, ErrStopped
 		}
+		if safe[i] && i < len(steps)-1 && a.Signalled != nil && a.Signalled() {
+			return i + 1, ErrStopped
+		}
 	}
 	return len(steps), nil
+}
+
+// SafePoints says of each step whether the state after it is one a signal
+// may stop the run in: no subvolume that this plan made as S.new is left
+// (it is swapped in and the old state swapped out is archived or deleted,
+// or it is renamed into place), and no archive it renamed is still
+// writable. The state after any step is one the next run repairs (a
+// crash, SIGKILL or a forced stop leaves it); a stop at a safe point
+// leaves nothing to repair.
+func SafePoints(steps []Step) []bool {
+	open := map[string]bool{} // S.new made, archives not yet read-only
+	out := make([]bool, len(steps))
+	for i, s := range steps {
+		switch s.Op {
+		case OpSnapshot, OpCreate:
+			if strings.HasSuffix(s.Path, names.NewSuffix) {
+				open[s.Path] = true
+			}
+		case OpRename:
+			delete(open, s.Path)
+			if s.Action == "archive" {
+				open[s.To] = true
+			}
+		case OpReadOnly:
+			if s.Value == "true" {
+				delete(open, s.Path)
+			}
+		case OpDelete:
+			delete(open, s.Path)
+		}
+		out[i] = len(open) == 0
+	}
+	return out
 }
 
 func (a *Applier) do(s Step) error {

@@ -75,12 +75,7 @@ func crashFixture(t *testing.T) (*btrfstest.FS, *btrfs.FS) {
 // after a step also covers a power cut: what a power cut loses (renames since
 // the last commit) gives a state equal to an earlier stop point.
 func TestCrashAtEveryStep(t *testing.T) {
-	tfs, _ := crashFixture(t)
-	code, out := rollback(t, tfs, runOpts{now: t0}, "--dry-run", "--json")
-	if code != job.ExitOK {
-		t.Fatalf("dry run: %d\n%s", code, out)
-	}
-	n := strings.Count(out, `"op":`)
+	n, out := crashPlanSteps(t)
 	if n < 15 {
 		t.Fatalf("plan has %d steps, expected the full reset, archive and prune:\n%s", n, out)
 	}
@@ -122,6 +117,18 @@ func TestCrashAtEveryStep(t *testing.T) {
 			}
 		})
 	}
+}
+
+// crashPlanSteps returns the number of steps of the rollback's plan on
+// crashFixture, and the dry run's output.
+func crashPlanSteps(t *testing.T) (int, string) {
+	t.Helper()
+	tfs, _ := crashFixture(t)
+	code, out := rollback(t, tfs, runOpts{now: t0}, "--dry-run", "--json")
+	if code != job.ExitOK {
+		t.Fatalf("dry run: %d\n%s", code, out)
+	}
+	return strings.Count(out, `"op":`), out
 }
 
 func checkInvariants(t *testing.T, tfs *btrfstest.FS, fsys *btrfs.FS, prevRoot map[string]string,

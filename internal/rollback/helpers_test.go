@@ -62,6 +62,8 @@ type runOpts struct {
 	stop      func(string) bool
 	auditLog  string
 	noDefault bool // do not pass --default (the test gives --config)
+	// ctx is the run's context (a signal cancels it); nil: Background.
+	ctx context.Context
 }
 
 // rollback runs the program against tfs and returns exit code and output.
@@ -83,7 +85,11 @@ func rollback(t testing.TB, tfs *btrfstest.FS, o runOpts, args ...string) (int, 
 	}
 	env := Env{Env: job.Env{Stdout: &out, Stderr: &out, Root: o.root, Now: func() time.Time { return o.now },
 		Journal: func() bool { return false }}, Stop: o.stop, AuditLog: o.auditLog}
-	code := Run(context.Background(), append(base, args...), env)
+	ctx := o.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	code := Run(ctx, append(base, args...), env)
 	return code, out.String()
 }
 

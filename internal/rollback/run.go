@@ -120,7 +120,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	// The record goes to the run directory: it survives the switch to the
 	// host root, where the exporter reads it.
 	s.StateDir = env.RunDir()
-	s.Log = s.Log.With("job", Job)
+	s.LogWithJob()
 	r := runner{env: env, s: s, res: Result{DryRun: f.DryRun}}
 	r.res.BootID = r.bootID()
 	code := r.run(ctx, f, *minFree<<20)
@@ -228,10 +228,13 @@ func (r *runner) run(ctx context.Context, f job.Flags, minFree uint64) int {
 	if h, ok := cmdline.Parse(string(line)).HaltAfter(true); ok && hook == nil {
 		hook = r.haltAfter(ctx, h, fsys)
 	}
-	// A signal (a unit timeout, a shutdown) stops the run after the step in
-	// progress: every state between two steps is one the next boot repairs.
-	stop := func(step string) bool { return job.Stopped(ctx) != nil || (hook != nil && hook(step)) }
-	a := Applier{Ops: fsOps{fsys}, Log: r.s.Log, Audit: r.s.Audit, Stop: stop, Now: r.env.Now, BootID: r.res.BootID}
+	// A signal (a unit timeout, a shutdown) stops the run at the next safe
+	// point: the reset of the subvolume in progress finishes (a few
+	// renames and property changes; a forced stop ends a run that cannot
+	// within job's grace, and every state between two steps is one the
+	// next boot repairs).
+	a := Applier{Ops: fsOps{fsys}, Log: r.s.Log, Audit: r.s.Audit, Stop: hook, Now: r.env.Now, BootID: r.res.BootID,
+		Signalled: func() bool { return job.Stopped(ctx) != nil }}
 	r.res.Done, err = a.Apply(plan.Steps)
 	if err != nil {
 		if errors.Is(err, ErrStopped) {

@@ -1,7 +1,6 @@
 package streamstore
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -27,11 +26,7 @@ type Send struct {
 }
 
 // Verdict is what the target's retention does to one stored snapshot.
-type Verdict struct {
-	Name   string
-	Keep   bool
-	Reason string
-}
+type Verdict = replicate.Verdict
 
 // Plan is one subvolume's run on a stream target.
 type Plan struct {
@@ -51,26 +46,26 @@ type Plan struct {
 
 // Deletions returns the snapshots whose streams the target's retention
 // deletes.
-func (p Plan) Deletions() []string {
-	var out []string
-	for _, v := range p.Stored {
-		if !v.Keep {
-			out = append(out, v.Name)
-		}
+func (p Plan) Deletions() []string { return replicate.Deletions(p.Stored) }
+
+// item is a snapshot on either side; stored, with its stream's kind and
+// parent.
+type item struct {
+	replicate.Snap
+	kind   Kind
+	parent string // stored: the parent's name
+}
+
+func older(a, b item) int { return replicate.Older(a.Snap, b.Snap) }
+
+// snaps returns the snapshots of its.
+func snaps(its []item) []replicate.Snap {
+	out := make([]replicate.Snap, len(its))
+	for i, it := range its {
+		out[i] = it.Snap
 	}
 	return out
 }
-
-// item is a snapshot on either side, with its parsed name.
-type item struct {
-	name, uuid string
-	t          time.Time
-	manual     bool
-	kind       Kind
-	parent     string // stored: the parent's name
-}
-
-func older(a, b item) int { return cmp.Or(a.t.Compare(b.t), strings.Compare(a.name, b.name)) }
 
 // Build plans one subvolume of a stream target. src are the source's
 // read-only snapshots, m the target's manifest, fullEvery the longest a
@@ -88,16 +83,11 @@ func older(a, b item) int { return cmp.Or(a.t.Compare(b.t), strings.Compare(a.na
 // stored snapshot (the next incremental's parent) is always kept.
 func Build(subvolume string, src []replicate.Source, m Manifest, policy retention.Policy, fullEvery time.Duration, now time.Time) Plan {
 	p := Plan{Subvolume: subvolume}
-	var source []item
-	srcByUUID := map[string]item{}
-	for _, s := range src {
-		if t, label, ok := names.ParseSnapshot(s.Name); ok && s.UUID != "" {
-			it := item{name: s.Name, uuid: s.UUID, t: t, manual: label != ""}
-			source = append(source, it)
-			srcByUUID[s.UUID] = it
-		}
+	source := replicate.Sources(src)
+	onSource := map[string]bool{} // source UUIDs
+	for _, s := range source {
+		onSource[s.UUID] = true
 	}
-	slices.SortFunc(source, older)
 
 	var stored []item
 	storedUUID := map[string]bool{}
@@ -108,13 +98,13 @@ func Build(subvolume string, src []replicate.Source, m Manifest, policy retentio
 			odd = append(odd, Verdict{Name: s.Name, Keep: true, Reason: "not a snapshot name: never touched"})
 			continue
 		}
-		stored = append(stored, item{name: s.Name, uuid: s.UUID, t: t, manual: label != "", kind: s.Kind, parent: s.Parent})
+		stored = append(stored, item{Snap: replicate.Snap{Name: s.Name, Time: t, Manual: label != "", UUID: s.UUID}, kind: s.Kind, parent: s.Parent})
 		storedUUID[s.UUID] = true
 	}
 	slices.SortFunc(stored, older)
 	byName := map[string]item{}
 	for _, s := range stored {
-		byName[s.name] = s
+		byName[s.Name] = s
 	}
 
 	// Candidates: source snapshots newer than the newest stored one.
@@ -122,22 +112,14 @@ func Build(subvolume string, src []replicate.Source, m Manifest, policy retentio
 	if len(stored) > 0 {
 		newest = &stored[len(stored)-1]
 	}
-	var candidates []item
+	var candidates []replicate.Snap
 	for _, s := range source {
-		if storedUUID[s.uuid] || newest != nil && older(*newest, s) >= 0 {
+		if storedUUID[s.UUID] || newest != nil && replicate.Older(newest.Snap, s) >= 0 {
 			continue
 		}
 		candidates = append(candidates, s)
 	}
-	union := slices.Concat(stored, candidates)
-	keep := decide(union, policy, now, "")
-	var sending []item
-	for i, c := range candidates {
-		last := i == len(candidates)-1 && c.name == source[len(source)-1].name
-		if keep[len(stored)+i].Keep || last {
-			sending = append(sending, c)
-		}
-	}
+	sending := replicate.Worth(snaps(stored), candidates, replicate.Newest(source), policy, now)
 
 	// Kinds and parents, oldest first; each sent snapshot is the next one's
 	// parent.
@@ -155,45 +137,40 @@ func Build(subvolume string, src []replicate.Source, m Manifest, policy retentio
 		return item{}, false
 	}
 	for _, s := range sending {
-		send := Send{Name: s.name, UUID: s.uuid, Kind: Full}
+		send := Send{Name: s.Name, UUID: s.UUID, Kind: Full}
 		var full item
 		var chained bool
 		if newest != nil {
 			full, chained = lastFull(*newest)
 		}
-		onSource := false
-		if newest != nil {
-			_, onSource = srcByUUID[newest.uuid]
-		}
 		switch {
 		case newest == nil:
 			send.Why = "full: the target holds no stream of this subvolume"
-		case !onSource:
-			send.Why = fmt.Sprintf("full: the source no longer holds %s, the newest stored snapshot", newest.name)
+		case !onSource[newest.UUID]:
+			send.Why = fmt.Sprintf("full: the source no longer holds %s, the newest stored snapshot", newest.Name)
 		case !chained:
-			send.Why = fmt.Sprintf("full: the chain of %s, the newest stored snapshot, has no full stream", newest.name)
-		case fullEvery > 0 && s.t.Sub(full.t) >= fullEvery:
+			send.Why = fmt.Sprintf("full: the chain of %s, the newest stored snapshot, has no full stream", newest.Name)
+		case fullEvery > 0 && s.Time.Sub(full.Time) >= fullEvery:
 			send.Why = fmt.Sprintf("full: the chain's full stream %s is %s older, full_every is %s",
-				full.name, timespan.Format(s.t.Sub(full.t)), timespan.Format(fullEvery))
+				full.Name, timespan.Format(s.Time.Sub(full.Time)), timespan.Format(fullEvery))
 		default:
-			send.Kind, send.Parent, send.ParentUUID = Incremental, newest.name, newest.uuid
-			send.Why = "incremental from " + newest.name + ", the newest stored snapshot"
+			send.Kind, send.Parent, send.ParentUUID = Incremental, newest.Name, newest.UUID
+			send.Why = "incremental from " + newest.Name + ", the newest stored snapshot"
 		}
 		p.Sends = append(p.Sends, send)
-		it := s
-		it.kind, it.parent = send.Kind, send.Parent
+		it := item{Snap: s, kind: send.Kind, parent: send.Parent}
 		stored = append(stored, it)
-		byName[it.name] = it
+		byName[it.Name] = it
 		newest = &stored[len(stored)-1]
 	}
 	if newest != nil {
-		p.Newest, p.NewestUUID = newest.name, newest.uuid
+		p.Newest, p.NewestUUID = newest.Name, newest.UUID
 	}
 
 	// The target's retention over what is stored after the sends; a kept
 	// snapshot keeps its chain.
 	slices.SortFunc(stored, func(a, b item) int { return older(b, a) })
-	ds := decide(stored, policy, now, p.NewestUUID)
+	ds := replicate.Decide(snaps(stored), policy, now, p.NewestUUID)
 	need := map[string]string{} // name → the kept snapshot whose chain needs it
 	for i, d := range ds {
 		if !d.Keep {
@@ -207,18 +184,18 @@ func Build(subvolume string, src []replicate.Source, m Manifest, policy retentio
 			par, ok := byName[it.parent]
 			if !ok {
 				p.Warnings = append(p.Warnings, fmt.Sprintf("%s/%s: its parent %s is not stored: the chain is broken, a restore of it fails",
-					subvolume, it.name, it.parent))
+					subvolume, it.Name, it.parent))
 				break
 			}
-			if _, seen := need[par.name]; seen {
+			if _, seen := need[par.Name]; seen {
 				break
 			}
-			need[par.name] = stored[i].name
+			need[par.Name] = stored[i].Name
 			it = par
 		}
 	}
 	for i, d := range ds {
-		v := Verdict{Name: stored[i].name, Keep: d.Keep, Reason: d.String()}
+		v := Verdict{Name: stored[i].Name, Keep: d.Keep, Reason: d.String()}
 		if by, ok := need[v.Name]; ok && !d.Keep {
 			v.Keep, v.Reason = true, "in the chain of "+by+", which is kept"
 		}
@@ -227,13 +204,4 @@ func Build(subvolume string, src []replicate.Source, m Manifest, policy retentio
 	slices.SortFunc(odd, func(a, b Verdict) int { return strings.Compare(a.Name, b.Name) })
 	p.Stored = append(p.Stored, odd...)
 	return p
-}
-
-// decide runs retention over ss, pinning the snapshot of UUID parent.
-func decide(ss []item, policy retention.Policy, now time.Time, parent string) []retention.Decision {
-	rs := make([]retention.Snapshot, len(ss))
-	for i, s := range ss {
-		rs[i] = retention.Snapshot{Name: s.name, Time: s.t, Manual: s.manual, Parent: parent != "" && s.uuid == parent}
-	}
-	return retention.Select(rs, policy, now)
 }

@@ -281,3 +281,36 @@ func TestManifestCheck(t *testing.T) {
 		}
 	}
 }
+
+// The boundary of "newer than the newest stored": the order is the time,
+// then the name, so at the newest stored snapshot's time a labelled
+// snapshot (a greater name) is newer and sent, and nothing at or before it
+// is.
+func TestBuildNewerThanNewestStored(t *testing.T) {
+	keepAll := retention.Policy{KeepMin: 1000}
+	now := base.Add(100 * 24 * time.Hour)
+	at1 := snap(1)
+	for _, tt := range []struct {
+		name string
+		src  []replicate.Source
+		want []string // names sent
+	}{
+		{"the newest stored itself", sources(0, 1), nil},
+		{"the same time, a greater name: sent incrementally", []replicate.Source{{Name: at1, UUID: "u1"}, {Name: at1 + "-upgrade", UUID: "ul"}}, []string{at1 + "-upgrade"}},
+		{"one second before, another UUID: not sent", []replicate.Source{{Name: base.Add(time.Hour - time.Second).Format("20060102T150405Z"), UUID: "x"}, {Name: at1, UUID: "u1"}}, nil},
+		{"one second after: sent", []replicate.Source{{Name: at1, UUID: "u1"}, {Name: base.Add(time.Hour + time.Second).Format("20060102T150405Z"), UUID: "x"}},
+			[]string{base.Add(time.Hour + time.Second).Format("20060102T150405Z")}},
+	} {
+		p := Build("@persist", tt.src, manifest("0F 1I0"), keepAll, 0, now)
+		var got []string
+		for _, s := range p.Sends {
+			got = append(got, s.Name)
+			if s.Kind != Incremental || s.Parent != at1 {
+				t.Errorf("%s: send %+v, want incremental from %s", tt.name, s, at1)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("%s: Build sends %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
