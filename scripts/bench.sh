@@ -52,7 +52,6 @@ extra_devs=()
 cleanup() {
 	set +e
 	local m d
-	[ -z "${sshd_pid:-}" ] || kill "$sshd_pid" 2>/dev/null
 	umount "$work/gen" /var/lib /var/log 2>/dev/null
 	for m in "${extra_mounts[@]}"; do mountpoint -q "$m" && umount "$m"; done
 	mountpoint -q "$work/top" && umount "$work/top"
