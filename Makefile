@@ -87,7 +87,7 @@ bench: deps ## Whole processes side by side with the commands they replace: one 
 	scripts/install-deps.sh bench
 	scripts/bench.sh
 
-bench-send: deps ## make bench's replication rows alone: impermanence-send against btrfs send|receive and btrbk, local and SSH (root)
+bench-send: deps ## make bench's replication rows alone: impermanence-send against btrfs send|receive and btrbk to a local target, and send list (root)
 	scripts/install-deps.sh bench
 	ROWS=send scripts/bench.sh
 
