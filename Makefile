@@ -55,7 +55,7 @@ INSTALL_LIST := \
 OWN_DIRS := $(SYSCTLDIR) $(GRUBDIR) $(PREFIX)/lib/server-impermanence $(DRACUTDIR) $(DOCDIR)/examples $(DOCDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help build man test test-host test-unit test-adversarial bench bench-inprocess bench-io demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest mutation
+.PHONY: help build man test test-host test-unit test-adversarial bench bench-send bench-rollback bench-inprocess bench-io demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest mutation
 
 help: ## Show this help
 	@echo "server-impermanence make targets:"
@@ -91,6 +91,14 @@ test-unit: ## Run the tests without installing anything (real-btrfs tests skip w
 bench: deps ## Whole processes side by side with the commands they replace: one table, bench/results.json (root; PAIRS= SNAPS=; docs/performance.md)
 	scripts/install-deps.sh bench
 	scripts/bench.sh
+
+bench-send: deps ## make bench's replication rows alone: impermanence-send against btrfs send|receive and btrbk to a local target, and send list (root)
+	scripts/install-deps.sh bench
+	ROWS=send scripts/bench.sh
+
+bench-rollback: deps ## make bench's rollback row alone: the initrd's impermanence-rollback against the shell recipe, 30 archives of 100,000 files (root)
+	scripts/install-deps.sh bench
+	ROWS=rollback scripts/bench.sh
 
 bench-inprocess: deps ## The in-process Go benchmarks (config, metrics, exporter scrape, snapshot and prune)
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/config/

@@ -13,7 +13,12 @@
 #                   make, 15 minutes on a loaded machine)
 #   WAIT_SNAPS=5000 hourly snapshots over five subvolumes (most of them
 #                   deleted) for prune --wait
-#   ROLLBACK_FILES=2000 files per archive of the rollback row (Go benchmark)
+#   ROWS="core send rollback" which groups of rows run (make bench-send:
+#                   send, make bench-rollback: rollback)
+#   SEND_LIST=5000  snapshots a target holds for impermanence-send list
+#   SEND_MB=1024    MiB of the full send (and of the SSH rows)
+#   ROLLBACK_FILES=100000 files per archive of the rollback row (30 archives)
+#   ROLLBACK_PAIRS=PAIRS pairs of the rollback row
 #   BENCH_JSON=bench/results.json
 # Everything runs in a private mount namespace (/run, /var/lib, /var/log are
 # tmpfs there, so no state or audit record of this machine is touched); the
@@ -24,27 +29,40 @@ PAIRS=${PAIRS:-10}
 SNAPS=${SNAPS:-5000}
 PRUNE_SNAPS=${PRUNE_SNAPS:-1000}
 WAIT_SNAPS=${WAIT_SNAPS:-5000}
-ROLLBACK_FILES=${ROLLBACK_FILES:-2000}
+ROLLBACK_FILES=${ROLLBACK_FILES:-100000}
+ROWS=${ROWS:-core send rollback}
+ROLLBACK_PAIRS=${ROLLBACK_PAIRS:-$PAIRS}
+SEND_LIST=${SEND_LIST:-5000}
+SEND_MB=${SEND_MB:-1024}
 BENCH_JSON=${BENCH_JSON:-$PWD/bench/results.json}
-export PAIRS SNAPS PRUNE_SNAPS WAIT_SNAPS ROLLBACK_FILES BENCH_JSON
+export PAIRS SNAPS PRUNE_SNAPS WAIT_SNAPS ROLLBACK_FILES ROLLBACK_PAIRS ROWS SEND_LIST SEND_MB BENCH_JSON
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (loop device, mounts)" >&2; exit 1; }
 if [ "${1:-}" != --inner ]; then
 	make --no-print-directory build >/dev/null
 	exec unshare --mount --propagation private "$0" --inner
 fi
 
+# BENCH_TRACE=1: every command with the time, and the warm-up's output.
+[ -z "${BENCH_TRACE:-}" ] || { PS4='+ $(date +%T.%N | cut -c1-12) '; set -x; }
 bin=$PWD/bin
 work=$(mktemp -d /tmp/bench.XXXXXX)
 dev=""
+extra_mounts=() # the other filesystems' mountpoints, and their dev:image
+extra_devs=()
 cleanup() {
 	set +e
+	local m d
 	umount "$work/gen" /var/lib /var/log 2>/dev/null
+	for m in "${extra_mounts[@]}"; do mountpoint -q "$m" && umount "$m"; done
 	mountpoint -q "$work/top" && umount "$work/top"
-	if [ -n "$dev" ] && [ "$(cat "/sys/block/${dev#/dev/}/loop/backing_file" 2>/dev/null)" = "$work/img" ]; then
-		losetup -d "$dev"
-	fi
-	rm -rf "$work"
+	for d in "$dev:$work/img" "${extra_devs[@]}"; do
+		if [ "${d%%:*}" != "" ] && [ "$(cat "/sys/block/$(basename "${d%%:*}")/loop/backing_file" 2>/dev/null)" = "${d#*:}" ]; then
+			losetup -d "${d%%:*}"
+		fi
+	done
+	grep -q " $work/" /proc/self/mountinfo || rm -rf "$work"
 }
+want() { [[ " $ROWS " == *" $1 "* ]]; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 mount -t tmpfs -o mode=0755 bench /run
@@ -59,19 +77,22 @@ drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 # PREP runs before every run (untimed), with the side as its argument.
 pair() {
 	local row=$1 prep=$2 ours=$3 ref=$4 i t0 a b
-	$prep ours; $ours 0 >/dev/null 2>"$work/err" || { echo "bench: $row: $ours failed" >&2; cat "$work/err" >&2; exit 1; }
+	echo "$row $(cut -d' ' -f1 /proc/loadavg)" >> "$work/rowload"
+	$prep ours; $ours 0 >"$work/out" 2>"$work/err" || { echo "bench: $row: $ours failed" >&2; cat "$work/err" >&2; exit 1; }
+	[ -z "${BENCH_TRACE:-}" ] || { echo "bench: $row: warm-up of ours:"; cat "$work/out" "$work/err"; } >&2
 	$prep ref; $ref 0 >/dev/null 2>&1 || { echo "bench: $row: $ref failed" >&2; exit 1; }
 	for i in $(seq "$PAIRS"); do
 		if [ $((i % 2)) -eq 1 ]; then
-			$prep ours; t0=$(now); $ours "$i" >/dev/null 2>&1; a=$(($(now) - t0))
-			$prep ref; t0=$(now); $ref "$i" >/dev/null 2>&1; b=$(($(now) - t0))
+			$prep ours; t0=$(now); $ours "$i" >/dev/null 2>&1 || fail "$row" "$ours"; a=$(($(now) - t0))
+			$prep ref; t0=$(now); $ref "$i" >/dev/null 2>&1 || fail "$row" "$ref"; b=$(($(now) - t0))
 		else
-			$prep ref; t0=$(now); $ref "$i" >/dev/null 2>&1; b=$(($(now) - t0))
-			$prep ours; t0=$(now); $ours "$i" >/dev/null 2>&1; a=$(($(now) - t0))
+			$prep ref; t0=$(now); $ref "$i" >/dev/null 2>&1 || fail "$row" "$ref"; b=$(($(now) - t0))
+			$prep ours; t0=$(now); $ours "$i" >/dev/null 2>&1 || fail "$row" "$ours"; a=$(($(now) - t0))
 		fi
 		echo "$row $a $b" >> "$samples"
 	done
 }
+fail() { echo "bench: $1: $2 failed in a timed run" >&2; exit 1; }
 nothing() { :; }
 
 truncate -s 16G "$work/img"
@@ -104,6 +125,7 @@ mkdir -m 0700 "$top/cli"
 sync
 cfg=(--config "$work/config.toml" --mount "$top")
 
+if want core; then
 echo "bench: snapshot run of 7 subvolumes" >&2
 snap_ours() { "$bin/impermanence-snapshot" "${cfg[@]}" --label "r$1"; }
 snap_ref() { local s; for s in "${svs[@]}"; do btrfs subvolume snapshot -r "$top/$s" "$top/cli/$s-r$1-$$-$RANDOM"; done; }
@@ -231,12 +253,13 @@ prune_row prune
 if command -v btrbk >/dev/null; then :; else sed -i '$d' "$samples"; echo "bench: btrbk not installed: no prune row" >&2; fi
 prune_row prune-wait --wait 5m
 
-echo "bench: rollback (Go benchmark, $ROLLBACK_FILES files per archive)" >&2
-rb=$(BENCH_FILES=$ROLLBACK_FILES go test -run '^$' -bench BenchmarkRollbackVsRecipe -benchtime "${ROLLBACK_PAIRS:-2}x" -timeout 60m ./internal/rollback/ 2>&1 | grep '^BenchmarkRollbackVsRecipe' || true)
+fi # core
+if want send; then . scripts/bench-send.sh; fi
+if want rollback; then . scripts/bench-rollback.sh; fi
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # The table and the JSON.
-awk -v pairs="$PAIRS" -v snaps="$SNAPS" -v psnaps="$PRUNE_SNAPS" -v wsnaps="$WAIT_SNAPS" -v rb="$rb" -v files="$ROLLBACK_FILES" -v json="$BENCH_JSON" \
+awk -v pairs="$PAIRS" -v snaps="$SNAPS" -v psnaps="$PRUNE_SNAPS" -v wsnaps="$WAIT_SNAPS" -v files="$ROLLBACK_FILES" -v slist="$SEND_LIST" -v smb="$SEND_MB" -v rowload="$(cat "$work/rowload" 2>/dev/null | tr '\n' ' ')" -v json="$BENCH_JSON" \
 	-v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" -v ncpu="$(nproc)" \
 	-v kernel="$(uname -r)" -v load0="$load0" -v load1="$load1" -v progs="$(btrfs --version | head -1)" '
 function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j] < a[j-1]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
@@ -248,7 +271,14 @@ BEGIN {
 	what["generator"] = "generator, default layout (20 runs)|server-impermanence-generator|systemd-fstab-generator, same number of mounts"
 	what["prune"] = "prune " psnaps " hourly snapshots|impermanence-prune|btrbk prune (24h 7d 4w 12m)"
 	what["prune-wait"] = "delete most of " wsnaps " and wait for the space|impermanence-prune --wait|btrfs subvolume delete -c + btrfs subvolume sync"
-	order = "snapshot list-warm list-cold generator prune prune-wait"
+	what["send-inc"] = "send 7 incrementals (1 % changed), local target|impermanence-send|btrfs send -p P S | btrfs receive, 7x"
+	what["send-inc-btrbk"] = "send 7 incrementals (1 % changed), vs btrbk|impermanence-send|btrbk --preserve resume"
+	what["send-full"] = "full send of " smb " MiB, local target|impermanence-send|btrfs send S | btrfs receive"
+	what["send-full-btrbk"] = "full send of " smb " MiB, vs btrbk|impermanence-send|btrbk --preserve resume"
+	what["send-list"] = "send list, target of " slist " snapshots|impermanence-send list|btrfs subvolume list (target)"
+	what["rollback"] = "rollback, 30 archives of " files " files, 15 expired|impermanence-rollback --config (as the initrd)|scripts/rollback-recipe.sh"
+	order = "snapshot list-warm list-cold generator prune prune-wait send-inc send-inc-btrbk send-full send-full-btrbk send-list rollback"
+	nl = split(rowload, L, " "); for (i = 1; i + 1 <= nl; i += 2) load[L[i]] = L[i+1]
 }
 { r = $1; n[r]++; A[r, n[r]] = $2; B[r, n[r]] = $3; R[r, n[r]] = $2 / $3
 	# prune rows: user sys peak-KB wait-CPU-ms lag-ms [ref-CPU-s ref-peak-KB deletions] kept
@@ -267,17 +297,12 @@ END {
 		mr = med(z, m); lo = z[1]; hi = z[m]
 		note = (m > 1) ? sprintf("%.2f-%.2f (%d pairs)", lo, hi, m) : "one pair"
 		if (r in extra) note = note ", " extra[r]
+		if (r in load) note = note ", load " load[r]
 		printf "%-48s %12.1f %12.1f %7.2fx %s\n", w[1], ma / 1e6, mb / 1e6, mr, note
 		printf "%s    {\"row\": \"%s\", \"what\": \"%s\", \"ours\": \"%s\", \"reference\": \"%s\", \"ours_ms_median\": %.3f, \"reference_ms_median\": %.3f, \"ratio_median\": %.4f, \"ratio_min\": %.4f, \"ratio_max\": %.4f, \"notes\": \"%s\", \"samples_ns\": [", (first ? "" : ",\n"), r, w[1], w[2], w[3], ma / 1e6, mb / 1e6, mr, lo, hi, extra[r] > json
 		for (i = 1; i <= m; i++) printf "%s[%.0f, %.0f]", (i > 1 ? ", " : ""), A[r, i], B[r, i] > json
 		printf "]}" > json
 		first = 0
-	}
-	if (rb != "") {
-		split(rb, f, /[ \t]+/)
-		for (i = 1; i < length(f); i++) v[f[i+1]] = f[i]
-		printf "%-48s %12.1f %12.1f %7.2fx %s\n", "rollback, 30 archives (15 expired), " files " files", v["helper-ms"], v["recipe-ms"], v["ratio"], "IN-PROCESS helper vs the recipe script (Go benchmark)"
-		printf "%s    {\"row\": \"rollback\", \"what\": \"rollback, 30 archives of %d files, 15 expired (in-process helper)\", \"ours\": \"impermanence-rollback (rollback.Run in the benchmark process)\", \"reference\": \"scripts/rollback-recipe.sh\", \"ours_ms_median\": %s, \"reference_ms_median\": %s, \"ratio_median\": %s, \"notes\": \"means of the benchmark iterations; space back: helper %s s, recipe %s s\"}", (first ? "" : ",\n"), files, v["helper-ms"], v["recipe-ms"], v["ratio"], v["helper-space-s"], v["recipe-space-s"] > json
 	}
 	printf "\n  ]\n}\n" > json
 	printf "machine: %s, %d cores, kernel %s, %s; load %s before, %s after\n", cpu, ncpu, kernel, progs, load0, load1
