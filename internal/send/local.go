@@ -75,13 +75,31 @@ func (t transfer) stream() (*os.File, func() error, error) {
 	return pr, func() error { return <-sent }, nil
 }
 
-// receive sends t into the local target. It returns the stream's size.
+// committer is a target whose receives and deletions of one run become
+// durable with one commit at the end (commit), before the run records
+// what the target holds: a local target, whose filesystem would otherwise
+// commit once per snapshot (a transaction commit each, the largest cost
+// of a small incremental). An SSH target's receiver commits each receive
+// itself before it replies.
+type committer interface {
+	commit() error
+}
+
+func (l local) commit() error {
+	if err := l.Sync(); err != nil {
+		return fmt.Errorf("commit target directory %s: %w", l.Root, err)
+	}
+	return nil
+}
+
+// receive sends t into the local target, uncommitted (see committer). It
+// returns the stream's size.
 func (l local) receive(ctx context.Context, t transfer) (int64, error) {
 	pr, wait, err := t.stream()
 	if err != nil {
 		return 0, err
 	}
-	n, rerr := l.Receive(ctx, t.meter.Reader(pr), targetdir.Want{Subvolume: t.sv, Name: t.name, UUID: t.uuid})
+	n, rerr := l.ReceiveUncommitted(ctx, t.meter.Reader(pr), targetdir.Want{Subvolume: t.sv, Name: t.name, UUID: t.uuid})
 	pr.Close()
 	serr := wait()
 	if serr != nil {

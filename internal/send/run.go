@@ -390,6 +390,13 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 		rec.Subvolumes[sv] = st
 	}
 	if !dryRun {
+		// Everything this run received and deleted is durable before the
+		// record says the target holds it.
+		if c, ok := l.(committer); ok {
+			if err := c.commit(); err != nil {
+				return fail(errors.Join(append(errs, err)...))
+			}
+		}
 		rec.Time = s.Env.Now()
 		if err := targetstate.Write(s.Env.StateDir(), rec); err != nil {
 			errs = append(errs, err)

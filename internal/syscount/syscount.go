@@ -18,10 +18,14 @@ import (
 type Call struct {
 	Name string // "fsync"
 	File string // the path of its first descriptor argument ("" when none)
+	// Request is a second argument strace names by a constant (an ioctl's
+	// request, "BTRFS_IOC_SYNC"); "" otherwise.
+	Request string
 }
 
-// line matches an strace -f -y line: "<pid> name(<fd></path>, …".
-var line = regexp.MustCompile(`^\d+\s+([a-z0-9_]+)\((?:\d+<([^>]*)>)?`)
+// line matches an strace -f -y line: "<pid> name(<fd></path>, …", with
+// a second argument that is a constant's name captured.
+var line = regexp.MustCompile(`^\d+\s+([a-z0-9_]+)\((?:\d+<([^>]*)>)?(?:, ([A-Z][A-Z0-9_]*)\b)?`)
 
 // Run runs cmd (not started) under strace, tracing the named calls of it
 // and every thread and child, and returns them in order. Without strace the
@@ -57,7 +61,7 @@ func Run(tb testing.TB, cmd *exec.Cmd, names ...string) []Call {
 			continue
 		}
 		if m := line.FindStringSubmatch(sc.Text()); m != nil {
-			calls = append(calls, Call{Name: m[1], File: m[2]})
+			calls = append(calls, Call{Name: m[1], File: m[2], Request: m[3]})
 		}
 	}
 	if err := sc.Err(); err != nil {

@@ -37,10 +37,27 @@ var ErrExists = errors.New("the target already holds a subvolume of that name: n
 
 // Receive applies the send stream r with btrfs receive in the transfer's
 // own directory below .incoming, checks it (see the package
-// documentation) and moves it into place. It returns the bytes read from
-// r. On a failure it removes its own transfer directory where it can (the
-// next Clean removes what remains).
-func (d Dir) Receive(ctx context.Context, r io.Reader, w Want) (n int64, err error) {
+// documentation), moves it into place and commits the target's
+// filesystem. It returns the bytes read from r. On a failure it removes
+// its own transfer directory where it can (the next Clean removes what
+// remains).
+func (d Dir) Receive(ctx context.Context, r io.Reader, w Want) (int64, error) {
+	n, err := d.ReceiveUncommitted(ctx, r, w)
+	if err != nil {
+		return n, err
+	}
+	return n, d.Sync()
+}
+
+// ReceiveUncommitted is Receive without the commit: the snapshot is in
+// place, checked and read-only, and becomes durable with the target
+// filesystem's next transaction commit. A caller that receives several
+// snapshots in a row commits once (Sync) after the last and before it
+// records any as held. A crash before that commit loses the uncommitted
+// moves and deletions together (a btrfs transaction is all or nothing),
+// never a snapshot the target held before, and the next run sends them
+// again.
+func (d Dir) ReceiveUncommitted(ctx context.Context, r io.Reader, w Want) (n int64, err error) {
 	dst := d.Path(w.Subvolume, w.Name)
 	if _, err := os.Lstat(dst); err == nil {
 		return 0, fmt.Errorf("receive %s: %w", dst, ErrExists)
@@ -102,7 +119,7 @@ func (d Dir) Receive(ctx context.Context, r io.Reader, w Want) (n int64, err err
 		return n, err
 	}
 	os.Remove(in)
-	return n, d.Sync()
+	return n, nil
 }
 
 func receiveErr(err error, stderr *limited) error {
