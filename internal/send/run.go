@@ -8,10 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os/exec"
 	"path"
-	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/audit"
@@ -274,7 +271,7 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 	bySV, entries, uuids := src.bySV, src.entries, src.uuids
 	prev, _ := targetstate.Read(s.Env.StateDir(), t.Name)
 	rec := targetstate.Record{Target: t.Name, URL: t.URL, Subvolumes: map[string]targetstate.Subvolume{}, SentBytes: prev.SentBytes}
-	compressed := compressedSend(s.Env.Sysfs)
+	compressed := compressedSend(s.Env.Sysfs, s.Env.RunDir())
 	policy := replicate.Policy(t, time.Local)
 	var errs []error
 	for _, sv := range t.Subvolumes {
@@ -427,28 +424,6 @@ func uuidOf(subvols []btrfs.Subvolume, id uint64) btrfs.UUID {
 	return btrfs.UUID{}
 }
 
-var progsVersion = regexp.MustCompile(`v([0-9]+)\.`)
-
-// compressedSend reports whether the kernel writes stream version 2 and
-// btrfs-progs (6.0 and later) receives it.
-func compressedSend(sysfs string) bool {
-	if sysfs == "" {
-		sysfs = "/sys"
-	}
-	if btrfs.SendStreamVersion(sysfs) < 2 {
-		return false
-	}
-	out, err := exec.Command("btrfs", "--version").Output()
-	if err != nil {
-		return false
-	}
-	m := progsVersion.FindSubmatch(out)
-	if m == nil {
-		return false
-	}
-	major, _ := strconv.Atoi(string(m[1]))
-	return major >= 6
-}
 
 func (r Report) print(w io.Writer) {
 	for _, t := range r.Targets {

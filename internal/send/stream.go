@@ -132,7 +132,7 @@ func runStream(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 	}
 	prev, _ := targetstate.Read(s.Env.StateDir(), t.Name)
 	rec := targetstate.Record{Target: t.Name, URL: t.URL, Subvolumes: map[string]targetstate.Subvolume{}, SentBytes: prev.SentBytes}
-	compressed := compressedSend(s.Env.Sysfs)
+	compressed := compressedSend(s.Env.Sysfs, s.Env.RunDir())
 	policy := replicate.Policy(t, time.Local)
 	var errs []error
 	for _, sv := range t.Subvolumes {
