@@ -424,7 +424,6 @@ func uuidOf(subvols []btrfs.Subvolume, id uint64) btrfs.UUID {
 	return btrfs.UUID{}
 }
 
-
 func (r Report) print(w io.Writer) {
 	for _, t := range r.Targets {
 		verb, del := "sent", "deleted"
