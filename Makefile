@@ -49,6 +49,7 @@ INSTALL_LIST := \
 	$(foreach c,$(sort $(wildcard sysctl/*.conf)),0644:$(c):$(SYSCTLDIR)/$(notdir $(c))) \
 	$(foreach m,$(MAN_PAGES),0644:$(BIN)/man/$(notdir $(m)):$(MANDIR)/$(m)) \
 	0755:grub/42_server-impermanence:$(GRUBDIR)/42_server-impermanence \
+	0755:grub/refresh-menu:$(GRUBDIR)/refresh-menu \
 	0644:internal/config/default.toml:$(DOCDIR)/examples/config.toml \
 	$(if $(wildcard exporter/alerts/impermanence.rules.yml),0644:exporter/alerts/impermanence.rules.yml:$(DOCDIR)/examples/impermanence.rules.yml)
 # Folders that belong to the project alone, removed by uninstall when empty.
