@@ -77,12 +77,12 @@ func TestRestoreFromBtrfsTarget(t *testing.T) {
 
 	for _, tc := range []struct {
 		name, snap, fetch string
-		delete        []string
+		delete            []string
 	}{
 		{name: "incremental", snap: snaps[2],
 			fetch: "fetch @snapshots/@persist/" + snaps[2] + " from usb (incremental from " + snaps[0] + ", which this server holds as @snapshots/@persist/" + snaps[0] + ": the newest older snapshot both sides hold)\n"},
 		{name: "backfill", snap: snaps[1],
-			fetch: "fetch @snapshots/@persist/" + snaps[1] + " from usb (incremental from " + snaps[2] + ", which this server holds as @snapshots/@persist/" + snaps[2] + ": no older snapshot both sides hold; the oldest newer one)\n",
+			fetch:  "fetch @snapshots/@persist/" + snaps[1] + " from usb (incremental from " + snaps[2] + ", which this server holds as @snapshots/@persist/" + snaps[2] + ": no older snapshot both sides hold; the oldest newer one)\n",
 			delete: []string{snaps[0]}},
 		{name: "full", snap: snaps[0],
 			fetch:  "fetch @snapshots/@persist/" + snaps[0] + " from usb (full: the server holds no snapshot of this subvolume the target holds)\n",
