@@ -46,7 +46,10 @@ It answers the client's request (SSH_ORIGINAL_COMMAND; else the words after
 the options) beneath DIR only:
   list SUBVOLUME                       the snapshots DIR/SUBVOLUME/ holds
   receive SUBVOLUME NAME UUID [zstd]   one snapshot's send stream on stdin
-Append-only: a client adds and lists, never deletes or overwrites. --prune
+  send SUBVOLUME NAME PARENT|- [zstd]  one received snapshot's send stream
+                                       on stdout (for a restore)
+Append-only: a client adds, lists and reads back, never deletes or
+overwrites. --prune
 runs the backup host's own retention over DIR.
 
 Options:
@@ -137,6 +140,8 @@ type server struct {
 	dir   targetdir.Dir
 	log   *slog.Logger
 	audit *audit.Log
+	// fsid is the root's filesystem.
+	fsid btrfs.UUID
 }
 
 // open checks the root (a real directory on btrfs, not a symbolic link)
@@ -149,13 +154,7 @@ func (s *server) open() error {
 	case !fi.IsDir():
 		return fmt.Errorf("root %s is not a directory (%s)", s.root, fi.Mode().Type())
 	}
-	d, err := btrfs.OpenDir(s.root)
-	if err != nil {
-		return fmt.Errorf("root %s: %w", s.root, err)
-	}
-	_, err = d.FSID()
-	d.Close()
-	if err != nil {
+	if s.fsid, err = rootFSID(s.root); err != nil {
 		return fmt.Errorf("root %s is not on btrfs: %w", s.root, err)
 	}
 	a, err := audit.Open(filepath.Join(s.root, AuditLog))
@@ -214,6 +213,8 @@ func (s *server) serve(ctx context.Context, raw string) int {
 			return job.ExitFailure
 		}
 		return job.ExitOK
+	case receiveproto.Send:
+		return s.send(ctx, req)
 	default:
 		return s.receive(ctx, req)
 	}

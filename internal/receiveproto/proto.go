@@ -8,17 +8,23 @@
 //
 //	list SUBVOLUME                       what <root>/SUBVOLUME/ holds
 //	receive SUBVOLUME NAME UUID [zstd]   a send stream of snapshot NAME on stdin
+//	send SUBVOLUME NAME PARENT [zstd]    the send stream of <root>/SUBVOLUME/NAME on stdout
 //
 // SUBVOLUME is one or more path components of [A-Za-z0-9@_+-][A-Za-z0-9@_.+-]*
 // (no component starts with a dot: "." and "..", .incoming are out of
 // reach), NAME a snapshot name of the suite, UUID the source snapshot's
-// subvolume UUID, lowercase. Nothing else is a request: there is no verb
-// that deletes or overwrites.
+// subvolume UUID, lowercase. PARENT is "-" for a full stream, else the
+// name of another snapshot of <root>/SUBVOLUME/ the stream is relative to
+// (one the client holds too). send is the read-only way back, for a
+// restore: the receiver sends only a read-only snapshot it received whole.
+// Nothing else is a request: there is no verb that deletes or overwrites.
 //
 // The reply to list is one line per subvolume the directory holds,
 // "snapshot NAME UUID" (UUID "-" for one not received), then "end COUNT";
 // a reply without its end line was cut short and is not a listing. The
-// reply to receive is "received NAME BYTES".
+// reply to receive is "received NAME BYTES". The reply to send is the
+// send stream itself (zstd-compressed when the request says so) and
+// nothing else; the client checks it ended with its end command.
 package receiveproto
 
 import (
@@ -38,7 +44,11 @@ import (
 const (
 	List    = "list"
 	Receive = "receive"
+	Send    = "send"
 )
+
+// Full is the PARENT word of a send request for a full stream.
+const Full = "-"
 
 // Zstd is the stream compression word of a receive request.
 const Zstd = "zstd"
@@ -50,8 +60,10 @@ const MaxRequest = 1024
 type Request struct {
 	Verb      string
 	Subvolume string
-	// Name and UUID: receive only.
+	// Name: receive and send; UUID: receive only.
 	Name, UUID string
+	// Parent: send only, "" for a full stream (Full on the wire).
+	Parent string
 	// Compress is Zstd or "".
 	Compress string
 }
@@ -112,20 +124,38 @@ func Parse(s string) (Request, error) {
 			}
 			r.Compress = Zstd
 		}
+	case r.Verb == Send && (len(w) == 4 || len(w) == 5):
+		r.Subvolume, r.Name = w[1], w[2]
+		if w[3] != Full {
+			r.Parent = w[3]
+		}
+		if len(w) == 5 {
+			if w[4] != Zstd {
+				return Request{}, fmt.Errorf("request %q: %q is not a stream compression (only %s)", s, w[4], Zstd)
+			}
+			r.Compress = Zstd
+		}
 	case refusedVerbs[r.Verb]:
 		return Request{}, fmt.Errorf("request %q: %w", s, ErrAppendOnly)
-	case r.Verb == List || r.Verb == Receive:
-		return Request{}, fmt.Errorf("request %q: wrong number of words (list SUBVOLUME, receive SUBVOLUME NAME UUID [zstd])", s)
+	case r.Verb == List || r.Verb == Receive || r.Verb == Send:
+		return Request{}, fmt.Errorf("request %q: wrong number of words (%s)", s, verbs)
 	default:
-		return Request{}, fmt.Errorf("request %q: unknown request (list SUBVOLUME, receive SUBVOLUME NAME UUID [zstd])", s)
+		return Request{}, fmt.Errorf("request %q: unknown request (%s)", s, verbs)
 	}
 	if err := CheckSubvolume(r.Subvolume); err != nil {
 		return Request{}, fmt.Errorf("request %q: %w", s, err)
 	}
-	if r.Verb == Receive {
+	if r.Verb == Receive || r.Verb == Send {
 		if _, _, ok := names.ParseSnapshot(r.Name); !ok {
 			return Request{}, fmt.Errorf("request %q: %q is not a snapshot name", s, r.Name)
 		}
+	}
+	if r.Verb == Send && r.Parent != "" {
+		if _, _, ok := names.ParseSnapshot(r.Parent); !ok || r.Parent == r.Name {
+			return Request{}, fmt.Errorf("request %q: %q is not the name of another snapshot (or %q for a full stream)", s, r.Parent, Full)
+		}
+	}
+	if r.Verb == Receive {
 		if !uuidRE.MatchString(r.UUID) || r.UUID == "00000000-0000-0000-0000-000000000000" {
 			return Request{}, fmt.Errorf("request %q: %q is not a subvolume UUID", s, r.UUID)
 		}
@@ -142,6 +172,9 @@ func slicesContainsEmpty(w []string) bool {
 	return false
 }
 
+// verbs is the requests' syntax, for messages.
+const verbs = "list SUBVOLUME, receive SUBVOLUME NAME UUID [zstd], send SUBVOLUME NAME PARENT|- [zstd]"
+
 // String formats the request as Parse reads it.
 func (r Request) String() string {
 	switch r.Verb {
@@ -149,6 +182,16 @@ func (r Request) String() string {
 		return List + " " + r.Subvolume
 	case Receive:
 		s := strings.Join([]string{Receive, r.Subvolume, r.Name, r.UUID}, " ")
+		if r.Compress != "" {
+			s += " " + r.Compress
+		}
+		return s
+	case Send:
+		p := r.Parent
+		if p == "" {
+			p = Full
+		}
+		s := strings.Join([]string{Send, r.Subvolume, r.Name, p}, " ")
 		if r.Compress != "" {
 			s += " " + r.Compress
 		}

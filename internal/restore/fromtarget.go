@@ -19,16 +19,25 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/targetstate"
 )
 
-// Fetched is a snapshot brought back from a stream target into the
-// snapshots directory before the restore.
+// Fetched is a snapshot brought back from a target (a stream target's
+// chain replayed, or a btrfs target's send received) into the snapshots
+// directory before the restore.
 type Fetched struct {
 	Target string `json:"target"`
 	// Snapshot is where it is now, below the top level.
 	Snapshot string `json:"snapshot"`
-	// Streams are the files replayed, in order.
-	Streams []string `json:"streams"`
+	// Streams are the files replayed, in order (a stream target).
+	Streams []string `json:"streams,omitempty"`
 	// Local: the snapshots directory already held it; nothing fetched.
 	Local bool `json:"local,omitempty"`
+	// Parent (its name on the target) and ParentLocal (the server's copy,
+	// below the top level): a btrfs target's incremental send; "" for a
+	// full one. Why says why.
+	Parent      string `json:"parent,omitempty"`
+	ParentLocal string `json:"parent_local,omitempty"`
+	Why         string `json:"why,omitempty"`
+	// Bytes is the size of a btrfs target's send stream.
+	Bytes int64 `json:"bytes,omitempty"`
 }
 
 // fromTargetPrefix names the subvolume below the top level a chain is
@@ -48,10 +57,13 @@ func fetchFromTarget(ctx context.Context, s *job.Session, o Options) (*Fetched, 
 	switch {
 	case !ok:
 		return nil, refuse("--from-target %s: no such [[target]] in the configuration", o.FromTarget)
-	case t.Format != config.FormatStream:
-		return nil, refuse("--from-target %s: a btrfs target; bring the snapshot back with btrfs send | btrfs receive (docs/replication.md), then restore --from it", t.Name)
 	case strings.Contains(o.From, "/"):
 		return nil, refuse("--from-target takes a snapshot name, not a path: %s", o.From)
+	case t.Format != config.FormatStream:
+		if o.Identity != "" {
+			return nil, refuse("--from-target %s: --identity decrypts a stream target's streams; %s is a btrfs target", t.Name, t.Name)
+		}
+		return fetchBtrfs(ctx, s, o, t)
 	}
 	root, ok := t.Local()
 	if !ok {

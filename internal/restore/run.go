@@ -41,9 +41,13 @@ the current state is first kept as the read-only manual snapshot
 --next-boot stages the swap for the next boot instead. --path restores
 single paths by reflink copy into the live subvolume, never overwriting
 without --force (the replaced path is kept as PATH.pre-restore-<time>).
---from-target first brings SNAPSHOT back from a stream target: every stream
-of its chain is checked against the target's manifest before any is
-applied, then each is decrypted (--identity) and received, in order.
+--from-target first brings SNAPSHOT back from a target into the snapshots
+directory. From a stream target, every stream of its chain is checked
+against the target's manifest before any is applied, then each is
+decrypted (--identity) and received, in order. From a btrfs target (a
+local directory, or an SSH target's impermanence-receive), the target
+sends it, incrementally from a snapshot both sides hold where there is
+one, and it is received into a scratch subvolume and checked first.
 
 Options:
 `
@@ -84,7 +88,8 @@ type Options struct {
 	Cancel        bool
 	ApplyRequests bool
 	UnitDirs      []string
-	// FromTarget and Identity: fetch From from a stream target first.
+	// FromTarget and Identity: fetch From from a target first (Identity:
+	// a stream target's).
 	FromTarget, Identity string
 	// Progress shows the fetch from a target on a terminal (nil: off).
 	Progress *progress.Meter
@@ -100,7 +105,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	var o Options
 	var paths pathList
 	fl.StringVar(&o.From, "from", "", "the `SNAPSHOT` to restore from")
-	fl.StringVar(&o.FromTarget, "from-target", "", "fetch the snapshot from the stream target `NAME` first (its chain verified, replayed into the snapshots directory)")
+	fl.StringVar(&o.FromTarget, "from-target", "", "fetch the snapshot from the target `NAME` first (a btrfs target's send received, or a stream target's chain verified and replayed, into the snapshots directory)")
 	fl.StringVar(&o.Identity, "identity", "", "with --from-target: the age identity `FILE` that decrypts the target's streams")
 	fl.Var(&paths, "path", "restore this live `PATH` only (repeatable), by reflink copy out of the snapshot")
 	fl.BoolVar(&o.NextBoot, "next-boot", false, "stage the restore of a mounted subvolume for the next boot")
@@ -418,8 +423,10 @@ func (r Result) Print(w io.Writer) {
 		switch {
 		case f.Local:
 			fmt.Fprintf(w, "%s is in the snapshots directory: nothing fetched from %s\n", f.Snapshot, f.Target)
-		default:
+		case len(f.Streams) > 0:
 			fmt.Fprintf(w, "%s %s from %s (%s)\n", would("fetch"), f.Snapshot, f.Target, strings.Join(f.Streams, ", "))
+		default:
+			fmt.Fprintf(w, "%s %s from %s (%s)\n", would("fetch"), f.Snapshot, f.Target, f.kind())
 		}
 	}
 	if r.Recovered != nil {
