@@ -126,4 +126,27 @@ func TestRestoreLostServer(t *testing.T) {
 			t.Errorf("%s on the new server differs from the source snapshot %s: %d files, want %d", sv, newest, len(got), len(want[sv]))
 		}
 	}
+
+	// The new server goes on replicating to the same target, incrementally
+	// from the fetched snapshots: btrfs send gives a received snapshot's
+	// received UUID as its identity, so the target's copies match them.
+	os.WriteFile(filepath.Join(c.Mount, "@persist", "data", "after"), random(64<<10, 999), 0o640)
+	out, errb := env.Stdout.(*jobtest.SyncBuffer), env.Stderr.(*jobtest.SyncBuffer)
+	out.Reset()
+	errb.Reset()
+	flags := []string{"--config", r.config, "--mount", c.Mount}
+	if code := snapshot.Run(context.Background(), append(flags, "@persist"), env); code != 0 {
+		t.Fatalf("snapshot on the new server: exit %d\n%s%s", code, out, errb)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := Run(context.Background(), flags, env); code != 0 {
+		t.Fatalf("send from the new server: exit %d\n%s%s", code, out, errb)
+	}
+	if s := out.String() + errb.String(); strings.Contains(s, "full:") || strings.Contains(s, "another subvolume of that name") {
+		t.Errorf("the new server's first send is not an incremental from the fetched snapshots:\n%s", s)
+	}
+	if !strings.Contains(out.String(), "@persist/") {
+		t.Errorf("the new server's first send sent nothing of @persist:\n%s%s", out, errb)
+	}
 }

@@ -415,13 +415,17 @@ func sendItem(target, sv, name string, i, n int, estimate int64) progress.Item {
 // secs rounds a duration in seconds for a log field.
 func secs(s float64) float64 { return math.Round(s*1000) / 1000 }
 
-func uuidOf(subvols []btrfs.Subvolume, id uint64) btrfs.UUID {
-	for _, s := range subvols {
-		if s.ID == id {
-			return s.UUID
-		}
+// streamUUID is the identity btrfs send gives a snapshot in its stream,
+// the received UUID a target's copy of it carries: its own UUID, or for a
+// snapshot that was itself received (fetched back from a target by
+// impermanence-restore) the received UUID it carries. Matching the
+// target's copies by it keeps sends incremental after a restore from the
+// target.
+func streamUUID(s btrfs.Subvolume) btrfs.UUID {
+	if !s.ReceivedUUID.IsZero() {
+		return s.ReceivedUUID
 	}
-	return btrfs.UUID{}
+	return s.UUID
 }
 
 func (r Report) print(w io.Writer) {

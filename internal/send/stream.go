@@ -27,7 +27,8 @@ import (
 
 // sources is the source side of a run (every target format, list and
 // verify): the read-only snapshots of every subvolume, by subvolume, with
-// their entries and UUIDs by "<subvolume>/<name>" and their paths by UUID.
+// their entries and stream UUIDs (streamUUID) by "<subvolume>/<name>" and
+// their paths by stream UUID.
 type sources struct {
 	bySV    map[string][]replicate.Source
 	entries map[string]snapshot.Entry
@@ -42,11 +43,15 @@ func listSources(s *job.Session) (sources, error) {
 	}
 	src := sources{bySV: map[string][]replicate.Source{}, entries: map[string]snapshot.Entry{},
 		uuids: map[string]btrfs.UUID{}, byUUID: map[string]string{}}
+	byID := make(map[uint64]btrfs.Subvolume, len(subvols))
+	for _, sv := range subvols {
+		byID[sv.ID] = sv
+	}
 	for _, e := range snapshot.List(subvols, s.Config.Snapshots.Dir, s.FS.Mountpoint()) {
 		if e.Kind == snapshot.KindUnknown || !e.ReadOnly {
 			continue
 		}
-		id := uuidOf(subvols, e.ID)
+		id := streamUUID(byID[e.ID])
 		u := id.String()
 		src.bySV[e.Subvolume] = append(src.bySV[e.Subvolume], replicate.Source{Name: e.Name, UUID: u})
 		src.entries[e.Subvolume+"/"+e.Name] = e
