@@ -19,6 +19,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/names"
+	"github.com/server-impermanence/server-impermanence/internal/progress"
 	"github.com/server-impermanence/server-impermanence/internal/receiveproto"
 	"github.com/server-impermanence/server-impermanence/internal/replicate"
 	"github.com/server-impermanence/server-impermanence/internal/sshclient"
@@ -115,8 +116,10 @@ func fetchBtrfs(ctx context.Context, s *job.Session, o Options, t config.Target)
 	log := s.Log.With("target", t.Name, "subvolume", o.Subvolume)
 	ev := audit.Event{Action: "restore-fetch", Subvolume: o.Subvolume, Path: src.where(o.Subvolume, o.From), Result: audit.ResultSuccess}
 	t0 := time.Now()
+	o.Progress.Start(progress.Item{Target: t.Name, Subvolume: o.Subvolume, Snapshot: o.From, Index: 1, Count: 1, Verb: "fetched"})
 	err = receive(ctx, src, filepath.Join(fsys.Mountpoint(), scratch),
-		targetdir.Want{Subvolume: o.Subvolume, Name: o.From, UUID: want, Parents: parents}, plan.Parent, &f.Bytes)
+		targetdir.Want{Subvolume: o.Subvolume, Name: o.From, UUID: want, Parents: parents}, plan.Parent, o.Progress, &f.Bytes)
+	o.Progress.Finish(err)
 	if err == nil {
 		err = os.MkdirAll(filepath.Join(fsys.Mountpoint(), path.Dir(dst)), 0o700)
 	}
@@ -140,13 +143,14 @@ func fetchBtrfs(ctx context.Context, s *job.Session, o Options, t config.Target)
 }
 
 // receive applies src's stream of w into the target directory root (the
-// scratch subvolume): it lands in root/<subvolume>/<name>, checked.
-func receive(ctx context.Context, src source, root string, w targetdir.Want, parent string, n *int64) error {
+// scratch subvolume): it lands in root/<subvolume>/<name>, checked. The
+// stream's bytes are counted on meter (nil: off).
+func receive(ctx context.Context, src source, root string, w targetdir.Want, parent string, meter *progress.Meter, n *int64) error {
 	r, wait, err := src.send(ctx, w.Subvolume, w.Name, parent)
 	if err != nil {
 		return err
 	}
-	got, rerr := targetdir.Dir{Root: root}.Receive(ctx, r, w)
+	got, rerr := targetdir.Dir{Root: root}.Receive(ctx, meter.Reader(r), w)
 	*n = got
 	r.Close() // a sender still writing gets EPIPE
 	serr := wait()

@@ -397,3 +397,27 @@ func TestEstimate(t *testing.T) {
 		}
 	}
 }
+
+// A restore from a btrfs target draws the fetch of the snapshot (no time
+// left: a btrfs send's size is known only at its end) and its final line.
+func TestProgressRestoreFromBtrfsTarget(t *testing.T) {
+	r := newRig(t, "{ keep_min = 100 }")
+	snap := r.snapshot(t, map[string][]byte{"f": random(1<<20, 41)})
+	r.send(t, 0)
+	if out, err := exec.Command("btrfs", "subvolume", "delete", filepath.Join(r.src.FS.Mount, "@snapshots/@persist", snap)).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	term := openTerminal(t, 80)
+	r.src.Reset()
+	r.src.Env.Stderr = term.slave
+	code := restore.Run(context.Background(), []string{"--config", r.config, "--mount", r.src.FS.Mount, "--from-target", "usb", "--from", snap, "--next-boot", "@persist"}, r.src.Env)
+	out := term.close()
+	if code != 0 {
+		t.Fatalf("restore --from-target usb: exit %d\n%s%q", code, r.src.Out, out)
+	}
+	wantDrawn(t, out, "usb @persist/"+snap+"  1/1 0B ", "usb @persist/"+snap+"  1/1 fetched ")
+	checkDraws(t, out, 80)
+	if strings.Contains(r.src.Out.String(), "\r") {
+		t.Errorf("progress on stdout:\n%q", r.src.Out)
+	}
+}
