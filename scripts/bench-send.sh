@@ -17,18 +17,6 @@
 SEND_LIST=${SEND_LIST:-5000}
 SEND_MB=${SEND_MB:-1024}
 
-mk_loop_fs() { # name size -> sets fsdev_<name>, mounts $work/<name>
-	truncate -s "$2" "$work/$1.img"
-	mkfs.btrfs -q -f "$work/$1.img" 2>/dev/null
-	local d
-	d=$(losetup --find --show --direct-io=on "$work/$1.img")
-	extra_devs+=("$d:$work/$1.img")
-	mkdir "$work/$1"
-	mount -o subvolid=5 "$d" "$work/$1"
-	extra_mounts+=("$work/$1")
-	printf -v "fsdev_$1" %s "$d"
-}
-
 echo "bench: send: source and target filesystems" >&2
 mk_loop_fs src 16G
 mk_loop_fs dst 16G

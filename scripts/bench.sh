@@ -63,6 +63,19 @@ cleanup() {
 	grep -q " $work/" /proc/self/mountinfo || rm -rf "$work"
 }
 want() { [[ " $ROWS " == *" $1 "* ]]; }
+# mk_loop_fs NAME SIZE: another loop-backed btrfs of the send and rollback
+# rows, mounted (top level) at $work/NAME; its device in fsdev_NAME.
+mk_loop_fs() { # name size -> sets fsdev_<name>, mounts $work/<name>
+	truncate -s "$2" "$work/$1.img"
+	mkfs.btrfs -q -f "$work/$1.img" 2>/dev/null
+	local d
+	d=$(losetup --find --show --direct-io=on "$work/$1.img")
+	extra_devs+=("$d:$work/$1.img")
+	mkdir "$work/$1"
+	mount -o subvolid=5 "$d" "$work/$1"
+	extra_mounts+=("$work/$1")
+	printf -v "fsdev_$1" %s "$d"
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 mount -t tmpfs -o mode=0755 bench /run
