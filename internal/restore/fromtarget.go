@@ -118,14 +118,11 @@ func fetchFromTarget(ctx context.Context, s *job.Session, o Options) (*Fetched, 
 			return f, fmt.Errorf("remove what an interrupted fetch left: %w", err)
 		}
 	}
-	if err := fsys.CreateSubvolume(scratch); err != nil {
+	done, err := makeScratch(s, scratch)
+	if err != nil {
 		return f, err
 	}
-	defer func() {
-		if _, err := fsys.DeleteRecursive(scratch); err != nil {
-			s.Log.Warn("remove the scratch subvolume "+scratch+": "+err.Error(), "path", scratch)
-		}
-	}()
+	defer done()
 	log := s.Log.With("target", t.Name, "subvolume", o.Subvolume)
 	_, err = st.Replay(ctx, o.Subvolume, o.From, ids, filepath.Join(fsys.Mountpoint(), scratch), streamstore.Watch{Meter: o.Progress, Target: t.Name, Each: func(r streamstore.Replayed) {
 		log.Info(fmt.Sprintf("replayed %s from %s: %d bytes in %.1f s (%s)", r.Stream.File, t.Name, r.Stream.Size, r.Seconds, progress.Rate(r.Stream.Size, r.Seconds)),
@@ -143,4 +140,19 @@ func fetchFromTarget(ctx context.Context, s *job.Session, o Options) (*Fetched, 
 	}
 	s.AuditEvent(ev)
 	return f, err
+}
+
+// makeScratch creates the scratch subvolume a fetch from a target is
+// received or replayed into (below the top level) and returns the function
+// that deletes it, with everything in it, once the snapshot is in place or
+// the fetch failed.
+func makeScratch(s *job.Session, scratch string) (func(), error) {
+	if err := s.FS.CreateSubvolume(scratch); err != nil {
+		return nil, err
+	}
+	return func() {
+		if _, err := s.FS.DeleteRecursive(scratch); err != nil {
+			s.Log.Warn("remove the scratch subvolume "+scratch+": "+err.Error(), "path", scratch)
+		}
+	}, nil
 }

@@ -105,14 +105,11 @@ func fetchBtrfs(ctx context.Context, s *job.Session, o Options, t config.Target)
 			parents = append(parents, u)
 		}
 	}
-	if err := fsys.CreateSubvolume(scratch); err != nil {
+	done, err := makeScratch(s, scratch)
+	if err != nil {
 		return f, err
 	}
-	defer func() {
-		if _, err := fsys.DeleteRecursive(scratch); err != nil {
-			s.Log.Warn("remove the scratch subvolume "+scratch+": "+err.Error(), "path", scratch)
-		}
-	}()
+	defer done()
 	log := s.Log.With("target", t.Name, "subvolume", o.Subvolume)
 	ev := audit.Event{Action: "restore-fetch", Subvolume: o.Subvolume, Path: src.where(o.Subvolume, o.From), Result: audit.ResultSuccess}
 	t0 := time.Now()
