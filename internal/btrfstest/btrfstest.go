@@ -96,6 +96,14 @@ func newFS(tb testing.TB, h host, opts ...Option) *FS {
 	if _, err := run("mkfs.btrfs", append(mkfs, fs.Image)...); err != nil {
 		tb.Fatal(err)
 	}
+	fs.attachMount(tb, c.mountOpts)
+	return fs
+}
+
+// attachMount attaches fs.Image to a loop device of its own and mounts its
+// top level at fs.Mount (created here), registering the cleanup first.
+func (fs *FS) attachMount(tb testing.TB, opts []string) {
+	tb.Helper()
 	dev, err := attach(fs.Image)
 	if err != nil {
 		tb.Fatal(err)
@@ -108,11 +116,28 @@ func newFS(tb testing.TB, h host, opts ...Option) *FS {
 	if err := os.Mkdir(fs.Mount, 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	mountOpts := strings.Join(append([]string{"subvolid=5"}, c.mountOpts...), ",")
+	mountOpts := strings.Join(append([]string{"subvolid=5"}, opts...), ",")
 	if _, err := run("mount", "-t", "btrfs", "-o", mountOpts, fs.Device, fs.Mount); err != nil {
 		tb.Fatal(err)
 	}
-	return fs
+}
+
+// PowerCut returns what a power cut at this instant would leave of fs: a
+// copy of its image as the loop device has written it (the last committed
+// transaction, and none of the data still only in the page cache of the
+// filesystem), attached and mounted read-only as a filesystem of its own.
+// fs stays mounted and untouched. The kernel mounts the copy beside the
+// original although both carry the same filesystem UUID (a temporary
+// UUID for a single-device clone, Linux 6.7 and later).
+func (fs *FS) PowerCut(tb testing.TB) *FS {
+	tb.Helper()
+	dir := tb.TempDir()
+	cut := &FS{Image: filepath.Join(dir, "btrfs.img"), Mount: filepath.Join(dir, "top")}
+	if _, err := run("cp", "--sparse=always", fs.Image, cut.Image); err != nil {
+		tb.Fatal(err)
+	}
+	cut.attachMount(tb, []string{"ro"})
+	return cut
 }
 
 // MountSubvol mounts the subvolume name (relative to the top level) at a new

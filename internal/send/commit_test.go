@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/server-impermanence/server-impermanence/internal/job"
@@ -12,7 +14,7 @@ import (
 
 const commitChildEnv = "SEND_COMMIT_CHILD"
 
-// TestCommitChild is the traced process of TestLocalTargetCommitsOnce.
+// TestCommitChild is the traced process of TestLocalTargetCommits.
 func TestCommitChild(t *testing.T) {
 	var c struct {
 		Args []string
@@ -24,12 +26,12 @@ func TestCommitChild(t *testing.T) {
 	os.Exit(Run(context.Background(), c.Args, job.Env{Root: c.Root, Journal: func() bool { return false }}))
 }
 
-// A run to a local target commits the target filesystem once, after its
-// last receive and deletion and before the state record, whatever the
-// number of snapshots it sends (one transaction commit per snapshot was
-// the largest cost of a small incremental). Zero sends still commit once
-// (the run's deletions, a repair).
-func TestLocalTargetCommitsOnce(t *testing.T) {
+// The commits of a run to a local target: one per snapshot it receives
+// (the received data written to disk before the move into place, see
+// TestPlacedSnapshotSurvivesPowerCut), and one after its last receive and
+// deletion and before the state record, whatever the number of snapshots.
+// Zero sends still commit once (the run's deletions, a repair).
+func TestLocalTargetCommits(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		snaps int
@@ -47,14 +49,23 @@ func TestLocalTargetCommitsOnce(t *testing.T) {
 				Root string
 			}{r.args(), r.src.Env.Root})
 			calls := syscount.Run(t, syscount.Self("TestCommitChild", commitChildEnv+"="+string(env)), "ioctl")
-			syncs := 0
+			root, flushes := 0, 0
 			for _, c := range calls {
-				if c.Request == "BTRFS_IOC_SYNC" && c.File == r.root {
-					syncs++
+				switch {
+				case c.Request != "BTRFS_IOC_SYNC":
+				case c.File == r.root:
+					root++
+				case strings.HasPrefix(c.File, filepath.Join(r.root, ".incoming")+"/"):
+					flushes++
+				default:
+					t.Errorf("BTRFS_IOC_SYNC on %s: neither the target directory %s nor a transfer in it", c.File, r.root)
 				}
 			}
-			if syncs != 1 {
-				t.Errorf("BTRFS_IOC_SYNC on the target directory %s: %d, want 1 per run", r.root, syncs)
+			if root != 1 {
+				t.Errorf("BTRFS_IOC_SYNC on the target directory %s: %d, want 1 per run", r.root, root)
+			}
+			if flushes != tc.snaps {
+				t.Errorf("BTRFS_IOC_SYNC of a received snapshot before its move: %d, want one per snapshot (%d)", flushes, tc.snaps)
 			}
 			if got := r.targetNames(t, "@persist"); len(got) != tc.snaps+1 {
 				t.Errorf("target holds %v, want %d snapshots (%v sent)", got, tc.snaps+1, names)

@@ -75,12 +75,12 @@ func (t transfer) stream() (*os.File, func() error, error) {
 	return pr, func() error { return <-sent }, nil
 }
 
-// committer is a target whose receives and deletions of one run become
-// durable with one commit at the end (commit), before the run records
-// what the target holds: a local target, whose filesystem would otherwise
-// commit once per snapshot (a transaction commit each, the largest cost
-// of a small incremental). An SSH target's receiver commits each receive
-// itself before it replies.
+// committer is a target whose changes of one run other than the
+// receives (its retention's deletions, a repair) become durable with one
+// commit at the end (commit), before the run records what the target
+// holds: a local target. Each receive is durable when it returns (its
+// data is written before the move into place, and the move commits); an
+// SSH target's receiver does the same before it replies.
 type committer interface {
 	commit() error
 }
@@ -92,14 +92,13 @@ func (l local) commit() error {
 	return nil
 }
 
-// receive sends t into the local target, uncommitted (see committer). It
-// returns the stream's size.
+// receive sends t into the local target. It returns the stream's size.
 func (l local) receive(ctx context.Context, t transfer) (int64, error) {
 	pr, wait, err := t.stream()
 	if err != nil {
 		return 0, err
 	}
-	n, rerr := l.ReceiveUncommitted(ctx, t.meter.Reader(pr), targetdir.Want{Subvolume: t.sv, Name: t.name, UUID: t.uuid})
+	n, rerr := l.Receive(ctx, t.meter.Reader(pr), targetdir.Want{Subvolume: t.sv, Name: t.name, UUID: t.uuid})
 	pr.Close()
 	serr := wait()
 	if serr != nil {

@@ -11,7 +11,9 @@
 // its end command came last: a stream cut at a command boundary is
 // refused even where btrfs receive would accept it), checks the result
 // (exactly one subvolume of the expected name, read-only, with the
-// expected received UUID) and only then moves it into place with
+// expected received UUID), writes its data to disk (btrfs receive leaves
+// the files in the page cache, and no commit writes them) and only then
+// moves it into place with
 // RENAME_NOREPLACE: nothing is ever overwritten, and nothing that looks
 // like a backup exists before it is whole. Clean deletes what killed
 // transfers left; Repair makes read-only again a snapshot a crash left

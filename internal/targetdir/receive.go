@@ -37,27 +37,13 @@ var ErrExists = errors.New("the target already holds a subvolume of that name: n
 
 // Receive applies the send stream r with btrfs receive in the transfer's
 // own directory below .incoming, checks it (see the package
-// documentation), moves it into place and commits the target's
-// filesystem. It returns the bytes read from r. On a failure it removes
-// its own transfer directory where it can (the next Clean removes what
-// remains).
-func (d Dir) Receive(ctx context.Context, r io.Reader, w Want) (int64, error) {
-	n, err := d.ReceiveUncommitted(ctx, r, w)
-	if err != nil {
-		return n, err
-	}
-	return n, d.Sync()
-}
-
-// ReceiveUncommitted is Receive without the commit: the snapshot is in
-// place, checked and read-only, and becomes durable with the target
-// filesystem's next transaction commit. A caller that receives several
-// snapshots in a row commits once (Sync) after the last and before it
-// records any as held. A crash before that commit loses the uncommitted
-// moves and deletions together (a btrfs transaction is all or nothing),
-// never a snapshot the target held before, and the next run sends them
-// again.
-func (d Dir) ReceiveUncommitted(ctx context.Context, r io.Reader, w Want) (n int64, err error) {
+// documentation), writes its data to disk (flush) and only then moves it
+// into place, a move that commits: a snapshot under a backup's name is
+// whole and durable at every instant. It returns the bytes read from r.
+// On a failure it removes its own transfer directory where it can (the
+// next Clean removes what remains). A caller's other changes to the
+// target (its retention's deletions) become durable with its own Sync.
+func (d Dir) Receive(ctx context.Context, r io.Reader, w Want) (n int64, err error) {
 	dst := d.Path(w.Subvolume, w.Name)
 	if _, err := os.Lstat(dst); err == nil {
 		return 0, fmt.Errorf("receive %s: %w", dst, ErrExists)
@@ -115,11 +101,35 @@ func (d Dir) ReceiveUncommitted(ctx context.Context, r io.Reader, w Want) (n int
 	if err := mkdirNoSymlink(d.Root, w.Subvolume); err != nil {
 		return n, err
 	}
+	// The received files are on disk before the snapshot gets a backup's
+	// name: btrfs receive writes them through the page cache and commits
+	// only the received UUID and the read-only flag, and a transaction
+	// commit (the move's flag changes commit) does not write dirty file
+	// data. Without this a power cut after the move leaves a read-only
+	// snapshot with the right received UUID, in place, with empty files.
+	if err := flush(got); err != nil {
+		return n, err
+	}
 	if err := place(got, dst, w.UUID); err != nil {
 		return n, err
 	}
 	os.Remove(in)
 	return n, nil
+}
+
+// flush writes the data of the received subvolume p to disk and commits
+// the filesystem's transaction (BTRFS_IOC_SYNC: the delayed allocations of
+// every subvolume, then a commit).
+func flush(p string) error {
+	d, err := btrfs.OpenDir(p)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("write the received data of %s to disk: %w", p, err)
+	}
+	return nil
 }
 
 func receiveErr(err error, stderr *limited) error {
