@@ -1,0 +1,30 @@
+package vmtest
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Scenario 13: the hooks through a real apt, dpkg and systemd
+// (scenarios/hooks.sh), one boot of a default install: the Debian
+// package's apt hooks around apt-get install and remove of local packages
+// (labelled, expiring snapshots and the notice once per apt run; nothing
+// at all while unconfigured), pre_snapshot and post_snapshot hooks run as
+// another user in their transient units by server-snapshots.service (a
+// hook that succeeds, one that fails, one that hangs past hook_timeout),
+// and [notify].command for each failed run, then a notify command that
+// fails, with no loop. The host then finds the apt snapshots on the disk.
+func TestHooksAptSnapshotNotify(t *testing.T) {
+	onSuites(t, false, 150, func(t *testing.T, img image) {
+		start := time.Now()
+		m := newMachine(t, img, "hooks.sh")
+		m.boot(bootOpts{})
+		m.readImage(func(top string) {
+			// install and remove: one apt run each, one snapshot each
+			hostEq(t, 1, "ha.apt-snapshots-on-disk", globCount(filepath.Join(top, "@snapshots/@persist/*-apt")), "2")
+			hostEq(t, 1, "ha.apt-sidecars-on-disk", globCount(filepath.Join(top, "@snapshots/@persist/.*-apt.json")), "2")
+		})
+		m.finish("13 apt/snapshot hooks/notify", start, map[int]int{1: 92})
+	})
+}
