@@ -25,6 +25,6 @@ func TestHooksAptSnapshotNotify(t *testing.T) {
 			hostEq(t, 1, "ha.apt-snapshots-on-disk", globCount(filepath.Join(top, "@snapshots/@persist/*-apt")), "2")
 			hostEq(t, 1, "ha.apt-sidecars-on-disk", globCount(filepath.Join(top, "@snapshots/@persist/.*-apt.json")), "2")
 		})
-		m.finish("13 apt/snapshot hooks/notify", start, map[int]int{1: 92})
+		m.finish("13 apt/snapshot hooks/notify", start, map[int]int{1: 93})
 	})
 }
