@@ -19,7 +19,9 @@ func TestHooksAptSnapshotNotify(t *testing.T) {
 	onSuites(t, false, 150, func(t *testing.T, img image) {
 		start := time.Now()
 		m := newMachine(t, img, "hooks.sh")
-		m.boot(bootOpts{})
+		// One long boot (about 4 min of guest time under TCG, more on a
+		// loaded host): twice the default bound.
+		m.boot(bootOpts{timeout: 600 * time.Second})
 		m.readImage(func(top string) {
 			// install and remove: one apt run each, one snapshot each
 			hostEq(t, 1, "ha.apt-snapshots-on-disk", globCount(filepath.Join(top, "@snapshots/@persist/*-apt")), "2")

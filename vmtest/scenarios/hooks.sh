@@ -47,6 +47,9 @@ mkdeb() {
 	echo "$1" > "$d/usr/share/$1/hello"
 	dpkg-deb --root-owner-group -Zgzip --build "$d" "/root/debs/$1.deb" >/dev/null
 }
+# How often apt runs DPkg::Pre-Invoke per run (a figure: the package's hook
+# must act once whatever it is); the harness's own line, after the package's.
+echo 'DPkg::Pre-Invoke { "echo x >> /run/vmtest-pre-invoke"; };' > /etc/apt/apt.conf.d/99vmtest-count
 mkdeb vmtest-base
 mkdeb vmtest-app vmtest-base # apt runs dpkg for the pre-dependency first
 mkdeb vmtest-other
@@ -67,6 +70,7 @@ t0=$(date +%s.%N)
 aptrun install install /root/debs/vmtest-base.deb /root/debs/vmtest-app.deb
 metric apt_install_seconds "$(awk "BEGIN{print $(date +%s.%N)-$t0}")"
 eq ha.install-exit "$rc" 0
+metric apt_install_pre_invokes "$(grep -c . /run/vmtest-pre-invoke)"
 eq ha.install-installed "$(dpkg-query -W -f='${db:Status-Abbrev}' vmtest-app vmtest-base 2>&1)" "ii ii "
 for s in $snapshotted; do
 	eq "ha.install-snapshot-$s" "$(( $(apts "$s") - before[$s] ))" 1
@@ -91,6 +95,7 @@ n=0; for s in $snapshotted; do n=$(( n + $(apts "$s") - before[$s] )); done
 eq ha.remove-snapshots "$n" 4
 eq ha.remove-notice-once "$(notices remove)" 1
 eq ha.remove-commit-command "$(commits remove)" 1
+rm -f /etc/apt/apt.conf.d/99vmtest-count
 # unconfigured: no config.toml (docs/upgrades.md: the hooks do nothing and print nothing)
 mv "$conf" "$conf.vmtest-aside"
 total=$(allsnaps)
