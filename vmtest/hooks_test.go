@@ -1,6 +1,7 @@
 package vmtest
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -27,6 +28,9 @@ func TestHooksAptSnapshotNotify(t *testing.T) {
 			hostEq(t, 1, "ha.apt-snapshots-on-disk", globCount(filepath.Join(top, "@snapshots/@persist/*-apt")), "2")
 			hostEq(t, 1, "ha.apt-sidecars-on-disk", globCount(filepath.Join(top, "@snapshots/@persist/.*-apt.json")), "2")
 		})
-		m.finish("13 apt/snapshot hooks/notify", start, map[int]int{1: 93})
+		outs := m.finish("13 apt/snapshot hooks/notify", start, map[int]int{1: 93})
+		mt := outs[1].metrics
+		metricsRow(fmt.Sprintf("13 apt/snapshot hooks/notify (%s): apt-get install %ss, DPkg::Pre-Invoke run %s time(s) by it; the run with a hung pre-hook %ss (hook_timeout 4 s)",
+			img.suite, trim(mt["apt_install_seconds"]), mt["apt_install_pre_invokes"], trim(mt["hang_job_seconds"])))
 	})
 }
