@@ -17,7 +17,7 @@ import (
 // and [notify].command for each failed run, then a notify command that
 // fails, with no loop. The host then finds the apt snapshots on the disk.
 func TestHooksAptSnapshotNotify(t *testing.T) {
-	onSuites(t, false, 150, func(t *testing.T, img image) {
+	onSuites(t, false, 240, func(t *testing.T, img image) {
 		start := time.Now()
 		m := newMachine(t, img, "hooks.sh")
 		// One long boot (about 4 min of guest time under TCG, more on a
