@@ -22,7 +22,7 @@ mirror=${VMTEST_MIRROR:-http://deb.debian.org/debian}
 security=${VMTEST_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 suites=${*:-${VMTEST_SUITES:-bookworm trixie}}
 size=${VMTEST_IMG_SIZE:-3G}
-packages="systemd systemd-sysv udev dbus btrfs-progs dracut linux-image-cloud-amd64 kmod util-linux mount e2fsprogs procps"
+packages="systemd systemd-sysv udev dbus btrfs-progs dracut linux-image-cloud-amd64 kmod util-linux mount e2fsprogs procps apt"
 modules="systemd systemd-initrd dracut-systemd base fs-lib rootfs-block udev-rules kernel-modules btrfs server-impermanence"
 drivers="virtio_blk virtio_pci btrfs"
 
