@@ -1,6 +1,7 @@
 package send
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"flag"
@@ -78,17 +79,24 @@ func runList(ctx context.Context, args []string, env job.Env) int {
 			continue
 		}
 		defer l.close() // at the end of the listing: one per target
-		for _, sv := range t.Subvolumes {
-			held, err := l.list(ctx, sv)
-			if err != nil {
-				out.addError(t.Name, err.Error())
+		held, errs := listAll(ctx, l, t.Subvolumes)
+		for i, sv := range t.Subvolumes {
+			if errs[i] != nil {
+				out.addError(t.Name, errs[i].Error())
 				code = job.ExitFailure
 				continue
 			}
-			out.Rows = append(out.Rows, rows(t.Name, sv, bySV[sv], held)...)
+			out.Rows = append(out.Rows, rows(t.Name, sv, bySV[sv], held[i])...)
 		}
 	}
-	job.Print(env.Stdout, f.JSON, out, out.print)
+	// One write per 64 KiB, not one per table cell (tabwriter writes each
+	// cell and its padding separately: 63,000 writes for 5,000 rows).
+	w := bufio.NewWriterSize(env.Stdout, 64<<10)
+	job.Print(w, f.JSON, out, out.print)
+	if err := w.Flush(); err != nil {
+		fmt.Fprintf(env.Stderr, "%s: write the list: %v\n", program, err)
+		code = job.ExitFailure
+	}
 	for t, e := range out.Errors {
 		fmt.Fprintf(env.Stderr, "%s: target %s: %s\n", program, t, e)
 	}
