@@ -6,14 +6,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
-	"github.com/server-impermanence/server-impermanence/internal/replicate"
 )
 
 // Incoming is the directory of transfers below a target's root.
@@ -91,107 +88,6 @@ func IsSubvolume(p string) bool {
 	return ok && st.Ino == firstFreeObjectID
 }
 
-// List returns the subvolumes in <root>/<sv>/ with their received UUIDs
-// ("" for one btrfs receive did not make, or that is not read-only),
-// sorted by name. Only subvolumes whose roots are entries of that very
-// directory count: not a symbolic link to one, not one deeper down or
-// below .incoming, not one deleted and waiting for the cleaner.
-//
-// It reads the filesystem's root tree once (btrfs.ChildrenOf: a few
-// calls whatever the number of snapshots) and needs CAP_SYS_ADMIN for
-// that; without it (an unprivileged caller) it reads the directory and
-// asks each subvolume (ListEach).
-func (d Dir) List(sv string) ([]replicate.Held, error) {
-	held, errs := d.ListAll([]string{sv})
-	return held[0], errs[0]
-}
-
-// ListAll is List of each of svs (held[i] and errs[i] are those of
-// svs[i]), reading the root tree once for all of them.
-func (d Dir) ListAll(svs []string) (held [][]replicate.Held, errs []error) {
-	held, errs = make([][]replicate.Held, len(svs)), make([]error, len(svs))
-	var dirs []*btrfs.Dir
-	var at []int // svs' index of each of dirs
-	for i, sv := range svs {
-		bd, err := openListed(filepath.Join(d.Root, sv))
-		switch {
-		case err != nil:
-			errs[i] = err
-		case bd == nil: // nothing received yet
-			held[i] = []replicate.Held{}
-		default:
-			defer bd.Close()
-			dirs, at = append(dirs, bd), append(at, i)
-		}
-	}
-	if len(dirs) == 0 {
-		return held, errs
-	}
-	children, err := btrfs.ChildrenOf(dirs)
-	for j, i := range at {
-		switch {
-		case errors.Is(err, os.ErrPermission):
-			held[i], errs[i] = d.ListEach(svs[i])
-		case err != nil:
-			errs[i] = fmt.Errorf("list target %s: %w", filepath.Join(d.Root, svs[i]), err)
-		default:
-			h := make([]replicate.Held, 0, len(children[j]))
-			for _, c := range children[j] {
-				h = append(h, heldOf(c.Name, c.Subvolume))
-			}
-			held[i] = h // sorted by name
-		}
-	}
-	return held, errs
-}
-
-// openListed opens the directory List reads, following symbolic links as
-// reading it by its path does; nil and no error when it does not exist
-// (nothing received yet).
-func openListed(dir string) (*btrfs.Dir, error) {
-	bd, err := btrfs.OpenDirFollow(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list target %s: %w", dir, err)
-	}
-	return bd, nil
-}
-
-// heldOf is the entry name of List for subvolume s.
-func heldOf(name string, s btrfs.Subvolume) replicate.Held {
-	h := replicate.Held{Name: name}
-	if !s.ReceivedUUID.IsZero() && s.ReadOnly {
-		h.ReceivedUUID = s.ReceivedUUID.String()
-	}
-	return h
-}
-
-// ListEach is List by reading <root>/<sv>/ and opening each subvolume in
-// it (GET_SUBVOL_INFO, no privilege needed): five calls per entry.
-func (d Dir) ListEach(sv string) ([]replicate.Held, error) {
-	dir := filepath.Join(d.Root, sv)
-	entries, err := readDir("list target", dir)
-	if err != nil {
-		return nil, err
-	}
-	out := []replicate.Held{}
-	for _, e := range entries {
-		p := filepath.Join(dir, e.Name())
-		if !IsSubvolume(p) {
-			continue
-		}
-		info, err := Info(p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, heldOf(e.Name(), info))
-	}
-	slices.SortFunc(out, func(a, b replicate.Held) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
-}
-
 // Info returns the subvolume at p.
 func Info(p string) (btrfs.Subvolume, error) {
 	d, err := btrfs.OpenDir(p)
@@ -215,83 +111,6 @@ func (d Dir) Sync() error {
 	}
 	defer bd.Close()
 	return bd.Sync()
-}
-
-// Repair makes read-only again a received subvolume in <root>/<sv>/ that
-// a crash left writable between the two flag changes of the move into
-// place, and returns the names repaired. It finds them as List does and
-// opens only those.
-func (d Dir) Repair(sv string) ([]string, error) {
-	dir := filepath.Join(d.Root, sv)
-	bd, err := openListed(dir)
-	if bd == nil {
-		return nil, err
-	}
-	defer bd.Close()
-	children, err := bd.Children()
-	if errors.Is(err, os.ErrPermission) {
-		return d.repairEach(sv)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list target %s: %w", dir, err)
-	}
-	var out []string
-	for _, c := range children {
-		if c.ReceivedUUID.IsZero() || c.ReadOnly {
-			continue
-		}
-		fixed, err := repair(filepath.Join(dir, c.Name))
-		if err != nil {
-			return out, err
-		}
-		if fixed {
-			out = append(out, c.Name)
-		}
-	}
-	return out, nil
-}
-
-// repairEach is Repair by opening every subvolume in <root>/<sv>/ (no
-// privilege needed).
-func (d Dir) repairEach(sv string) ([]string, error) {
-	dir := filepath.Join(d.Root, sv)
-	entries, err := readDir("list target", dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, e := range entries {
-		p := filepath.Join(dir, e.Name())
-		if !IsSubvolume(p) {
-			continue
-		}
-		fixed, err := repair(p)
-		if err != nil {
-			return out, err
-		}
-		if fixed {
-			out = append(out, e.Name())
-		}
-	}
-	return out, nil
-}
-
-// repair makes the subvolume at p (not followed) read-only if it is a
-// received one left writable, and reports whether it did.
-func repair(p string) (bool, error) {
-	bd, err := btrfs.OpenDir(p)
-	if err != nil {
-		return false, err
-	}
-	defer bd.Close()
-	info, err := bd.Info()
-	if err != nil || info.ReceivedUUID.IsZero() || info.ReadOnly {
-		return false, err
-	}
-	if err := bd.SetReadOnly(true); err != nil {
-		return false, err
-	}
-	return true, nil
 }
 
 // place moves the verified received subvolume src to dst. The kernel

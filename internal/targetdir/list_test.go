@@ -92,23 +92,30 @@ func TestListIncludesExcludes(t *testing.T) {
 		}
 	}
 
-	// Repair makes read-only again only the received one left writable,
-	// through the root tree or by opening each entry.
-	for _, tc := range []struct {
-		name   string
-		repair func(string) ([]string, error)
-	}{{"Repair", r.dir.Repair}, {"repairEach", r.dir.repairEach}} {
-		setReadOnly(t, r.dir.Path("@persist", snapB), false)
-		fixed, err := tc.repair("@persist")
-		if err != nil || !slices.Equal(fixed, []string{snapB}) {
-			t.Errorf("%s = %v, %v; want [%s]", tc.name, fixed, err, snapB)
-		}
-		if info := mustInfo(t, r.dir.Path("@persist", writable)); info.ReadOnly {
-			t.Errorf("%s made %s read-only: it was not received", tc.name, writable)
-		}
-		if fixed, err := tc.repair("@none"); err != nil || len(fixed) != 0 {
-			t.Errorf("%s of a missing directory = %v, %v", tc.name, fixed, err)
-		}
+	// UUIDs: of every subvolume List counts, received or not.
+	uuids, err := r.dir.UUIDs("@persist")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantUUIDs []btrfs.UUID
+	for _, h := range want {
+		wantUUIDs = append(wantUUIDs, mustInfo(t, r.dir.Path("@persist", h.Name)).UUID)
+	}
+	if !slices.Equal(uuids, wantUUIDs) {
+		t.Errorf("UUIDs = %v, want %v", uuids, wantUUIDs)
+	}
+
+	// Repair makes read-only again only the received one left writable
+	// (without CAP_SYS_ADMIN: TestListWithoutCapSysAdmin).
+	fixed, err := r.dir.Repair("@persist")
+	if err != nil || !slices.Equal(fixed, []string{snapB}) {
+		t.Errorf("Repair = %v, %v; want [%s]", fixed, err, snapB)
+	}
+	if info := mustInfo(t, r.dir.Path("@persist", writable)); info.ReadOnly {
+		t.Errorf("Repair made %s read-only: it was not received", writable)
+	}
+	if fixed, err := r.dir.Repair("@none"); err != nil || len(fixed) != 0 {
+		t.Errorf("Repair of a missing directory = %v, %v", fixed, err)
 	}
 	want[1].ReceivedUUID = r.uuids[snapB].String()
 	if got, err := r.dir.List("@persist"); err != nil || !slices.Equal(got, want) {
