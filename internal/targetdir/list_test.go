@@ -3,6 +3,7 @@ package targetdir
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/replicate"
+	"github.com/server-impermanence/server-impermanence/internal/syscount"
 )
 
 // What List counts as a held snapshot of a subvolume, and what not: only
@@ -243,5 +245,53 @@ func TestListWithoutCapSysAdmin(t *testing.T) {
 	}
 	if held, err := r.dir.List("@persist"); err != nil || !slices.Equal(held, want.Held) {
 		t.Errorf("with it: %v, %v", held, err)
+	}
+}
+
+// The receiver's list verb (Repair, then List) makes the same calls for a
+// subvolume of 1 snapshot and of 151, but for the tree search's batches
+// (64 KiB of items, about 110 subvolumes each); it opens none of them.
+func TestListCallsConstant(t *testing.T) {
+	r := newRig(t)
+	if _, err := r.receive(snapA, r.stream[snapA], nil); err != nil {
+		t.Fatal(err)
+	}
+	arg, _ := json.Marshal(struct{ Root, Subvolume string }{r.dir.Root, "@persist"})
+	count := func(want int) map[string]int {
+		t.Helper()
+		cmd := syscount.Self("TestListChild", listChildEnv+"="+string(arg))
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		calls := syscount.Run(t, cmd, "ioctl", "openat", "newfstatat", "statx", "getdents64")
+		var got listed
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil || got.Err != "" || len(got.Held) != want {
+			t.Fatalf("child: %v: %s", err, out.Bytes())
+		}
+		n := map[string]int{}
+		for _, c := range calls {
+			if strings.HasPrefix(c.File, r.dir.Path("@persist", "")+"/") {
+				n["on an entry: "+c.Name+" "+c.Request]++
+			}
+			n[strings.TrimSpace(c.Name+" "+c.Request)]++
+		}
+		return n
+	}
+	one := count(1)
+	const more = 150
+	for i := range more {
+		run(t, "btrfs", "subvolume", "snapshot", "-r", r.dir.Path("@persist", snapA), r.dir.Path("@persist", fmt.Sprintf("20260101T%06dZ", i)))
+	}
+	many := count(1 + more)
+	t.Logf("calls for 1 snapshot: %v; for %d: %v", one, 1+more, many)
+	// Three walks of the root tree: the child's own Children, Repair's and
+	// List's.
+	const search, walks = "ioctl BTRFS_IOC_TREE_SEARCH_V2", 3
+	if d := many[search] - one[search]; d < 0 || d > walks*(1+more/100) {
+		t.Errorf("tree searches: %d for 1 snapshot, %d for %d: want at most %d more", one[search], many[search], 1+more, walks*(1+more/100))
+	}
+	for k := range many {
+		if k != search && one[k] != many[k] {
+			t.Errorf("%s: %d calls for 1 snapshot, %d for %d: want the same", k, one[k], many[k], 1+more)
+		}
 	}
 }
