@@ -3,9 +3,11 @@ package send
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"text/tabwriter"
 	"time"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
@@ -91,4 +93,39 @@ func keys(ms ...map[string]int) []string {
 		}
 	}
 	return out
+}
+
+// The table is what text/tabwriter (padding 2) made of it before: the
+// same bytes for no rows, notes, a parent, wide and non-ASCII cells.
+func TestListPrintAsTabwriter(t *testing.T) {
+	tabwritten := func(l Listing) string {
+		var b bytes.Buffer
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "TARGET\tSUBVOLUME\tSNAPSHOT\tSOURCE\tTARGET\tNOTE")
+		yes := map[bool]string{true: "yes", false: "-"}
+		for _, r := range l.Rows {
+			note := r.Note
+			if r.Parent {
+				note = strings.TrimPrefix(note+"; parent (newest on both sides)", "; ")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Target, r.Subvolume, r.Name, yes[r.Source], yes[r.OnTarget], note)
+		}
+		tw.Flush()
+		return b.String()
+	}
+	for _, l := range []Listing{
+		{},
+		{Rows: []Row{{Target: "usb", Subvolume: "@persist", Name: "20261206T100000Z", Source: true, OnTarget: true, Parent: true}}},
+		{Rows: []Row{
+			{Target: "a-much-longer-target-name", Subvolume: "@p", Name: "20261206T100000Z", OnTarget: true, Note: "not a received snapshot"},
+			{Target: "usb", Subvolume: "@var-lib-services", Name: "20261206T110000Z-vor-dem-Update-ä", Source: true, OnTarget: true, Parent: true, Note: "received from source snapshot 20261206T110000Z"},
+			{Target: "usb", Subvolume: "@persist", Name: "20261206T120000Z", Source: true},
+		}},
+	} {
+		var b bytes.Buffer
+		l.print(&b)
+		if want := tabwritten(l); b.String() != want {
+			t.Errorf("table of %d rows:\n%q\nwant\n%q", len(l.Rows), b.String(), want)
+		}
+	}
 }
