@@ -15,6 +15,11 @@
 #                   deleted) for prune --wait
 #   ROWS="core send rollback" which groups of rows run (make bench-send:
 #                   send, make bench-rollback: rollback)
+#   ONLY=""         which rows of those groups run, by name ("send-list",
+#                   "list-warm list-cold"); empty: all. A group's fixture is
+#                   still made, but the send group fills and sends its data
+#                   only for its transfer rows (ROWS=send ONLY=send-list
+#                   takes about two minutes)
 #   SEND_LIST=5000  snapshots a target holds for impermanence-send list
 #   SEND_MB=1024    MiB of the full send (and of the SSH rows)
 #   ROLLBACK_FILES=100000 files per archive of the rollback row (30 archives)
@@ -31,11 +36,12 @@ PRUNE_SNAPS=${PRUNE_SNAPS:-1000}
 WAIT_SNAPS=${WAIT_SNAPS:-5000}
 ROLLBACK_FILES=${ROLLBACK_FILES:-100000}
 ROWS=${ROWS:-core send rollback}
+ONLY=${ONLY:-}
 ROLLBACK_PAIRS=${ROLLBACK_PAIRS:-$PAIRS}
 SEND_LIST=${SEND_LIST:-5000}
 SEND_MB=${SEND_MB:-1024}
 BENCH_JSON=${BENCH_JSON:-$PWD/bench/results.json}
-export PAIRS SNAPS PRUNE_SNAPS WAIT_SNAPS ROLLBACK_FILES ROLLBACK_PAIRS ROWS SEND_LIST SEND_MB BENCH_JSON
+export PAIRS SNAPS PRUNE_SNAPS WAIT_SNAPS ROLLBACK_FILES ROLLBACK_PAIRS ROWS ONLY SEND_LIST SEND_MB BENCH_JSON
 [ "$(id -u)" -eq 0 ] || { echo "bench: needs root (loop device, mounts)" >&2; exit 1; }
 if [ "${1:-}" != --inner ]; then
 	make --no-print-directory build >/dev/null
@@ -63,6 +69,8 @@ cleanup() {
 	grep -q " $work/" /proc/self/mountinfo || rm -rf "$work"
 }
 want() { [[ " $ROWS " == *" $1 "* ]]; }
+# wanted ROW: whether the row runs (ONLY).
+wanted() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 # mk_loop_fs NAME SIZE: another loop-backed btrfs of the send and rollback
 # rows, mounted (top level) at $work/NAME; its device in fsdev_NAME.
 mk_loop_fs() { # name size -> sets fsdev_<name>, mounts $work/<name>
@@ -90,6 +98,7 @@ drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 # PREP runs before every run (untimed), with the side as its argument.
 pair() {
 	local row=$1 prep=$2 ours=$3 ref=$4 i t0 a b
+	wanted "$row" || return 0
 	echo "$row $(cut -d' ' -f1 /proc/loadavg)" >> "$work/rowload"
 	$prep ours; $ours 0 >"$work/out" 2>"$work/err" || { echo "bench: $row: $ours failed" >&2; cat "$work/err" >&2; exit 1; }
 	[ -z "${BENCH_TRACE:-}" ] || { echo "bench: $row: warm-up of ours:"; cat "$work/out" "$work/err"; } >&2
@@ -197,6 +206,7 @@ mk_wait() { # name-format
 wbase=$(date -u -d "-$((WAIT_SNAPS / 5 + 2)) hours" +%s)
 prune_row() { # row ours-args... ; the reference is btrbk, or for prune-wait btrfs subvolume delete -c + sync
 	local row=$1 t0 a b ru ids ndel pid tp c c1 clast lag
+	wanted "$row" || return 0
 	shift
 	find "$top/@snapshots" -mindepth 2 -maxdepth 2 -name '2*' -exec btrfs -q subvolume delete {} + >/dev/null
 	btrfs subvolume sync "$top" >/dev/null
@@ -263,7 +273,7 @@ prune_row() { # row ours-args... ; the reference is btrbk, or for prune-wait btr
 	echo "$row $a $b $ru $kept" >> "$samples"
 }
 prune_row prune
-if command -v btrbk >/dev/null; then :; else sed -i '$d' "$samples"; echo "bench: btrbk not installed: no prune row" >&2; fi
+if ! wanted prune || command -v btrbk >/dev/null; then :; else sed -i '$d' "$samples"; echo "bench: btrbk not installed: no prune row" >&2; fi
 prune_row prune-wait --wait 5m
 
 fi # core

@@ -33,6 +33,16 @@ func OpenDir(path string) (*Dir, error) {
 	return &Dir{f: os.NewFile(uintptr(fd), path)}, nil
 }
 
+// OpenDirFollow opens the directory at path, following a symbolic link as
+// the last component too (as reading a directory by its path does).
+func OpenDirFollow(path string) (*Dir, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return &Dir{f: os.NewFile(uintptr(fd), path)}, nil
+}
+
 // Path returns the path the directory was opened at.
 func (d *Dir) Path() string { return d.f.Name() }
 

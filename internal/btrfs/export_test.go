@@ -1,6 +1,7 @@
 package btrfs
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,3 +48,15 @@ func ProgsView(u Usage) map[string]uint64 {
 // ForceOpenatFallback makes fs resolve paths with openat one component at a
 // time, as it does when a seccomp filter refuses openat2.
 func ForceOpenatFallback(fs *FS) { fs.noOpenat2.Store(true) }
+
+// RootItemRefs returns the refs of subvolume id's ROOT_ITEM (0 once it is
+// deleted), and false when the cleaner has removed the item.
+func RootItemRefs(fs *FS, id uint64) (refs uint32, found bool, err error) {
+	err = fs.search(rootTreeID, key{id, rootItemKey, 0}, key{id, rootItemKey, math.MaxUint64}, func(_ key, data []byte) error {
+		if len(data) >= rootItemRefs+4 {
+			refs, found = le.Uint32(data[rootItemRefs:]), true
+		}
+		return nil
+	})
+	return refs, found, err
+}

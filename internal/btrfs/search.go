@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"unsafe"
 )
 
@@ -71,8 +72,15 @@ func newSearchMem(bufBytes int) []uint64 {
 
 // searchIn is searchFrom with the memory of the call given (newSearchMem).
 func (fs *FS) searchIn(mem []uint64, tree, minTrans uint64, lo, hi key, fn func(k key, data []byte) error) error {
+	return searchFile(fs.top, mem, tree, minTrans, lo, hi, fn)
+}
+
+// searchFile is searchIn through f, any file or directory of the
+// filesystem (the tree search reads the trees of the whole filesystem,
+// whichever subvolume f is in).
+func searchFile(f *os.File, mem []uint64, tree, minTrans uint64, lo, hi key, fn func(k key, data []byte) error) error {
 	for {
-		last, n, err := fs.searchBatch(mem, tree, minTrans, lo, hi, fn)
+		last, n, err := searchBatch(f, mem, tree, minTrans, lo, hi, fn)
 		if err != nil || n == 0 {
 			return err
 		}
@@ -87,6 +95,11 @@ func (fs *FS) searchIn(mem []uint64, tree, minTrans uint64, lo, hi key, fn func(
 // searchBatch is one TREE_SEARCH_V2 call: it passes the items that fit in
 // mem's buffer to fn and returns the last one's key and their number.
 func (fs *FS) searchBatch(mem []uint64, tree, minTrans uint64, lo, hi key, fn func(k key, data []byte) error) (key, uint32, error) {
+	return searchBatch(fs.top, mem, tree, minTrans, lo, hi, fn)
+}
+
+// searchBatch is FS.searchBatch through f (see searchFile).
+func searchBatch(f *os.File, mem []uint64, tree, minTrans uint64, lo, hi key, fn func(k key, data []byte) error) (key, uint32, error) {
 	args := (*searchArgsV2)(unsafe.Pointer(&mem[0]))
 	buf := unsafe.Slice((*byte)(unsafe.Pointer(&mem[0])), len(mem)*8)[searchArgsBytes:]
 	args.Key = searchKey{
@@ -97,7 +110,7 @@ func (fs *FS) searchBatch(mem []uint64, tree, minTrans uint64, lo, hi key, fn fu
 		NrItems: math.MaxUint32,
 	}
 	args.BufSize = uint64(len(buf))
-	if err := ioctl(fs.top, iocTreeSearchV2, unsafe.Pointer(args)); err != nil {
+	if err := ioctl(f, iocTreeSearchV2, unsafe.Pointer(args)); err != nil {
 		return key{}, 0, fmt.Errorf("tree search: %w", err)
 	}
 	n := args.Key.NrItems

@@ -322,15 +322,10 @@ func (s *server) receive(ctx context.Context, req receiveproto.Request) int {
 	if _, err := os.Lstat(dst); err == nil {
 		return s.refuse("receive", req.Subvolume, dst, fmt.Errorf("%s: %w", dst, targetdir.ErrExists))
 	}
-	held, err := s.dir.List(req.Subvolume)
+	// An incremental's parent must be one of the subvolume's own.
+	parents, err := s.dir.UUIDs(req.Subvolume)
 	if err != nil {
 		return s.fail(req, dst, 0, 0, err)
-	}
-	parents := []btrfs.UUID{}
-	for _, h := range held {
-		if info, err := targetdir.Info(s.dir.Path(req.Subvolume, h.Name)); err == nil {
-			parents = append(parents, info.UUID)
-		}
 	}
 	t0 := time.Now()
 	stream, wait, err := s.decompress(ctx, req.Compress)

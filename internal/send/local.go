@@ -42,6 +42,7 @@ func dirOf(root string) targetdir.Dir { return targetdir.Dir{Root: root} }
 func (l local) clean() ([]string, error)                                    { return l.Clean() }
 func (l local) repair(sv string) ([]string, error)                          { return l.Repair(sv) }
 func (l local) list(_ context.Context, sv string) ([]replicate.Held, error) { return l.List(sv) }
+func (l local) listAll(svs []string) ([][]replicate.Held, []error)          { return l.ListAll(svs) }
 func (l local) close()                                                      {}
 func (l local) appendOnly() bool                                            { return false }
 func (l local) delete(sv, name string) error                                { return l.Delete(sv, name) }

@@ -44,3 +44,22 @@ func targetOf(t config.Target, runDir string) (target, error) {
 	}
 	return nil, fmt.Errorf("target %s: %q is neither a directory nor an ssh:// URL", t.Name, t.URL)
 }
+
+// multiLister is a target that lists several subvolumes at once for the
+// cost of one (a local target reads its filesystem's root tree once).
+type multiLister interface {
+	listAll(svs []string) ([][]replicate.Held, []error)
+}
+
+// listAll returns what t holds of each of svs: held[i] and errs[i] are
+// those of svs[i].
+func listAll(ctx context.Context, t target, svs []string) (held [][]replicate.Held, errs []error) {
+	if m, ok := t.(multiLister); ok {
+		return m.listAll(svs)
+	}
+	held, errs = make([][]replicate.Held, len(svs)), make([]error, len(svs))
+	for i, sv := range svs {
+		held[i], errs[i] = t.list(ctx, sv)
+	}
+	return held, errs
+}

@@ -6,14 +6,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
-	"github.com/server-impermanence/server-impermanence/internal/replicate"
 )
 
 // Incoming is the directory of transfers below a target's root.
@@ -91,34 +88,6 @@ func IsSubvolume(p string) bool {
 	return ok && st.Ino == firstFreeObjectID
 }
 
-// List returns the subvolumes in <root>/<sv>/ with their received UUIDs
-// ("" for one btrfs receive did not make, or that is not read-only).
-func (d Dir) List(sv string) ([]replicate.Held, error) {
-	dir := filepath.Join(d.Root, sv)
-	entries, err := readDir("list target", dir)
-	if err != nil {
-		return nil, err
-	}
-	out := []replicate.Held{}
-	for _, e := range entries {
-		p := filepath.Join(dir, e.Name())
-		if !IsSubvolume(p) {
-			continue
-		}
-		info, err := Info(p)
-		if err != nil {
-			return nil, err
-		}
-		h := replicate.Held{Name: e.Name()}
-		if !info.ReceivedUUID.IsZero() && info.ReadOnly {
-			h.ReceivedUUID = info.ReceivedUUID.String()
-		}
-		out = append(out, h)
-	}
-	slices.SortFunc(out, func(a, b replicate.Held) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
-}
-
 // Info returns the subvolume at p.
 func Info(p string) (btrfs.Subvolume, error) {
 	d, err := btrfs.OpenDir(p)
@@ -142,39 +111,6 @@ func (d Dir) Sync() error {
 	}
 	defer bd.Close()
 	return bd.Sync()
-}
-
-// Repair makes read-only again a received subvolume in <root>/<sv>/ that
-// a crash left writable between the two flag changes of the move into
-// place, and returns the names repaired.
-func (d Dir) Repair(sv string) ([]string, error) {
-	dir := filepath.Join(d.Root, sv)
-	entries, err := readDir("list target", dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, e := range entries {
-		p := filepath.Join(dir, e.Name())
-		if !IsSubvolume(p) {
-			continue
-		}
-		bd, err := btrfs.OpenDir(p)
-		if err != nil {
-			return out, err
-		}
-		info, err := bd.Info()
-		if err == nil && !info.ReceivedUUID.IsZero() && !info.ReadOnly {
-			if err = bd.SetReadOnly(true); err == nil {
-				out = append(out, e.Name())
-			}
-		}
-		bd.Close()
-		if err != nil {
-			return out, err
-		}
-	}
-	return out, nil
 }
 
 // place moves the verified received subvolume src to dst. The kernel
