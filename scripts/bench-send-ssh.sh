@@ -52,7 +52,7 @@ ssh_cleanup() {
 	! mountpoint -q "$roothome/.bashrc" 2>/dev/null || umount "$roothome/.bashrc"
 	[ -n "$ssh_cg" ] && [ -d "$ssh_cg" ] || return 0
 	for i in $(seq 50); do
-		[ -s "$ssh_cg/cgroup.procs" ] || break
+		[ -n "$(cat "$ssh_cg/cgroup.procs")" ] || break # (cgroup files have no size)
 		while read -r p; do kill -9 "$p" 2>/dev/null; done < "$ssh_cg/cgroup.procs"
 		sleep 0.1
 	done
