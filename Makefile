@@ -56,7 +56,7 @@ INSTALL_LIST := \
 OWN_DIRS := $(SYSCTLDIR) $(GRUBDIR) $(PREFIX)/lib/server-impermanence $(DRACUTDIR) $(DOCDIR)/examples $(DOCDIR)
 
 .DEFAULT_GOAL := help
-.PHONY: help build man test test-host test-unit test-adversarial bench bench-send bench-rollback bench-inprocess bench-io demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest mutation
+.PHONY: help build man test test-host test-unit test-adversarial bench bench-send bench-send-ssh bench-rollback bench-inprocess bench-io demo install uninstall install-list deb deb-test lint clean deps fuzz tools vmtest mutation
 
 help: ## Show this help
 	@echo "server-impermanence make targets:"
@@ -96,6 +96,10 @@ bench: deps ## Whole processes side by side with the commands they replace: one 
 bench-send: deps ## make bench's replication rows alone: impermanence-send against btrfs send|receive and btrbk to a local target, and send list (root)
 	scripts/install-deps.sh bench
 	ROWS=send scripts/bench.sh
+
+bench-send-ssh: deps ## make bench's SSH rows alone: impermanence-send over SSH on loopback (sshd in a network namespace) against btrfs send|ssh|btrfs receive and btrbk, with and without zstd, CPU per GiB (root)
+	scripts/install-deps.sh bench
+	ROWS=send-ssh scripts/bench.sh
 
 bench-rollback: deps ## make bench's rollback row alone: the initrd's impermanence-rollback against the shell recipe, 30 archives of 100,000 files (root)
 	scripts/install-deps.sh bench

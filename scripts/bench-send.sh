@@ -13,7 +13,8 @@
 #               the rest text-like), deleted the same way between runs.
 #   send-list   impermanence-send list against a target holding SEND_LIST
 #               snapshots.
-#   (no SSH rows yet)
+#   send-ssh*   the full send and the incrementals over SSH on loopback
+#               (scripts/bench-send-ssh.sh); ROWS=send-ssh runs only these.
 SEND_LIST=${SEND_LIST:-5000}
 SEND_MB=${SEND_MB:-1024}
 
@@ -37,12 +38,13 @@ mkdir -p "$dst/ours-inc" "$dst/ours-full"
 	printf '[[target]]\nname = "full"\nurl = "%s"\n%s\nsubvolumes = ["@bulk"]\n\n' "$dst/ours-full" "$keep"
 } > "$work/sendcfg/config.d/20-targets.toml"
 scfg=(--config "$work/sendcfg/config.toml" --mount "$src")
+. scripts/bench-send-ssh.sh
 "$bin/impermanence-provision" "${scfg[@]}" >/dev/null
 
 # The transfer rows' data, and their parents sent, only when one of them
 # runs (ONLY): send-list reads none of it.
 xfer=false
-for r in send-inc send-inc-btrbk send-full send-full-btrbk; do if wanted "$r"; then xfer=true; fi; done
+for r in send-inc send-inc-btrbk send-full send-full-btrbk send-ssh-full send-ssh-full-btrbk send-ssh-zstd send-ssh-zstd-btrbk send-ssh-inc; do if wanted "$r"; then xfer=true; fi; done
 # The data: each of the 7 subvolumes 32 MiB (200 small files, 500 files of
 # 64 KiB, a third random, the rest text-like); @bulk SEND_MB MiB in 3,000
 # files.
@@ -99,6 +101,7 @@ if $xfer; then
 	"$bin/impermanence-send" "${scfg[@]}" --target inc >/dev/null
 	for s in "${send_svs[@]}"; do btrfs send -q "$src/@snapshots/$s/$P" | btrfs receive -q "$dst/plain/$s/"; done
 	btrbk -c "$work/btrbk-inc.conf" --preserve resume >/dev/null
+	ssh_parents
 fi
 # About 1 % changed: 5 of the 500 data files rewritten, a log line appended.
 $xfer && python3 - "$src" "${send_svs[@]}" <<'PY'
@@ -138,13 +141,17 @@ inc_btrbk() { btrbk -c "$work/btrbk-inc.conf" --preserve resume; }
 full_ours() { "$bin/impermanence-send" "${scfg[@]}" --target full; }
 full_plain() { btrfs send -q "$src/@snapshots/@bulk/$S" | btrfs receive -q "$dst/plain/@bulk/"; }
 full_btrbk() { btrbk -c "$work/btrbk-full.conf" --preserve resume; }
-echo "bench: send: 7 incrementals" >&2
-pair send-inc inc_prep inc_ours inc_plain
-pair send-inc-btrbk inc_prep inc_ours inc_btrbk
-echo "bench: send: full send of $SEND_MB MiB" >&2
-pair send-full full_prep full_ours full_plain
-pair send-full-btrbk full_prep full_ours full_btrbk
-full_prep
+if want send; then
+	echo "bench: send: 7 incrementals" >&2
+	pair send-inc inc_prep inc_ours inc_plain
+	pair send-inc-btrbk inc_prep inc_ours inc_btrbk
+	echo "bench: send: full send of $SEND_MB MiB" >&2
+	pair send-full full_prep full_ours full_plain
+	pair send-full-btrbk full_prep full_ours full_btrbk
+	full_prep
+fi
+ssh_rows
+want send || return 0
 
 echo "bench: send: a target holding $SEND_LIST snapshots" >&2
 mkdir -p "$dst/ours-list"

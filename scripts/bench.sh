@@ -14,7 +14,8 @@
 #   WAIT_SNAPS=5000 hourly snapshots over five subvolumes (most of them
 #                   deleted) for prune --wait
 #   ROWS="core send rollback" which groups of rows run (make bench-send:
-#                   send, make bench-rollback: rollback)
+#                   send, make bench-rollback: rollback; send-ssh: only the
+#                   SSH rows of the send group, make bench-send-ssh)
 #   ONLY=""         which rows of those groups run, by name ("send-list",
 #                   "list-warm list-cold"); empty: all. A group's fixture is
 #                   still made, but the send group fills and sends its data
@@ -53,11 +54,13 @@ fi
 bin=$PWD/bin
 work=$(mktemp -d /tmp/bench.XXXXXX)
 dev=""
+cleanup_hooks=() # commands the sourced rows add, run first by cleanup
 extra_mounts=() # the other filesystems' mountpoints, and their dev:image
 extra_devs=()
 cleanup() {
 	set +e
-	local m d
+	local m d h
+	for h in "${cleanup_hooks[@]}"; do $h; done
 	umount "$work/gen" /var/lib /var/log 2>/dev/null
 	for m in "${extra_mounts[@]}"; do mountpoint -q "$m" && umount "$m"; done
 	mountpoint -q "$work/top" && umount "$work/top"
@@ -93,11 +96,16 @@ samples=$work/samples # row ours_ns ref_ns
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 now() { date +%s%N; }
+# cpu_usec: the CPU time so far (user + system, microseconds) of the
+# cgroup v2 whose cpu.stat PAIR_CPU names (set by the rows that run every
+# process of a side in it, the SSH rows); 0 without.
+cpu_usec() { if [ -n "${PAIR_CPU:-}" ]; then awk '$1 == "usage_usec" { print $2 }' "$PAIR_CPU"; else echo 0; fi; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 # pair ROW PREP OURS REF: after one warm-up of each, PAIRS interleaved runs;
 # PREP runs before every run (untimed), with the side as its argument.
+# With PAIR_CPU set, each sample also has both runs' CPU time (cpu_usec).
 pair() {
-	local row=$1 prep=$2 ours=$3 ref=$4 i t0 a b
+	local row=$1 prep=$2 ours=$3 ref=$4 i t0 a b c0 ca cb
 	wanted "$row" || return 0
 	echo "$row $(cut -d' ' -f1 /proc/loadavg)" >> "$work/rowload"
 	$prep ours; $ours 0 >"$work/out" 2>"$work/err" || { echo "bench: $row: $ours failed" >&2; cat "$work/err" >&2; exit 1; }
@@ -105,13 +113,13 @@ pair() {
 	$prep ref; $ref 0 >/dev/null 2>&1 || { echo "bench: $row: $ref failed" >&2; exit 1; }
 	for i in $(seq "$PAIRS"); do
 		if [ $((i % 2)) -eq 1 ]; then
-			$prep ours; t0=$(now); $ours "$i" >/dev/null 2>&1 || fail "$row" "$ours"; a=$(($(now) - t0))
-			$prep ref; t0=$(now); $ref "$i" >/dev/null 2>&1 || fail "$row" "$ref"; b=$(($(now) - t0))
+			$prep ours; c0=$(cpu_usec); t0=$(now); $ours "$i" >/dev/null 2>&1 || fail "$row" "$ours"; a=$(($(now) - t0)); ca=$(($(cpu_usec) - c0))
+			$prep ref; c0=$(cpu_usec); t0=$(now); $ref "$i" >/dev/null 2>&1 || fail "$row" "$ref"; b=$(($(now) - t0)); cb=$(($(cpu_usec) - c0))
 		else
-			$prep ref; t0=$(now); $ref "$i" >/dev/null 2>&1 || fail "$row" "$ref"; b=$(($(now) - t0))
-			$prep ours; t0=$(now); $ours "$i" >/dev/null 2>&1 || fail "$row" "$ours"; a=$(($(now) - t0))
+			$prep ref; c0=$(cpu_usec); t0=$(now); $ref "$i" >/dev/null 2>&1 || fail "$row" "$ref"; b=$(($(now) - t0)); cb=$(($(cpu_usec) - c0))
+			$prep ours; c0=$(cpu_usec); t0=$(now); $ours "$i" >/dev/null 2>&1 || fail "$row" "$ours"; a=$(($(now) - t0)); ca=$(($(cpu_usec) - c0))
 		fi
-		echo "$row $a $b" >> "$samples"
+		if [ -n "${PAIR_CPU:-}" ]; then echo "$row $a $b $ca $cb" >> "$samples"; else echo "$row $a $b" >> "$samples"; fi
 	done
 }
 fail() { echo "bench: $1: $2 failed in a timed run" >&2; exit 1; }
@@ -277,12 +285,12 @@ if ! wanted prune || command -v btrbk >/dev/null; then :; else sed -i '$d' "$sam
 prune_row prune-wait --wait 5m
 
 fi # core
-if want send; then . scripts/bench-send.sh; fi
+if want send || want send-ssh; then . scripts/bench-send.sh; fi
 if want rollback; then . scripts/bench-rollback.sh; fi
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # The table and the JSON.
-awk -v pairs="$PAIRS" -v snaps="$SNAPS" -v psnaps="$PRUNE_SNAPS" -v wsnaps="$WAIT_SNAPS" -v files="$ROLLBACK_FILES" -v slist="$SEND_LIST" -v smb="$SEND_MB" -v rowload="$(cat "$work/rowload" 2>/dev/null | tr '\n' ' ')" -v json="$BENCH_JSON" \
+awk -v pairs="$PAIRS" -v snaps="$SNAPS" -v psnaps="$PRUNE_SNAPS" -v wsnaps="$WAIT_SNAPS" -v files="$ROLLBACK_FILES" -v slist="$SEND_LIST" -v smb="$SEND_MB" -v sshbytes="$(cat "$work/ssh-bytes" 2>/dev/null || echo 0)" -v rowload="$(cat "$work/rowload" 2>/dev/null | tr '\n' ' ')" -v json="$BENCH_JSON" \
 	-v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" -v ncpu="$(nproc)" \
 	-v kernel="$(uname -r)" -v load0="$load0" -v load1="$load1" -v progs="$(btrfs --version | head -1)" '
 function med(a, n,   i, j, t) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j] < a[j-1]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
@@ -298,12 +306,19 @@ BEGIN {
 	what["send-inc-btrbk"] = "send 7 incrementals (1 % changed), vs btrbk|impermanence-send|btrbk --preserve resume"
 	what["send-full"] = "full send of " smb " MiB, local target|impermanence-send|btrfs send S | btrfs receive"
 	what["send-full-btrbk"] = "full send of " smb " MiB, vs btrbk|impermanence-send|btrbk --preserve resume"
+	what["send-ssh-full"] = "full send of " smb " MiB over SSH (loopback)|impermanence-send (ssh:// target)|btrfs send S | ssh H btrfs receive"
+	what["send-ssh-full-btrbk"] = "full send of " smb " MiB over SSH, vs btrbk|impermanence-send (ssh:// target)|btrbk --preserve resume (ssh:// target)"
+	what["send-ssh-zstd"] = "full send of " smb " MiB over SSH, zstd|impermanence-send (compress = zstd)|btrfs send S | zstd -c | ssh -o Compression=no H zstd -d -c | btrfs receive"
+	what["send-ssh-zstd-btrbk"] = "full send of " smb " MiB over SSH, zstd, vs btrbk|impermanence-send (compress = zstd)|btrbk --preserve resume (stream_compress zstd)"
+	what["send-ssh-inc"] = "7 incrementals (1 % changed) over SSH|impermanence-send (ssh:// target)|btrfs send -p P S | ssh H btrfs receive, 7x"
 	what["send-list"] = "send list, target of " slist " snapshots|impermanence-send list|btrfs subvolume list (target)"
 	what["rollback"] = "rollback, 30 archives of " files " files, 15 expired|impermanence-rollback --config (as the initrd)|scripts/rollback-recipe.sh"
-	order = "snapshot list-warm list-cold generator prune prune-wait send-inc send-inc-btrbk send-full send-full-btrbk send-list rollback"
+	order = "snapshot list-warm list-cold generator prune prune-wait send-inc send-inc-btrbk send-full send-full-btrbk send-ssh-full send-ssh-full-btrbk send-ssh-zstd send-ssh-zstd-btrbk send-ssh-inc send-list rollback"
 	nl = split(rowload, L, " "); for (i = 1; i + 1 <= nl; i += 2) load[L[i]] = L[i+1]
 }
 { r = $1; n[r]++; A[r, n[r]] = $2; B[r, n[r]] = $3; R[r, n[r]] = $2 / $3
+	# SSH rows: the CPU time (us) of every process of each side
+	if (r ~ /^send-ssh/ && NF >= 5) { hascpu[r] = 1; CA[r, n[r]] = $4; CB[r, n[r]] = $5; CR[r, n[r]] = ($5 > 0 ? $4 / $5 : 0) }
 	# prune rows: user sys peak-KB wait-CPU-ms lag-ms [ref-CPU-s ref-peak-KB deletions] kept
 	if (r == "prune") extra[r] = sprintf("CPU %.2f s, peak %.1f MB, %d kept", $4 + $5, $6 / 1024, $NF)
 	if (r == "prune-wait") extra[r] = sprintf("%d deletions: CPU %.2f s (%d ms after the last deletion), peak %.1f MB; reference CPU %.2f s, peak %.1f MB; returned %d ms %s btrfs subvolume sync of the same ids", $11, $4 + $5, $7, $6 / 1024, $9, $10 / 1024, ($8 < 0 ? -$8 : $8), ($8 < 0 ? "before" : "after")) }
@@ -313,18 +328,35 @@ END {
 	c = split(order, rows, " "); first = 1
 	for (k = 1; k <= c; k++) {
 		r = rows[k]; m = n[r]; if (!m) continue
-		split(what[r], w, "|")
+		# row|ours|reference: the reference is the rest (a pipeline has |)
+		split(what[r], w, "|"); w[3] = what[r]; sub(/^[^|]*\|[^|]*\|/, "", w[3])
 		for (i = 1; i <= m; i++) { x[i] = A[r, i]; y[i] = B[r, i]; z[i] = R[r, i] }
 		ma = med(x, m); mb = med(y, m)
 		for (i = 1; i <= m; i++) z[i] = R[r, i]
 		mr = med(z, m); lo = z[1]; hi = z[m]
 		note = (m > 1) ? sprintf("%.2f-%.2f (%d pairs)", lo, hi, m) : "one pair"
+		if (r in hascpu) {
+			for (i = 1; i <= m; i++) { x[i] = CA[r, i]; y[i] = CB[r, i]; z[i] = CR[r, i] }
+			ca = med(x, m) / 1e6; cb = med(y, m) / 1e6; cr = med(z, m); clo = z[1]; chi = z[m]
+			if (r ~ /inc/ || sshbytes <= 0)
+				extra[r] = sprintf("CPU ours %.2f s, ref %.2f s (%.2fx, %.2f-%.2f)", ca, cb, cr, clo, chi)
+			else {
+				gib = sshbytes / 2^30
+				extra[r] = sprintf("ours %.0f MB/s, ref %.0f MB/s; CPU ours %.2f s/GiB, ref %.2f s/GiB (%.2fx, %.2f-%.2f)", sshbytes / 1e6 / (ma / 1e9), sshbytes / 1e6 / (mb / 1e9), ca / gib, cb / gib, cr, clo, chi)
+			}
+		}
 		if (r in extra) note = note ", " extra[r]
 		if (r in load) note = note ", load " load[r]
 		printf "%-48s %12.1f %12.1f %7.2fx %s\n", w[1], ma / 1e6, mb / 1e6, mr, note
 		printf "%s    {\"row\": \"%s\", \"what\": \"%s\", \"ours\": \"%s\", \"reference\": \"%s\", \"ours_ms_median\": %.3f, \"reference_ms_median\": %.3f, \"ratio_median\": %.4f, \"ratio_min\": %.4f, \"ratio_max\": %.4f, \"notes\": \"%s\", \"samples_ns\": [", (first ? "" : ",\n"), r, w[1], w[2], w[3], ma / 1e6, mb / 1e6, mr, lo, hi, extra[r] > json
 		for (i = 1; i <= m; i++) printf "%s[%.0f, %.0f]", (i > 1 ? ", " : ""), A[r, i], B[r, i] > json
-		printf "]}" > json
+		printf "]" > json
+		if (r in hascpu) {
+			printf ", \"subvolume_bytes\": %.0f, \"cpu_usec\": [", (r ~ /inc/ ? 0 : sshbytes) > json
+			for (i = 1; i <= m; i++) printf "%s[%.0f, %.0f]", (i > 1 ? ", " : ""), CA[r, i], CB[r, i] > json
+			printf "]" > json
+		}
+		printf "}" > json
 		first = 0
 	}
 	printf "\n  ]\n}\n" > json

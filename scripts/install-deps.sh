@@ -20,9 +20,11 @@ case "${1:-}" in
 	packages=(btrfs-progs btrfs-compsize e2fsprogs util-linux systemd dbus prometheus debhelper lintian man-db strace postgresql
 		openssh-server openssh-client iproute2 zstd grub-common) ;;
 bench)
-	# btrbk: the reference of the prune row (the other rows use btrfs-progs
-	# and systemd-fstab-generator from the list above).
-	packages=(btrfs-progs util-linux systemd btrbk) ;;
+	# btrbk: the reference of the prune and send rows (the other rows use
+	# btrfs-progs and systemd-fstab-generator from the list above);
+	# openssh-server, openssh-client, iproute2, zstd: the SSH rows (sshd in
+	# a network namespace, the references' ssh and zstd).
+	packages=(btrfs-progs util-linux systemd btrbk openssh-server openssh-client iproute2 zstd) ;;
 bench-io)
 	# postgresql: initdb, pg_ctl and pgbench; fio: the random and
 	# sequential workloads; btrfs-compsize: on-disk sizes; tar: the tree.

@@ -70,6 +70,11 @@ func (c *Client) Command(ctx context.Context, req receiveproto.Request) *exec.Cm
 	if c.Identity != "" {
 		args = append(args, "-i", c.Identity, "-o", "IdentitiesOnly=yes")
 	}
+	if req.Compress != "" {
+		// The stream is zstd already: ssh's own compression (zlib, where an
+		// ssh_config turns it on) would only spend CPU on both ends.
+		args = append(args, "-o", "Compression=no")
+	}
 	args = append(args, "-l", c.Loc.User, "--", c.Loc.Host, req.String())
 	cmd := exec.CommandContext(ctx, "ssh", args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
