@@ -11,11 +11,11 @@
 # docs/replication.md gives it (with the built impermanence-receive and a
 # root of its own: ssh-full and ssh-zstd on the target filesystem, next to
 # the references' copies, ssh-inc on a filesystem of its own, see below);
-# the references' key is a plain line (root's shell, as the
-# operator of the pipeline or of btrbk has it). Every ssh of either side is
-# ssh through a wrapper first in PATH that enters the namespace and names
-# the throwaway known_hosts (ssh -F); no option of it changes the transport
-# (cipher, compression: ssh's defaults).
+# the references' key is a plain line (root's shell, as the operator of
+# the pipeline or of btrbk has it). Every ssh of either side goes through a
+# wrapper first in PATH that enters the namespace and names the throwaway
+# known_hosts (ssh -F); nothing in it changes the transport (cipher and
+# compression are ssh's defaults unless SSH_CIPHERS= is set).
 #   send-ssh-full        full send of @bulk (SEND_MB MiB), against
 #                        btrfs send S | ssh H btrfs receive D
 #   send-ssh-full-btrbk  the same, against btrbk --preserve resume to an
@@ -31,6 +31,11 @@
 #                        received UUID, and the target filesystem holds
 #                        copies of P from the local rows; the receiver
 #                        refuses a stream applied to one outside its root.
+#   send-ssh-cipher      (only when SSH_ROWS names it) ours' full send with
+#                        Ciphers ^aes128-gcm@openssh.com in the client
+#                        configuration (AES-GCM first) against ours with
+#                        ssh's default order: what the cipher costs, both
+#                        sides ours.
 # SSH_ROWS="full full-btrbk zstd zstd-btrbk inc" picks these rows (the
 # names after send-ssh-). SSH_CIPHERS= (empty: ssh's default order) puts a
 # Ciphers line into the client configuration of every side, e.g.
@@ -99,12 +104,15 @@ fi
 unshare -n sh -c '[ -z "$1" ] || echo $$ > "$1/cgroup.procs"; ip link set lo up && exec /usr/sbin/sshd -D -e -f "$2"' sh "$ssh_cg" "$sshw/sshd_config" 2> "$sshw/sshd.log" &
 sshd_pid=$!
 printf '#!/bin/sh\nexec nsenter --net=/proc/%s/ns/net %s -F %s "$@"\n' "$sshd_pid" "$(command -v ssh)" "$sshw/config" > "$sshw/bin/ssh"
-chmod 0755 "$sshw/bin/ssh"
+mkdir -m 0700 "$sshw/gcm"
+printf '%s\n' "Include $sshw/config" "Host *" "  Ciphers ^aes128-gcm@openssh.com" > "$sshw/config-gcm"
+sed "s|-F $sshw/config|-F $sshw/config-gcm|" "$sshw/bin/ssh" > "$sshw/gcm/ssh"
+chmod 0755 "$sshw/bin/ssh" "$sshw/gcm/ssh"
 # side CMD...: CMD in the cgroup (a subshell: the bench stays outside),
 # with the wrapper first in PATH.
 side() (
 	[ -z "$ssh_cg" ] || echo "$BASHPID" > "$ssh_cg/cgroup.procs"
-	PATH=$sshw/bin:$PATH
+	PATH=${sshw_bin:-$sshw/bin}:$PATH
 	"$@"
 )
 for i in $(seq 100); do
@@ -148,6 +156,7 @@ sshinc_prep() {
 }
 sshfull_ours() { side "$bin/impermanence-send" "${scfg[@]}" --target ssh-full; }
 sshzstd_ours() { side "$bin/impermanence-send" "${scfg[@]}" --target ssh-zstd; }
+sshgcm_ours() ( sshw_bin=$sshw/gcm side "$bin/impermanence-send" "${scfg[@]}" --target ssh-full )
 sshinc_ours() { side "$bin/impermanence-send" "${scfg[@]}" --target ssh-inc; }
 sshfull_pipe() { btrfs send -q "$src/@snapshots/@bulk/$S" | ssh -i "$sshw/ref" root@127.0.0.1 btrfs receive -q "$dst/ssh-plain/@bulk/"; }
 sshzstd_pipe() { btrfs send -q "$src/@snapshots/@bulk/$S" | zstd -c | ssh -o compression=no -i "$sshw/ref" root@127.0.0.1 "zstd -d -c | btrfs receive -q $dst/ssh-plain/@bulk/"; }
@@ -181,5 +190,7 @@ ssh_rows() {
 	echo "bench: send: 7 incrementals over SSH" >&2
 	ssh_pair inc sshinc_prep sshinc_ours sshinc_plain
 	sshinc_prep
+	ssh_pair cipher sshfull_prep sshgcm_ours sshfull_ours
+	sshfull_prep
 	PAIR_CPU=""
 }

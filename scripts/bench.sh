@@ -310,10 +310,11 @@ BEGIN {
 	what["send-ssh-full-btrbk"] = "full send of " smb " MiB over SSH, vs btrbk|impermanence-send (ssh:// target)|btrbk --preserve resume (ssh:// target)"
 	what["send-ssh-zstd"] = "full send of " smb " MiB over SSH, zstd|impermanence-send (compress = zstd)|btrfs send S | zstd -c | ssh -o Compression=no H zstd -d -c | btrfs receive"
 	what["send-ssh-zstd-btrbk"] = "full send of " smb " MiB over SSH, zstd, vs btrbk|impermanence-send (compress = zstd)|btrbk --preserve resume (stream_compress zstd)"
+	what["send-ssh-cipher"] = "full send of " smb " MiB over SSH, AES-GCM first|impermanence-send, Ciphers ^aes128-gcm@openssh.com|impermanence-send, the default cipher order"
 	what["send-ssh-inc"] = "7 incrementals (1 % changed) over SSH|impermanence-send (ssh:// target)|btrfs send -p P S | ssh H btrfs receive, 7x"
 	what["send-list"] = "send list, target of " slist " snapshots|impermanence-send list|btrfs subvolume list (target)"
 	what["rollback"] = "rollback, 30 archives of " files " files, 15 expired|impermanence-rollback --config (as the initrd)|scripts/rollback-recipe.sh"
-	order = "snapshot list-warm list-cold generator prune prune-wait send-inc send-inc-btrbk send-full send-full-btrbk send-ssh-full send-ssh-full-btrbk send-ssh-zstd send-ssh-zstd-btrbk send-ssh-inc send-list rollback"
+	order = "snapshot list-warm list-cold generator prune prune-wait send-inc send-inc-btrbk send-full send-full-btrbk send-ssh-full send-ssh-full-btrbk send-ssh-zstd send-ssh-zstd-btrbk send-ssh-inc send-ssh-cipher send-list rollback"
 	nl = split(rowload, L, " "); for (i = 1; i + 1 <= nl; i += 2) load[L[i]] = L[i+1]
 }
 { r = $1; n[r]++; A[r, n[r]] = $2; B[r, n[r]] = $3; R[r, n[r]] = $2 / $3
