@@ -52,8 +52,17 @@ func (f Flags) Open(stderr io.Writer, now func() time.Time) (*Meter, io.Writer, 
 }
 
 // Terminal reports whether w is a terminal (a file answering TCGETS) and
-// its width in columns (Width when it does not say, or is wider).
+// its width in columns (Width when it does not say, or is wider). A
+// writer with an Unwrap() io.Writer method (one that rewrites the text on
+// its way) is looked through.
 func Terminal(w io.Writer) (width int, ok bool) {
+	for {
+		u, wraps := w.(interface{ Unwrap() io.Writer })
+		if !wraps {
+			break
+		}
+		w = u.Unwrap()
+	}
 	f, isFile := w.(*os.File)
 	if !isFile {
 		return Width, false
