@@ -126,10 +126,20 @@ func (l *Layout) NoProcPaths(tb testing.TB) {
 		})
 	}
 	for name, text := range texts {
-		for _, line := range strings.Split(text, "\n") {
-			if procPath.MatchString(line) {
-				tb.Errorf("%s names a descriptor's path: %s", name, line)
-			}
+		for _, line := range DescriptorPaths(text) {
+			tb.Errorf("%s names a descriptor's path: %s", name, line)
 		}
 	}
+}
+
+// DescriptorPaths returns the lines of text that name a path below a
+// process's descriptor (/proc/<pid>/fd/<n>).
+func DescriptorPaths(text string) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if procPath.MatchString(line) {
+			out = append(out, line)
+		}
+	}
+	return out
 }
