@@ -40,16 +40,25 @@ func ShowErr(err error) error {
 		return nil
 	}
 	msg := err.Error()
-	shown := msg
-	detached.Range(func(k, v any) bool {
-		top, dev := k.(string), v.(string)
-		shown = replaceTop(shown, top, dev)
-		return true
-	})
+	shown := ShowText(msg)
 	if shown == msg {
 		return err
 	}
 	return shownError{msg: shown, err: err}
+}
+
+// ShowText returns s, any text (a message, a log line, a report), with
+// every path below a detached top level in it shown as ShowPath shows it.
+func ShowText(s string) string {
+	if !strings.Contains(s, "/proc/") {
+		return s
+	}
+	detached.Range(func(k, v any) bool {
+		top, dev := k.(string), v.(string)
+		s = replaceTop(s, top, dev)
+		return true
+	})
+	return s
 }
 
 // replaceTop replaces top in s where it stands as a whole path or a path's

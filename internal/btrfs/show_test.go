@@ -41,6 +41,9 @@ func TestShowPathAndErr(t *testing.T) {
 			t.Errorf("ShowErr(%q) lost what it wraps: %v", tc.in, err)
 		}
 	}
+	if got, want := ShowText("a "+top+"/x and "+top+"\n"), "a /dev/vdb:/x and /dev/vdb:/\n"; got != want {
+		t.Errorf("ShowText = %q, want %q", got, want)
+	}
 	if ShowErr(nil) != nil {
 		t.Error("ShowErr(nil) != nil")
 	}

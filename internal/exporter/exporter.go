@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/flagparse"
 	"github.com/server-impermanence/server-impermanence/internal/metrics"
 	"github.com/server-impermanence/server-impermanence/internal/systemdbus"
 	"github.com/server-impermanence/server-impermanence/internal/textfile"
@@ -73,7 +74,7 @@ func Run(args []string, d Deps) int {
 	}
 	// "--textfile DIR": a directory right after --textfile is its argument.
 	args = textfileArg(args)
-	if err := fs.Parse(args); err != nil {
+	if err := flagparse.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

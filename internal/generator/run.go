@@ -13,6 +13,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/flagparse"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
 	"github.com/server-impermanence/server-impermanence/internal/plan"
 )
@@ -69,7 +70,7 @@ func Run(args []string, env Env) int {
 		fmt.Fprint(env.Stderr, usage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := flagparse.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

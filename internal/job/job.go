@@ -24,6 +24,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/audit"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/flagparse"
 	"github.com/server-impermanence/server-impermanence/internal/state"
 )
 
@@ -159,7 +160,7 @@ func (f *Flags) RegisterReadOnly(fs *flag.FlagSet) {
 // ParseFlags parses args with fs; it returns done (and the exit code) for
 // --help, usage errors (a negative --lock-timeout among them) and --version.
 func ParseFlags(fs *flag.FlagSet, args []string, f *Flags, env Env, version func() string) (done bool, code int) {
-	if err := fs.Parse(args); err != nil {
+	if err := flagparse.Parse(fs, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return true, ExitOK
 		}

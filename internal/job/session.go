@@ -54,13 +54,14 @@ type Session struct {
 // Logger returns the journal logger of program (stderr text without a
 // journal).
 func Logger(env Env, program string) *slog.Logger {
-	return journal.New(journal.Options{Identifier: program, Stderr: env.Stderr, Enabled: env.Journal})
+	l := journal.New(journal.Options{Identifier: program, Stderr: env.Stderr, Enabled: env.Journal})
+	return slog.New(showHandler{l.Handler()})
 }
 
 // Begin starts a run of program's job under ctx (see Stopped): the logger
 // and the start time. Nothing is opened yet.
 func Begin(ctx context.Context, env Env, program, jobName string) *Session {
-	env = env.WithDefaults()
+	env = env.WithDefaults().ShowPaths()
 	s := &Session{Env: env, Program: program, Job: jobName, Start: env.Now(),
 		StateDir: env.StateDir(), Log: Logger(env, program), ctx: ctx}
 	active.Store(s)
@@ -205,7 +206,7 @@ func OpenRun(ctx context.Context, env Env, f Flags, program, jobName string, onF
 		return s, nil
 	}
 	env = s.Env
-	fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
+	fmt.Fprintf(env.Stderr, "%s: %v\n", program, btrfs.ShowErr(err))
 	if errors.Is(err, ErrStopped) {
 		s.LogStopped(err)
 	}
@@ -268,6 +269,7 @@ func (s *Session) AuditEvent(e audit.Event) {
 	if e.Time.IsZero() {
 		e.Time = s.Env.Now()
 	}
+	e.Path, e.Error = btrfs.ShowText(e.Path), btrfs.ShowText(e.Error)
 	if err := s.Audit.Write(e); err != nil {
 		s.Log.Warn("audit log write failed", "error", err)
 	}
@@ -288,6 +290,10 @@ func (s *Session) Record(r state.Record) {
 	if r.Duration == 0 {
 		r.Duration = s.Env.Now().Sub(s.Start).Seconds()
 	}
+	r.Error = btrfs.ShowText(r.Error)
+	if len(r.Details) > 0 { // JSON: a device path needs no escaping
+		r.Details = []byte(btrfs.ShowText(string(r.Details)))
+	}
 	if r.Result != state.ResultSuccess && s.ctx != nil && Stopped(s.ctx) != nil {
 		s.LogStopped(errors.New(r.Error))
 	}
@@ -300,7 +306,7 @@ func (s *Session) Record(r state.Record) {
 // (no Session): invalid config, no filesystem, lock timeout.
 func RecordFailure(env Env, jobName string, start time.Time, err error) {
 	env = env.WithDefaults()
-	r := state.Record{Job: jobName, Result: state.ResultFailure, Error: err.Error(),
+	r := state.Record{Job: jobName, Result: state.ResultFailure, Error: btrfs.ShowErr(err).Error(),
 		Duration: env.Now().Sub(start).Seconds()}
 	if werr := state.Finish(env.StateDir(), r, start); werr != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", jobName, werr)

@@ -7,6 +7,10 @@ package jobtest
 import (
 	"bytes"
 	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -86,4 +90,56 @@ func (s *SyncBuffer) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.b.Reset()
+}
+
+// DeviceArgs is Args with --device for --mount: the job mounts the top
+// level privately and reaches it through a descriptor (/proc/<pid>/fd/<n>),
+// as on a host.
+func (l *Layout) DeviceArgs(args ...string) []string {
+	out := l.Args(args...)
+	for i, a := range out {
+		if a == "--mount" {
+			out[i], out[i+1] = "--device", l.FS.Device
+			break
+		}
+	}
+	return out
+}
+
+// procPath is a path below a process's descriptor: what a job must not
+// show (btrfs.ShowPath shows it as <device>:/<path>).
+var procPath = regexp.MustCompile(`/proc/(self|[0-9]+)/fd/[0-9]+`)
+
+// NoProcPaths fails tb for every line of the job's output (Out, Err) and of
+// the files of its state, run and audit directories that names a path
+// below a descriptor.
+func (l *Layout) NoProcPaths(tb testing.TB) {
+	tb.Helper()
+	texts := map[string]string{"stdout": l.Out.String(), "stderr": l.Err.String()}
+	for _, dir := range []string{l.Env.StateDir(), l.Env.RunDir(), filepath.Dir(l.Env.AuditPath())} {
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				b, _ := os.ReadFile(p)
+				texts[p] = string(b)
+			}
+			return nil
+		})
+	}
+	for name, text := range texts {
+		for _, line := range DescriptorPaths(text) {
+			tb.Errorf("%s names a descriptor's path: %s", name, line)
+		}
+	}
+}
+
+// DescriptorPaths returns the lines of text that name a path below a
+// process's descriptor (/proc/<pid>/fd/<n>).
+func DescriptorPaths(text string) []string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if procPath.MatchString(line) {
+			out = append(out, line)
+		}
+	}
+	return out
 }

@@ -215,6 +215,9 @@ func (sg *signalled) check(t *testing.T, what string, code int, out string) {
 	if code != 0 && code != 1 {
 		t.Errorf("%s: exit %d, want 0 or 1", what, code)
 	}
+	for _, line := range jobtest.DescriptorPaths(out) {
+		t.Errorf("%s: names a descriptor's path (not <device>:/...): %s", what, line)
+	}
 	if sg.record != "" {
 		dir := sg.l.Env.StateDir()
 		if sg.program == "impermanence-rollback" {
@@ -228,6 +231,8 @@ func (sg *signalled) check(t *testing.T, what string, code int, out string) {
 			t.Errorf("%s: record: %v", what, err)
 		case err == nil && r.Result != state.ResultSuccess && !sg.said(r.Error):
 			t.Errorf("%s: record %s: %s; want success or stopped", what, r.Result, r.Error)
+		case err == nil && len(jobtest.DescriptorPaths(r.Error+"\n"+string(r.Details))) > 0:
+			t.Errorf("%s: the record names a descriptor's path: %s %s", what, r.Error, r.Details)
 		}
 	}
 	mounts, err := mountinfo.Read("/proc/self/mountinfo")

@@ -33,6 +33,12 @@ type Lock struct {
 	Path string
 }
 
+// Target is the name (in place of a filesystem UUID) of the lock of the
+// replication target called name: impermanence-send holds it while it
+// writes to the target (its retention included), impermanence-restore
+// --from-target while it reads from it.
+func Target(name string) string { return "send-" + name }
+
 // Path returns the lock file of the filesystem with UUID fsid in dir.
 func Path(dir, fsid string) string { return filepath.Join(dir, fsid+".lock") }
 

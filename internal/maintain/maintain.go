@@ -194,7 +194,7 @@ func ParseTimeout(s string) (time.Duration, bool, error) {
 
 // RunWith is Run with the unit's timeout from timeout (nil: none).
 func RunWith(ctx context.Context, args []string, env job.Env, timeout UnitTimeout) int {
-	env = env.WithDefaults()
+	env = env.WithDefaults().ShowPaths()
 	fl := flag.NewFlagSet(program, flag.ContinueOnError)
 	fl.SetOutput(env.Stderr)
 	var f job.Flags

@@ -17,6 +17,7 @@ import (
 
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
 	"github.com/server-impermanence/server-impermanence/internal/config"
+	"github.com/server-impermanence/server-impermanence/internal/flagparse"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/journal"
 	"github.com/server-impermanence/server-impermanence/internal/msgid"
@@ -75,7 +76,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	dryRun := fl.Bool("dry-run", false, "print the command, its environment and its message; run nothing")
 	version := fl.Bool("version", false, "print the version and exit")
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
-	if err := fl.Parse(args); err != nil {
+	if err := flagparse.Parse(fl, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return job.ExitOK
 		}

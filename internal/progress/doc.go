@@ -16,7 +16,9 @@
 //
 // Flags are --progress and --no-progress; Flags.Open decides (on when
 // stderr is a terminal, unless a flag says otherwise) and returns the
-// meter, nil when off. Under systemd stderr is the journal or nothing,
+// meter, nil when off; on a terminal the meter reads its width again
+// before each line (a resized window), and with TERM=dumb it draws only
+// the final lines. Under systemd stderr is the journal or nothing,
 // never a terminal, so a timer's run draws nothing; its record of each
 // snapshot is the log line the command writes anyway.
 package progress

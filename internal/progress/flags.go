@@ -40,7 +40,12 @@ func On(progress, noProgress, terminal bool) (bool, error) {
 
 // Open returns the meter for stderr (nil when progress is off) and the
 // writer the rest of stderr goes through (stderr itself when off). The
-// error is ErrBoth.
+// error is ErrBoth. On a terminal the meter reads its width again before
+// each line it draws, so a resized window gets lines that fit it from the
+// next redraw on (what the wider line left when the window narrowed is the
+// terminal's to rewrap). With TERM=dumb (a terminal that cannot redraw a
+// line in place: an editor's shell buffer, a serial console) it draws only
+// each snapshot's final line.
 func (f Flags) Open(stderr io.Writer, now func() time.Time) (*Meter, io.Writer, error) {
 	width, term := Terminal(stderr)
 	on, err := On(f.on, f.off, term)
@@ -48,12 +53,25 @@ func (f Flags) Open(stderr io.Writer, now func() time.Time) (*Meter, io.Writer, 
 		return nil, stderr, err
 	}
 	m := New(stderr, now, width)
+	if term {
+		m.size = func() int { w, _ := Terminal(stderr); return w }
+	}
+	m.finalOnly = os.Getenv("TERM") == "dumb"
 	return m, m.Above(stderr), nil
 }
 
 // Terminal reports whether w is a terminal (a file answering TCGETS) and
-// its width in columns (Width when it does not say, or is wider).
+// its width in columns (Width when it does not say, or is wider). A
+// writer with an Unwrap() io.Writer method (one that rewrites the text on
+// its way) is looked through.
 func Terminal(w io.Writer) (width int, ok bool) {
+	for {
+		u, wraps := w.(interface{ Unwrap() io.Writer })
+		if !wraps {
+			break
+		}
+		w = u.Unwrap()
+	}
 	f, isFile := w.(*os.File)
 	if !isFile {
 		return Width, false

@@ -18,6 +18,13 @@ type Meter struct {
 	w     io.Writer
 	now   func() time.Time
 	width int
+	// size, when set, reads the terminal's width again before each line,
+	// so a resized terminal (SIGWINCH) gets lines that fit it from the
+	// next one on.
+	size func() int
+	// finalOnly draws no status line, only each item's final line: a
+	// terminal that cannot return to the line's start (TERM=dumb).
+	finalOnly bool
 
 	mu     sync.Mutex
 	item   Item
@@ -86,13 +93,34 @@ func (m *Meter) status(now time.Time) Status {
 }
 
 func (m *Meter) finish(failed bool) {
-	m.put(Final(m.status(m.now()), failed, m.width) + "\n")
+	m.resize()
+	if m.finalOnly {
+		io.WriteString(m.w, Final(m.status(m.now()), failed, m.width)+"\n")
+	} else {
+		m.put(Final(m.status(m.now()), failed, m.width) + "\n")
+	}
 	m.active = false
 }
 
 func (m *Meter) draw(now time.Time) {
-	m.put(Line(m.status(now), m.width))
 	m.drawn = now
+	if m.finalOnly {
+		return
+	}
+	m.resize()
+	m.put(Line(m.status(now), m.width))
+}
+
+// resize takes the terminal's width now (size), if it is read.
+func (m *Meter) resize() {
+	if m.size == nil {
+		return
+	}
+	if w := m.size(); w > 0 && w <= Width {
+		m.width = w
+	} else {
+		m.width = Width
+	}
 }
 
 // put replaces the line on the screen with line (which, ending in a

@@ -55,7 +55,7 @@ subvolume, server-impermanence-tune.service on the others) is a warning.
 
 // Run is the whole program; main only calls it.
 func Run(ctx context.Context, args []string, env job.Env) int {
-	env = env.WithDefaults()
+	env = env.WithDefaults().ShowPaths()
 	flags := flag.NewFlagSet(program, flag.ContinueOnError)
 	flags.SetOutput(env.Stderr)
 	var f job.Flags

@@ -75,7 +75,7 @@ type Report struct {
 
 // Run is the whole program; main only calls it.
 func Run(ctx context.Context, args []string, env job.Env) int {
-	env = env.WithDefaults()
+	env = env.WithDefaults().ShowPaths()
 	fl := flag.NewFlagSet(program, flag.ContinueOnError)
 	fl.SetOutput(env.Stderr)
 	var f job.Flags

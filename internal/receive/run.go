@@ -19,6 +19,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/audit"
 	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
+	"github.com/server-impermanence/server-impermanence/internal/flagparse"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/receiveproto"
 	"github.com/server-impermanence/server-impermanence/internal/targetdir"
@@ -85,7 +86,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 	dryRun := fl.Bool("dry-run", false, "with --prune: print what would be deleted, delete nothing")
 	version := fl.Bool("version", false, "print the version and exit")
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
-	if err := fl.Parse(args); err != nil {
+	if err := flagparse.Parse(fl, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return job.ExitOK
 		}

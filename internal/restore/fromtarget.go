@@ -14,6 +14,7 @@ import (
 	"github.com/server-impermanence/server-impermanence/internal/audit"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/job"
+	"github.com/server-impermanence/server-impermanence/internal/lock"
 	"github.com/server-impermanence/server-impermanence/internal/progress"
 	"github.com/server-impermanence/server-impermanence/internal/streamstore"
 	"github.com/server-impermanence/server-impermanence/internal/targetstate"
@@ -75,6 +76,11 @@ func fetchFromTarget(ctx context.Context, s *job.Session, o Options) (*Fetched, 
 		f.Local = true
 		return f, nil
 	}
+	release, err := lockTarget(ctx, s, o, t.Name)
+	if err != nil {
+		return f, err
+	}
+	defer release()
 	st := streamstore.Store{Root: root}
 	m, err := st.Read(o.Subvolume)
 	if err != nil {
@@ -155,4 +161,19 @@ func makeScratch(s *job.Session, scratch string) (func(), error) {
 			s.Log.Warn("remove the scratch subvolume "+scratch+": "+err.Error(), "path", scratch)
 		}
 	}, nil
+}
+
+// lockTarget takes the lock of the target called name (lock.Target), the
+// one impermanence-send holds while it writes there, its retention
+// included: a send does not remove a stream or a snapshot the fetch is
+// reading, nor the fetch read what a send is writing. It waits up to
+// o.LockTimeout (--lock-timeout) for a send in progress; then it fails
+// naming the target and the lock's holder. The returned function releases
+// it.
+func lockTarget(ctx context.Context, s *job.Session, o Options, name string) (func(), error) {
+	lk, err := lock.Acquire(ctx, s.Env.LockDir(), lock.Target(name), s.Job, o.LockTimeout, s.Log.With("target", name))
+	if err != nil {
+		return nil, fmt.Errorf("--from-target %s: %w", name, err)
+	}
+	return func() { lk.Release() }, nil
 }

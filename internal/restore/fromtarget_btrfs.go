@@ -71,6 +71,11 @@ func fetchBtrfs(ctx context.Context, s *job.Session, o Options, t config.Target)
 		f.Local = true
 		return f, nil
 	}
+	release, err := lockTarget(ctx, s, o, t.Name)
+	if err != nil {
+		return f, err
+	}
+	defer release()
 	src, err := sourceOf(s, t)
 	if err != nil {
 		return f, err

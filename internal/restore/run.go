@@ -93,11 +93,14 @@ type Options struct {
 	FromTarget, Identity string
 	// Progress shows the fetch from a target on a terminal (nil: off).
 	Progress *progress.Meter
+	// LockTimeout bounds the wait for the target's lock (lock.Target)
+	// that a send to it holds (--lock-timeout).
+	LockTimeout time.Duration
 }
 
 // Run is the whole program; main only calls it.
 func Run(ctx context.Context, args []string, env job.Env) int {
-	env = env.WithDefaults()
+	env = env.WithDefaults().ShowPaths()
 	fl := flag.NewFlagSet(program, flag.ContinueOnError)
 	fl.SetOutput(env.Stderr)
 	var f job.Flags
@@ -119,7 +122,7 @@ func Run(ctx context.Context, args []string, env job.Env) int {
 	if done, code := job.ParseFlags(fl, args, &f, env, func() string { return buildinfo.String(program) }); done {
 		return code
 	}
-	o.Paths, o.DryRun, o.UnitDirs = paths, f.DryRun, strings.Split(*unitDirs, ":")
+	o.Paths, o.DryRun, o.UnitDirs, o.LockTimeout = paths, f.DryRun, strings.Split(*unitDirs, ":"), f.LockTimeout
 	if err := o.check(fl.Args()); err != nil {
 		fmt.Fprintf(env.Stderr, "%s: %v\n", program, err)
 		return job.ExitUsage

@@ -97,7 +97,7 @@ type Result struct {
 
 // Run is the whole program; main only calls it.
 func Run(ctx context.Context, args []string, env Env) int {
-	env.Env = env.Env.WithDefaults()
+	env.Env = env.Env.WithDefaults().ShowPaths()
 	flags := flag.NewFlagSet(program, flag.ContinueOnError)
 	flags.SetOutput(env.Stderr)
 	f := job.Flags{LockTimeout: lockTimeout}

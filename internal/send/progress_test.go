@@ -36,6 +36,7 @@ type terminal struct {
 // bytes written).
 func openTerminal(t *testing.T, cols int) *terminal {
 	t.Helper()
+	t.Setenv("TERM", "xterm") // whatever the test's: a terminal that redraws
 	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		t.Skipf("no pseudo-terminal: %v", err)
@@ -222,6 +223,35 @@ func TestProgressNarrowTerminal(t *testing.T) {
 	out := term.close()
 	checkDraws(t, out, 50)
 	wantDrawn(t, out, "usb @persist/"+s1+"  1/1 0B 0:00")
+}
+
+// A dumb terminal (TERM=dumb) gets no redraws: no carriage return, only
+// the final line of each snapshot.
+func TestProgressDumbTerminal(t *testing.T) {
+	r := newRig(t, "{ keep_min = 100 }")
+	s1 := r.snapshot(t, map[string][]byte{"a": random(1<<20, 1)})
+	r.send(t, 0)
+	s2 := r.snapshot(t, map[string][]byte{"b": random(1<<20, 2)})
+	term := openTerminal(t, 80)
+	t.Setenv("TERM", "dumb")
+	r.src.Reset()
+	r.src.Env.Stderr = term.slave
+	if code := Run(context.Background(), r.args(), r.src.Env); code != 0 {
+		t.Fatalf("send: exit %d\n%s", code, r.src.Out)
+	}
+	out := term.close()
+	if strings.Contains(out, "\r") {
+		t.Errorf("a carriage return on a dumb terminal:\n%q", out)
+	}
+	var finals []string
+	for _, l := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if !strings.HasPrefix(l, "time=") {
+			finals = append(finals, l)
+		}
+	}
+	if len(finals) != 1 || !strings.HasPrefix(finals[0], "usb @persist/"+s2+"  1/1 sent ") {
+		t.Errorf("want the final line of %s alone (after %s), got:\n%s", s2, s1, out)
+	}
 }
 
 // Restore from a stream target on a terminal: first the check of the

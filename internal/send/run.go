@@ -88,7 +88,7 @@ type Report struct {
 
 // Run is the whole program; main only calls it.
 func Run(ctx context.Context, args []string, env job.Env) int {
-	env = env.WithDefaults()
+	env = env.WithDefaults().ShowPaths()
 	if len(args) > 0 && args[0] == "list" {
 		return runList(ctx, args[1:], env)
 	}
@@ -236,7 +236,7 @@ func runTarget(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 	}
 	defer l.close()
 	if !dryRun {
-		lk, err := lock.Acquire(ctx, s.Env.LockDir(), "send-"+t.Name, jobName, timeout, log)
+		lk, err := lock.Acquire(ctx, s.Env.LockDir(), lock.Target(t.Name), jobName, timeout, log)
 		if err != nil {
 			return fail(fmt.Errorf("target %s: %w", t.Name, err))
 		}

@@ -117,7 +117,7 @@ func runStream(ctx context.Context, s *job.Session, t config.Target, dryRun bool
 	}
 	tr.Warnings = append(tr.Warnings, warnings...)
 	if !dryRun {
-		lk, err := lock.Acquire(ctx, s.Env.LockDir(), "send-"+t.Name, jobName, timeout, log)
+		lk, err := lock.Acquire(ctx, s.Env.LockDir(), lock.Target(t.Name), jobName, timeout, log)
 		if err != nil {
 			return fail(fmt.Errorf("target %s: %w", t.Name, err))
 		}

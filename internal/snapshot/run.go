@@ -92,7 +92,7 @@ type Report struct {
 
 // Run is the whole program; main only calls it.
 func Run(ctx context.Context, args []string, env job.Env) int {
-	env = env.WithDefaults()
+	env = env.WithDefaults().ShowPaths()
 	if len(args) > 0 && args[0] == "list" {
 		return runList(ctx, args[1:], env)
 	}

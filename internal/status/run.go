@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/server-impermanence/server-impermanence/internal/buildinfo"
+	"github.com/server-impermanence/server-impermanence/internal/flagparse"
 	"github.com/server-impermanence/server-impermanence/internal/job"
 	"github.com/server-impermanence/server-impermanence/internal/metrics"
 	"github.com/server-impermanence/server-impermanence/internal/systemdbus"
@@ -68,7 +69,7 @@ func Run(_ context.Context, args []string, env Env) int {
 	timeout := fl.Duration("timeout", 5*time.Second, "bound the D-Bus calls to systemd")
 	version := fl.Bool("version", false, "print the version and exit")
 	fl.Usage = func() { fmt.Fprint(env.Stderr, usage); fl.PrintDefaults(); fmt.Fprint(env.Stderr, exitHelp) }
-	if err := fl.Parse(args); err != nil {
+	if err := flagparse.Parse(fl, args); err != nil {
 		if err == flag.ErrHelp {
 			return ExitHealthy
 		}
