@@ -136,9 +136,13 @@ func TestRestoreFromBtrfsTarget(t *testing.T) {
 		{"../x", "--from-target takes a snapshot name, not a path"},
 		{"not-a-snapshot", `"not-a-snapshot" is not a snapshot name`},
 	} {
-		r.restoreFrom(t, 1, tc.snap)
+		out := r.restoreFrom(t, 1, tc.snap)
 		if !strings.Contains(r.src.Err.String(), tc.msg) {
 			t.Errorf("restore --from %s: %s, want %q", tc.snap, r.src.Err, tc.msg)
+		}
+		// a refused fetch prints no fetch line (it read "fetch … (full: )")
+		if out != "" {
+			t.Errorf("restore --from %s (refused): output %q, want none", tc.snap, out)
 		}
 	}
 	r.src.Reset()
