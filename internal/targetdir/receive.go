@@ -79,7 +79,14 @@ func (d Dir) ReceiveUncommitted(ctx context.Context, r io.Reader, w Want) (n int
 		return 0, err
 	}
 	var stderr limited
-	cmd := exec.CommandContext(ctx, "btrfs", "receive", "-e", "-C", in)
+	name, args, cleanup, err := btrfs.ReceiveCommand(in)
+	if err != nil {
+		pr.Close()
+		pw.Close()
+		return 0, err
+	}
+	defer cleanup()
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, io.Discard, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 5 * time.Second
