@@ -47,7 +47,7 @@ func TestReplicationRestore(t *testing.T) {
 				}
 			})
 		}
-		m.finish("13 replication/restore", start, map[int]int{1: 16, 2: 26, 3: 20})
+		m.finish("13 replication/restore", start, map[int]int{1: 16, 2: 26, 3: 22})
 		// the guest's listing of the target is what the host finds on it
 		want := readTrim(filepath.Join(m.dir, "results", "out", "boot3", "target-persist.txt"))
 		m.readSpare(func(top string) {

@@ -12,7 +12,8 @@
 #   stages the restore of @persist for the next boot.
 # boot 3: the initrd performed the staged restore: /persist holds what the
 #   snapshot held (checksums of boot 2), the damaged state kept; the next
-#   send is incremental from the fetched snapshot.
+#   send is incremental from the fetched snapshot (matched by its received
+#   UUID).
 # The sends are runs of the generated server-impermanence-send@usb.service,
 # started with systemctl: its timer (daily, RandomizedDelaySec=10min) would
 # not fire within a boot; the timer is checked active and scheduled.
@@ -140,11 +141,15 @@ TOML
 	# the swap the initrd made is in the audit log, as --apply-requests writes it
 	check r3.restore-audited sh -c "grep '\"action\":\"restore-staged\"' /var/log/server-impermanence/audit.jsonl | grep -q '\"job\":\"rollback\"'"
 	check r3.backup-mounted sh -c 'findmnt -n -o FSTYPE /mnt/backup | grep -qx btrfs'
-	# replication goes on from the fetched snapshot
+	# Replication goes on from the fetched snapshot: the next run sends the
+	# pre-restore snapshot (a manual one) incremental from it, then the new
+	# one; the target's keep_min = 3 then drops the boot-1 snapshot.
 	snapshot C r3
-	C=$(cat "$state/C")
-	send r3 "$C" incremental "incremental from $B, the newest snapshot both sides hold before it"
-	eq r3.target-holds-all "$(held)" "$A $B $C"
+	C=$(cat "$state/C") p=$(basename "$pre")
+	send r3 "$C" incremental "incremental from $p, the newest snapshot both sides hold before it"
+	check r3.send-pre-restore sh -c "journalctl -b -u $send_unit -o cat | grep -qF 'sent @persist/$p to usb: incremental from $B, the newest snapshot both sides hold before it'"
+	check r3.target-retention sh -c "journalctl -b -u $send_unit -o cat | grep -qF 'deleted @persist/$A on usb (its retention)'"
+	eq r3.target-holds "$(held)" "$B $p $C"
 	check r3.verify impermanence-send verify --target usb
 	;;
 esac
