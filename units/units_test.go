@@ -436,3 +436,87 @@ func TestSendSSHExposure(t *testing.T) {
 		t.Errorf("send@ of an SSH target: exposure %.1f, want ≤ 3.0", v)
 	}
 }
+
+// TestSendReceiveSandbox keeps what the VM tier found sending to a local
+// btrfs target through server-impermanence-send@.service: btrfs receive
+// runs chrooted into its transfer's directory below the target, so the
+// unit's system call filter must let chroot(2) through (systemd puts it in
+// @privileged, which the unit denies) and its bounding set must hold
+// CAP_SYS_CHROOT; without them every local send failed with "failed to
+// chroot to …: Operation not permitted". The filter is evaluated as
+// systemd does (the first list sets allow-list mode, a ~ list removes, a
+// later list adds), the groups expanded by systemd-analyze. An SSH target's
+// drop-in (the golden of the targets case) takes CAP_SYS_CHROOT away again:
+// the backup host receives.
+func TestSendReceiveSandbox(t *testing.T) {
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Skip("systemd-analyze not installed")
+	}
+	data, err := os.ReadFile("server-impermanence-send@.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := map[string][]string{}
+	var expand func(name string) []string
+	expand = func(name string) []string {
+		if !strings.HasPrefix(name, "@") {
+			return []string{name}
+		}
+		if g, ok := groups[name]; ok {
+			return g
+		}
+		out, err := exec.Command("systemd-analyze", "syscall-filter", "--no-pager", name).Output()
+		if err != nil {
+			t.Fatalf("systemd-analyze syscall-filter %s: %v", name, err)
+		}
+		var g []string
+		for _, l := range strings.Split(string(out), "\n")[1:] {
+			l = strings.TrimSpace(l)
+			if l == "" || strings.HasPrefix(l, "#") {
+				continue
+			}
+			g = append(g, expand(l)...)
+		}
+		groups[name] = g
+		return g
+	}
+	allowed := map[string]bool{}
+	var caps []string
+	first := true
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapabilityBoundingSet="); ok {
+			caps = append(caps, strings.Fields(v)...)
+		}
+		v, ok := strings.CutPrefix(l, "SystemCallFilter=")
+		if !ok {
+			continue
+		}
+		deny := strings.HasPrefix(v, "~")
+		if first && deny {
+			t.Fatal("the send unit's first SystemCallFilter= is a deny list: this test evaluates an allow list")
+		}
+		first = false
+		for _, name := range strings.Fields(strings.TrimPrefix(v, "~")) {
+			for _, sc := range expand(name) {
+				allowed[sc] = !deny
+			}
+		}
+	}
+	// what btrfs receive does on a local target: chroot first, then the
+	// stream's commands (the device nodes, owners and xattrs it recreates)
+	for _, sc := range []string{"chroot", "ioctl", "mknodat", "fchownat", "lchown", "lsetxattr", "utimensat", "truncate", "symlinkat", "linkat", "renameat2", "mkdirat", "unlinkat"} {
+		if !allowed[sc] {
+			t.Errorf("server-impermanence-send@.service: SystemCallFilter= denies %s, which btrfs receive on a local target calls", sc)
+		}
+	}
+	if !slices.Contains(caps, "CAP_SYS_CHROOT") {
+		t.Errorf("server-impermanence-send@.service: CapabilityBoundingSet= %v lacks CAP_SYS_CHROOT (btrfs receive chroots)", caps)
+	}
+	golden, err := os.ReadFile("../internal/generator/testdata/cases/targets/want/normal/server-impermanence-send@backup1.service.d/50-server-impermanence.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^CapabilityBoundingSet=~.*\bCAP_SYS_CHROOT\b`).Match(golden) {
+		t.Errorf("the SSH target's drop-in keeps CAP_SYS_CHROOT, which only a local btrfs receive needs:\n%s", golden)
+	}
+}

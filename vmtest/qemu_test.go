@@ -50,7 +50,9 @@ type machine struct {
 	dir    string
 	disk   string
 	vtdisk string
-	boots  []bootResult
+	// spare is the extra blank disk of machineOpts.spare ("" without).
+	spare, spareSerial string
+	boots              []bootResult
 }
 
 type bootResult struct {
@@ -94,11 +96,17 @@ type bootOpts struct {
 }
 
 // machineOpts varies a machine: another disk of the image, more files on
-// the vmtest disk (next to scenario.sh), a bigger vmtest disk.
+// the vmtest disk (next to scenario.sh), a bigger vmtest disk, one more
+// blank disk.
 type machineOpts struct {
 	disk   string   // default disk.img
 	extra  []string // host files copied to the vmtest disk's top
 	vtSize string   // default 64M
+	// spare, when set, is the virtio serial of one more disk, blank and
+	// sparse (spareSize, default 1G): /dev/disk/by-id/virtio-<spare> in
+	// the guest, kept across the machine's boots.
+	spare     string
+	spareSize string
 }
 
 func newMachine(t *testing.T, img image, scenario string, opts ...machineOpts) *machine {
@@ -137,6 +145,13 @@ func newMachine(t *testing.T, img image, scenario string, opts ...machineOpts) *
 		run(t, "cp", f, payload)
 	}
 	run(t, "mke2fs", "-q", "-F", "-t", "ext4", "-L", "vmtest", "-d", payload, m.vtdisk, o.vtSize)
+	if o.spare != "" {
+		if o.spareSize == "" {
+			o.spareSize = "1G"
+		}
+		m.spare, m.spareSerial = filepath.Join(dir, "spare.img"), o.spare
+		run(t, "truncate", "-s", o.spareSize, m.spare)
+	}
 	return m
 }
 
@@ -195,15 +210,25 @@ func (m *machine) boot(o bootOpts) bootResult {
 	return res
 }
 
-// saveDisks keeps a copy of both disks for a retry of the boot.
+// disks are the machine's disk files: the image, the vmtest disk, the
+// spare one if any.
+func (m *machine) disks() []string {
+	if m.spare != "" {
+		return []string{m.disk, m.vtdisk, m.spare}
+	}
+	return []string{m.disk, m.vtdisk}
+}
+
+// saveDisks keeps a copy of every disk for a retry of the boot.
 func (m *machine) saveDisks() {
-	run(m.t, "cp", "--sparse=always", m.disk, m.disk+".before")
-	run(m.t, "cp", "--sparse=always", m.vtdisk, m.vtdisk+".before")
+	for _, f := range m.disks() {
+		run(m.t, "cp", "--sparse=always", f, f+".before")
+	}
 }
 
 // restoreDisks puts back the disks saveDisks kept.
 func (m *machine) restoreDisks() {
-	for _, f := range []string{m.disk, m.vtdisk} {
+	for _, f := range m.disks() {
 		if err := os.Rename(f+".before", f); err != nil {
 			m.t.Fatal(err)
 		}
@@ -211,8 +236,9 @@ func (m *machine) restoreDisks() {
 }
 
 func (m *machine) dropSavedDisks() {
-	os.Remove(m.disk + ".before")
-	os.Remove(m.vtdisk + ".before")
+	for _, f := range m.disks() {
+		os.Remove(f + ".before")
+	}
 }
 
 // qemu runs QEMU once for boot n.
@@ -253,6 +279,10 @@ func (m *machine) qemu(o bootOpts, n int) attempt {
 		"-drive", "file=" + m.vtdisk + ",format=raw,if=none,id=vt,cache=unsafe",
 		"-device", "virtio-blk-pci,drive=vt,serial=vmtest",
 		"-device", "virtio-rng-pci",
+	}
+	if m.spare != "" {
+		args = append(args, "-drive", "file="+m.spare+",format=raw,if=none,id=spare,cache=unsafe",
+			"-device", "virtio-blk-pci,drive=spare,serial="+m.spareSerial)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()

@@ -66,6 +66,30 @@ func MountTopLevel(device string, readOnly bool) (string, func() error, error) {
 	return path, unmount, nil
 }
 
+// ReceiveCommand is `btrfs receive -e -C dest` (-e: stop at the end
+// command; -C: chrooted into dest) as a program and its arguments.
+// btrfs receive resolves its destination with realpath(3) first, which
+// cannot resolve a path through the descriptor of a detached top-level
+// mount (MountTopLevel: a restore's fetch on a server without --mount
+// failed with "realpath(/proc/<pid>/fd/<n>/…) failed"). For such a path it
+// runs in a mount namespace of its own (unshare(1), private propagation)
+// where the top level is mounted again on an empty directory: no other
+// process sees that mount, and it goes with the namespace when btrfs
+// receive ends or is killed. cleanup removes the directory.
+func ReceiveCommand(dest string) (name string, args []string, cleanup func(), err error) {
+	dev, rel, ok := Below(dest)
+	if !ok {
+		return "btrfs", []string{"receive", "-e", "-C", dest}, func() {}, nil
+	}
+	mnt, err := os.MkdirTemp("", "impermanence-receive-")
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("create the mount point of btrfs receive's top level: %w", err)
+	}
+	const script = `mount -n -t btrfs -o subvolid=5,nosuid,nodev,noexec "$1" "$2" && exec btrfs receive -e -C "$2$3"`
+	return "unshare", []string{"--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", dev, mnt, rel},
+		func() { os.Remove(mnt) }, nil
+}
+
 // fsMessages reads what the kernel logged on the filesystem context fd
 // ("e ...", "w ..." lines), for an error message.
 func fsMessages(fd int) string {

@@ -97,3 +97,24 @@ type shownError struct {
 
 func (e shownError) Error() string { return e.msg }
 func (e shownError) Unwrap() error { return e.err }
+
+// Below returns the device of the detached top level (MountTopLevel) that
+// path lies below and path's place in that top level ("/" for the top
+// level itself); ok is false for any other path. A program given such a
+// path can follow it but not resolve it: realpath(3) reads the descriptor's
+// link back as "/" (the detached mount is no part of the mount tree).
+func Below(path string) (device, rel string, ok bool) {
+	detached.Range(func(k, v any) bool {
+		top, dev := k.(string), v.(string)
+		switch {
+		case path == top:
+			device, rel, ok = dev, "/", true
+		case strings.HasPrefix(path, top+"/"):
+			device, rel, ok = dev, path[len(top):], true
+		default:
+			return true
+		}
+		return false
+	})
+	return device, rel, ok
+}

@@ -130,7 +130,7 @@ func (b *builder) sendTimer(t config.Target) {
 // the backup host receives.
 func (b *builder) sendNetwork(t config.Target) {
 	u := b.dropIn()
-	u.Add("Service", "CapabilityBoundingSet", "~CAP_CHOWN CAP_FSETID CAP_MKNOD CAP_SETFCAP CAP_LINUX_IMMUTABLE")
+	u.Add("Service", "CapabilityBoundingSet", "~CAP_CHOWN CAP_FSETID CAP_MKNOD CAP_SETFCAP CAP_LINUX_IMMUTABLE CAP_SYS_CHROOT")
 	u.Add("Service", "PrivateNetwork", "no")
 	u.Add("Service", "RestrictAddressFamilies", "AF_UNIX AF_INET AF_INET6 AF_NETLINK")
 	u.Add("Service", "IPAddressDeny", "")

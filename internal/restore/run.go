@@ -234,9 +234,14 @@ func Do(ctx context.Context, s *job.Session, o Options) (Result, error) {
 	}
 	if o.FromTarget != "" {
 		f, err := fetchFromTarget(ctx, s, o)
-		res.Fetched = f
-		if err != nil || o.DryRun && !f.Local {
+		if err != nil {
+			// nothing fetched: the error says why (a fetch line would
+			// read as done, "(full: )" for a refused plan)
 			return res, err
+		}
+		res.Fetched = f
+		if o.DryRun && !f.Local {
+			return res, nil
 		}
 	}
 	r, err := restoreSubvolume(ctx, s, o, now)

@@ -3,6 +3,7 @@ package rollback
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -22,12 +23,20 @@ func TestRollbackAppliesStagedRestore(t *testing.T) {
 	cfg := config.Default()
 	sv, snap := stageRestore(t, tfs, fsys, cfg)
 
-	code, out := rollback(t, tfs, runOpts{})
+	auditLog := filepath.Join(t.TempDir(), "audit.jsonl")
+	code, out := rollback(t, tfs, runOpts{auditLog: auditLog})
 	if code != job.ExitOK {
 		t.Fatalf("rollback exit %d:\n%s", code, out)
 	}
 	if !strings.Contains(out, "staged restore of "+sv+" from "+snap+": done") {
 		t.Errorf("output does not report the staged restore:\n%s", out)
+	}
+	// audited as impermanence-restore --apply-requests audits it (the VM
+	// tier's replication scenario found the initrd's swap missing there)
+	events, _ := os.ReadFile(auditLog)
+	want := regexp.MustCompile(`"job":"rollback","action":"restore-staged","subvolume":"` + regexp.QuoteMeta(sv) + `","path":"` + regexp.QuoteMeta(snap) + `","result":"success"`)
+	if !want.Match(events) {
+		t.Errorf("no restore-staged event of %s in the audit log:\n%s", sv, events)
 	}
 	if b, err := os.ReadFile(filepath.Join(tfs.Mount, sv, "app/data")); err != nil || string(b) != "v1" {
 		t.Errorf("%s/app/data = %q, %v; want v1 from the snapshot", sv, b, err)

@@ -269,10 +269,17 @@ func (r *runner) applyRestoreRequests(fsys *btrfs.FS, cfg *config.Config) {
 		r.res.Restores, err = restorereq.ApplyRequests(fsys, cfg, mounted, r.s.Now)
 	}
 	for _, p := range r.res.Restores {
+		// audited as impermanence-restore --apply-requests audits it: the
+		// swap of a permanent subvolume is in the audit log whichever
+		// performed it
+		ev := audit.Event{Action: "restore-staged", Subvolume: p.Request.Subvolume, Path: p.Request.Snapshot, Result: audit.ResultSuccess}
 		if p.Error == "" {
 			r.s.Log.Info(fmt.Sprintf("staged restore of %s from %s done", p.Request.Subvolume, p.Request.Snapshot),
 				journal.MessageID(msgid.RestoreDone), "subvolume", p.Request.Subvolume, "snapshot", p.Request.Snapshot)
+		} else {
+			ev.Result, ev.Error = audit.ResultFailure, p.Error
 		}
+		r.s.AuditEvent(ev)
 	}
 	if err != nil {
 		r.s.Log.Warn("staged restore not applied; it stays staged (impermanence-restore --cancel drops it)", "error", err)

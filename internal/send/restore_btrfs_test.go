@@ -130,19 +130,37 @@ func TestRestoreFromBtrfsTarget(t *testing.T) {
 	if fetches != 3 {
 		t.Errorf("%d restore-fetch events, want 3:\n%+v", fetches, evs)
 	}
+	// Without --mount, as on a server: the job's top level is a detached
+	// mount, which btrfs receive cannot resolve itself (it runs in a mount
+	// namespace of its own). The server holds the fetched snaps[0].
+	r.src.Reset()
+	args := []string{"--config", r.config, "--device", r.src.FS.Device, "--from-target", "usb", "--from", snaps[2], "@persist"}
+	if code := restore.Run(context.Background(), args, r.src.Env); code != 0 {
+		t.Fatalf("restore without --mount: exit %d\n%s%s", code, r.src.Out, r.src.Err)
+	}
+	if out := r.src.Out.String(); !strings.HasPrefix(out, "fetch @snapshots/@persist/"+snaps[2]+" from usb (incremental from "+snaps[0]+",") {
+		t.Errorf("restore without --mount:\n%s", out)
+	}
+	if got := tree(t, filepath.Join(r.src.FS.Mount, "@persist")); !mapsEqual(got, want[snaps[2]]) {
+		t.Errorf("@persist after the restore without --mount differs from %s", snaps[2])
+	}
 	// Refusals: nothing fetched, nothing changed.
 	for _, tc := range []struct{ snap, msg string }{
 		{"20300101T000000Z", "the target holds no snapshot 20300101T000000Z (it holds "},
 		{"../x", "--from-target takes a snapshot name, not a path"},
 		{"not-a-snapshot", `"not-a-snapshot" is not a snapshot name`},
 	} {
-		r.restoreFrom(t, 1, tc.snap)
+		out := r.restoreFrom(t, 1, tc.snap)
 		if !strings.Contains(r.src.Err.String(), tc.msg) {
 			t.Errorf("restore --from %s: %s, want %q", tc.snap, r.src.Err, tc.msg)
 		}
+		// a refused fetch prints no fetch line (it read "fetch … (full: )")
+		if out != "" {
+			t.Errorf("restore --from %s (refused): output %q, want none", tc.snap, out)
+		}
 	}
 	r.src.Reset()
-	args := []string{"--config", r.config, "--mount", r.src.FS.Mount, "--from-target", "usb", "--identity", "/k", "--from", snaps[0], "@persist"}
+	args = []string{"--config", r.config, "--mount", r.src.FS.Mount, "--from-target", "usb", "--identity", "/k", "--from", snaps[0], "@persist"}
 	if code := restore.Run(context.Background(), args, r.src.Env); code != 1 || !strings.Contains(r.src.Err.String(), "usb is a btrfs target") {
 		t.Errorf("--identity with a btrfs target: exit %d, %s", code, r.src.Err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/btrfstest"
 	"github.com/server-impermanence/server-impermanence/internal/config"
 	"github.com/server-impermanence/server-impermanence/internal/jobtest"
@@ -165,6 +166,21 @@ func TestStreamEncryptedChain(t *testing.T) {
 			t.Errorf("restored %s differs from the source: %d files on the source, %d restored", s, len(src), len(got))
 		}
 	}
+
+	// Into a detached top level, as a restore without --mount replays on
+	// a server: btrfs receive runs in a mount namespace of its own.
+	fresh := btrfstest.New(t)
+	top, unmount, err := btrfs.MountTopLevel(fresh.Device, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := streamstore.LoadIdentities(keyFile)
+	if _, err := (streamstore.Store{Root: r.root}).Replay(context.Background(), "@persist", snaps[1], ids, top, streamstore.Watch{}); err != nil {
+		t.Errorf("replay into a detached top level: %v", err)
+	} else if src, got := tree(t, filepath.Join(r.src.FS.Mount, "@snapshots/@persist", snaps[1])), tree(t, filepath.Join(fresh.Mount, snaps[1])); !mapsEqual(src, got) || len(src) == 0 {
+		t.Errorf("replayed into a detached top level, %s differs from the source: %d files, %d replayed", snaps[1], len(src), len(got))
+	}
+	unmount()
 
 	victim := filepath.Join(r.root, "@persist", want[2])
 	b, _ := os.ReadFile(victim)

@@ -14,6 +14,7 @@ import (
 
 	"filippo.io/age"
 
+	"github.com/server-impermanence/server-impermanence/internal/btrfs"
 	"github.com/server-impermanence/server-impermanence/internal/progress"
 	"github.com/server-impermanence/server-impermanence/internal/safefile"
 )
@@ -142,7 +143,12 @@ func (s Store) apply(ctx context.Context, sv string, st Stream, identities []age
 	// Chrooted into dest (-C): no path of a stream reaches outside it;
 	// -e stops at the end command, and what follows is read (and hashed)
 	// below, after it exits, so a stream with bytes appended fails.
-	cmd := exec.CommandContext(ctx, "btrfs", "receive", "-e", "-C", dest)
+	name, args, cleanup, err := btrfs.ReceiveCommand(dest)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	cmd := exec.CommandContext(ctx, name, args...)
 	pr, pw := io.Pipe()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, io.Discard, &stderr
 	cmd.WaitDelay = 5 * time.Second

@@ -65,7 +65,14 @@ func (d Dir) Receive(ctx context.Context, r io.Reader, w Want) (n int64, err err
 		return 0, err
 	}
 	var stderr limited
-	cmd := exec.CommandContext(ctx, "btrfs", "receive", "-e", "-C", in)
+	name, args, cleanup, err := btrfs.ReceiveCommand(in)
+	if err != nil {
+		pr.Close()
+		pw.Close()
+		return 0, err
+	}
+	defer cleanup()
+	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pr, io.Discard, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 5 * time.Second

@@ -175,3 +175,48 @@ func TestReceive(t *testing.T) {
 		t.Errorf("after Clean: %v", left)
 	}
 }
+
+// TestReceiveThroughDetachedTopLevel receives into a directory reached
+// through a detached top-level mount (btrfs.MountTopLevel), as a restore's
+// fetch on a server without --mount does: btrfs receive cannot resolve that
+// path itself ("realpath(/proc/<pid>/fd/<n>/…) failed", found by the VM
+// tier), so it runs in a mount namespace of its own with the top level
+// mounted again there. A full and an incremental stream arrive checked;
+// no mount of the top level is left in this namespace, nor the mount point.
+func TestReceiveThroughDetachedTopLevel(t *testing.T) {
+	r := newRig(t)
+	top, unmount, err := btrfs.MountTopLevel(r.fs.Device, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unmount()
+	before, _ := filepath.Glob(filepath.Join(os.TempDir(), "impermanence-receive-*"))
+	r.dir = Dir{Root: filepath.Join(top, "backup")}
+	if _, err := r.receive(snapA, r.stream[snapA], nil); err != nil {
+		t.Fatalf("full: %v", err)
+	}
+	a, err := Info(r.dir.Path("@persist", snapA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.receive(snapB, r.stream[snapB], []btrfs.UUID{a.UUID}); err != nil {
+		t.Fatalf("incremental: %v", err)
+	}
+	var got []string
+	for _, h := range r.held(t) {
+		got = append(got, h.Name+" "+h.ReceivedUUID)
+	}
+	if want := []string{snapA + " " + r.uuids[snapA].String(), snapB + " " + r.uuids[snapB].String()}; !slices.Equal(got, want) {
+		t.Errorf("held %v, want %v", got, want)
+	}
+	if b, err := os.ReadFile(filepath.Join(r.fs.Mount, "backup/@persist", snapB, "b")); err != nil || string(b) != "second" {
+		t.Errorf("received %s/b = %q, %v", snapB, b, err)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if n := strings.Count(string(mounts), "impermanence-receive-"); n != 0 {
+		t.Errorf("%d mounts of btrfs receive's top level left in this namespace:\n%s", n, mounts)
+	}
+	if after, _ := filepath.Glob(filepath.Join(os.TempDir(), "impermanence-receive-*")); len(after) != len(before) {
+		t.Errorf("mount points left: %v (before: %v)", after, before)
+	}
+}
