@@ -113,16 +113,17 @@ pair() {
 	$prep ref; $ref 0 >/dev/null 2>&1 || { echo "bench: $row: $ref failed" >&2; exit 1; }
 	for i in $(seq "$PAIRS"); do
 		if [ $((i % 2)) -eq 1 ]; then
-			$prep ours; c0=$(cpu_usec); t0=$(now); $ours "$i" >/dev/null 2>&1 || fail "$row" "$ours"; a=$(($(now) - t0)); ca=$(($(cpu_usec) - c0))
-			$prep ref; c0=$(cpu_usec); t0=$(now); $ref "$i" >/dev/null 2>&1 || fail "$row" "$ref"; b=$(($(now) - t0)); cb=$(($(cpu_usec) - c0))
+			$prep ours; c0=$(cpu_usec); t0=$(now); $ours "$i" >/dev/null 2>"$work/err.timed" || fail "$row" "$ours"; a=$(($(now) - t0)); ca=$(($(cpu_usec) - c0))
+			$prep ref; c0=$(cpu_usec); t0=$(now); $ref "$i" >/dev/null 2>"$work/err.timed" || fail "$row" "$ref"; b=$(($(now) - t0)); cb=$(($(cpu_usec) - c0))
 		else
-			$prep ref; c0=$(cpu_usec); t0=$(now); $ref "$i" >/dev/null 2>&1 || fail "$row" "$ref"; b=$(($(now) - t0)); cb=$(($(cpu_usec) - c0))
-			$prep ours; c0=$(cpu_usec); t0=$(now); $ours "$i" >/dev/null 2>&1 || fail "$row" "$ours"; a=$(($(now) - t0)); ca=$(($(cpu_usec) - c0))
+			$prep ref; c0=$(cpu_usec); t0=$(now); $ref "$i" >/dev/null 2>"$work/err.timed" || fail "$row" "$ref"; b=$(($(now) - t0)); cb=$(($(cpu_usec) - c0))
+			$prep ours; c0=$(cpu_usec); t0=$(now); $ours "$i" >/dev/null 2>"$work/err.timed" || fail "$row" "$ours"; a=$(($(now) - t0)); ca=$(($(cpu_usec) - c0))
 		fi
 		if [ -n "${PAIR_CPU:-}" ]; then echo "$row $a $b $ca $cb" >> "$samples"; else echo "$row $a $b" >> "$samples"; fi
 	done
 }
-fail() { echo "bench: $1: $2 failed in a timed run" >&2; exit 1; }
+# fail ROW FN: a timed run failed; its stderr (kept in $work/err.timed) says why.
+fail() { echo "bench: $1: $2 failed in a timed run:" >&2; cat "$work/err.timed" >&2; exit 1; }
 nothing() { :; }
 
 truncate -s 16G "$work/img"
