@@ -77,7 +77,15 @@ func TestRestoreFromTargetLock(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGCONT); cmd.Process.Kill() })
+	// Registered after the filesystems', so it runs before their cleanup:
+	// the child is gone (waited for) before they are unmounted.
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Signal(syscall.SIGCONT)
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
 	holder := fmt.Sprintf("pid=%d job=restore", cmd.Process.Pid)
 	lockFile := lock.Path(lockDir, lock.Target("vault"))
 	for start := time.Now(); ; time.Sleep(time.Millisecond) {
@@ -86,7 +94,6 @@ func TestRestoreFromTargetLock(t *testing.T) {
 			break
 		}
 		if time.Since(start) > time.Minute {
-			cmd.Process.Kill()
 			t.Fatalf("the restore never took the target's lock:\n%s", out.String())
 		}
 	}

@@ -133,8 +133,8 @@ func flush(p string) error {
 		return err
 	}
 	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("write the received data of %s to disk: %w", p, err)
+	if err := d.Sync(); err != nil { // names p
+		return fmt.Errorf("write the received data to disk: %w", err)
 	}
 	return nil
 }
